@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make run`: a local nats-server from nats-server.conf, then one service instance in the
+# foreground. Ctrl-C (or SIGTERM) stops the service gracefully, then the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PATH="$PATH:/usr/sbin"
+mkdir -p data
+
+# Its own session, so that Ctrl-C reaches only the service, which needs the server to drain.
+setsid nats-server -c nats-server.conf -l data/nats-server.log &
+server_pid=$!
+stop_server() { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
+trap stop_server EXIT
+
+# Wait for the client port rather than sleeping a fixed time.
+for _ in $(seq 1 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "nats-server failed to start; see data/nats-server.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+node dist/main.js &
+service_pid=$!
+trap 'kill -TERM "$service_pid" 2>/dev/null || true' INT TERM
+wait "$service_pid" || true
+wait "$service_pid" 2>/dev/null || true
