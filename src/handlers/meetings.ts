@@ -1,0 +1,245 @@
+// lfx.meetings.*: create, get, update, delete and list meetings (CONTRACT §4, §5).
+import {
+  DEFAULT_EARLY_JOIN_TIME_MINUTES,
+  DEFAULT_PLATFORM,
+  seriesEndDate,
+} from "../domain/meeting.js";
+import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
+import { notFound, staleRevision } from "../errors.js";
+import type { Meeting } from "../generated/schema-types.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import { RevisionConflict } from "../store/kv-repository.js";
+import { decodeKey, directKey } from "../store/keys.js";
+import {
+  meetingIndexKeys,
+  meetingIndexPrefix,
+  type MeetingFilter,
+  type StoredMeeting,
+} from "../store/meetings.js";
+import { readPage } from "../store/paging.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+const RESOURCE = "meetings";
+const DEFAULT_PAGE_SIZE = 100;
+
+export function meetingReply(meeting: StoredMeeting, revision: number): Meeting {
+  // Occurrences are computed when read, as they depend on the current time (issue: occurrence engine).
+  return { ...meeting, occurrences: [], revision };
+}
+
+export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const { repos, events, now } = deps;
+  const meetings = repos.meetings;
+
+  async function getMeeting(uid: string): Promise<Meeting | null> {
+    const found = await meetings.get(directKey(uid));
+    return found === null ? null : meetingReply(found.value, found.revision);
+  }
+
+  /** Index keys for a new or changed meeting; idempotent, so a retry may write them again. */
+  async function addIndexKeys(keys: readonly string[], uid: string) {
+    await Promise.all(keys.map((key) => meetings.putMarker(key, uid)));
+  }
+
+  async function removeIndexKeys(keys: readonly string[]) {
+    await Promise.all(keys.map((key) => meetings.removeMarker(key)));
+  }
+
+  /**
+   * Everything that belongs to a meeting and goes with it. The meeting itself is deleted first
+   * (that is the commit point); what remains after a crash here is found and removed by
+   * check-consistency. Registrants (with their index keys) and RSVPs join this list.
+   */
+  async function deleteDependents(meeting: StoredMeeting) {
+    const key = directKey(meeting.uid);
+    await removeIndexKeys(meetingIndexKeys(meeting));
+    const settings = await repos.meetingSettings.get(key);
+    if (settings !== null) {
+      const revision = await repos.meetingSettings.remove(key);
+      events.publish("meeting-settings", "deleted", meeting.uid, revision, null);
+    }
+  }
+
+  return [
+    endpoint({
+      subject: "lfx.meetings.create",
+      findCreated: getMeeting,
+      async handle(request, ctx) {
+        const { organizers, ...fields } = request;
+        const uid = ctx.newUid;
+        const key = directKey(uid);
+        const timestamp = now().toISOString();
+        const end = seriesEndDate(fields.start_time, fields.duration, fields.recurrence);
+        const meeting: StoredMeeting = {
+          ...fields,
+          uid,
+          platform: fields.platform ?? DEFAULT_PLATFORM,
+          early_join_time_minutes:
+            fields.early_join_time_minutes ?? DEFAULT_EARLY_JOIN_TIME_MINUTES,
+          ...(end === undefined ? {} : { series_end_date: end }),
+          registrant_count: 0,
+          created_at: timestamp,
+          updated_at: timestamp,
+        };
+        const settings = {
+          uid,
+          organizers: organizers ?? [],
+          created_at: timestamp,
+          updated_at: timestamp,
+        };
+        const indexKeys = meetingIndexKeys(meeting);
+
+        // Index keys and settings first, the meeting last: until the meeting exists nothing
+        // refers to the others, and a crash in between leaves only orphans that lists skip and
+        // check-consistency removes. If the meeting cannot be written, the rest is undone.
+        const [settingsRevision] = await Promise.all([
+          repos.meetingSettings.create(key, settings),
+          addIndexKeys(indexKeys, uid),
+        ]);
+        let revision: number;
+        try {
+          revision = await meetings.create(key, meeting);
+        } catch (err) {
+          await Promise.allSettled([
+            repos.meetingSettings.remove(key, settingsRevision),
+            removeIndexKeys(indexKeys),
+          ]);
+          throw err;
+        }
+        ctx.log.debug({ uid }, "meeting created");
+        events.publish("meeting-settings", "created", uid, settingsRevision, settings);
+        events.publish(RESOURCE, "created", uid, revision, meeting);
+        return meetingReply(meeting, revision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.meetings.get",
+      async handle({ uid }) {
+        const meeting = await getMeeting(uid);
+        if (meeting === null) throw notFound("meeting", uid);
+        return meeting;
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.meetings.update",
+      async handle(request) {
+        const { uid, revision, ...patch } = request;
+        const key = directKey(uid);
+        const plan = await planUpdate({
+          repo: meetings,
+          key,
+          entity: "meeting",
+          uid,
+          revision,
+          patch,
+          now: now(),
+          apply: (current, p) => {
+            const merged = applyMeetingPatch(current, p);
+            const end = seriesEndDate(merged.start_time, merged.duration, merged.recurrence);
+            const { series_end_date: _previous, ...rest } = merged;
+            return end === undefined ? rest : { ...rest, series_end_date: end };
+          },
+        });
+        const { current, next } = plan;
+        if (next === null) return meetingReply(current.value, current.revision);
+
+        // New index keys before the write, old ones after it: a list never misses the meeting,
+        // and a stale key left by a crash points at a meeting that no longer matches (skipped).
+        const before = meetingIndexKeys(current.value);
+        const after = meetingIndexKeys(next);
+        await addIndexKeys(
+          after.filter((k) => !before.includes(k)),
+          uid,
+        );
+        let newRevision: number;
+        try {
+          newRevision = await meetings.update(key, next, current.revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("meeting", uid);
+          throw err;
+        }
+        await removeIndexKeys(before.filter((k) => !after.includes(k)));
+        events.publish(RESOURCE, "updated", uid, newRevision, next);
+        return meetingReply(next, newRevision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.meetings.delete",
+      async handle({ uid, revision }) {
+        const key = directKey(uid);
+        const current = await meetings.get(key);
+        if (current === null) throw notFound("meeting", uid);
+        if (current.revision !== revision) throw staleRevision("meeting", uid);
+        let deletedRevision: number;
+        try {
+          deletedRevision = await meetings.remove(key, revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("meeting", uid);
+          throw err;
+        }
+        await deleteDependents(current.value);
+        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        return { uid, deleted: true };
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.meetings.list",
+      async handle(request) {
+        const { project_uid, committee_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
+        // The narrower index when both filters are given; every item is checked against both.
+        const filter: MeetingFilter | undefined =
+          committee_uid !== undefined
+            ? { kind: "committee", uid: committee_uid }
+            : project_uid !== undefined
+              ? { kind: "project", uid: project_uid }
+              : undefined;
+        const matches = (meeting: StoredMeeting) =>
+          (project_uid === undefined || meeting.project_uid === project_uid) &&
+          (committee_uid === undefined ||
+            (meeting.committees ?? []).some((c) => c.uid === committee_uid));
+        const prefix = filter === undefined ? undefined : meetingIndexPrefix(filter);
+        return readPage({
+          scope: `meetings.list|${project_uid ?? ""}|${committee_uid ?? ""}`,
+          limit,
+          cursor,
+          maxReplyBytes: deps.maxReplyBytes,
+          keys: (after, count) =>
+            prefix === undefined
+              ? meetings.directKeys(after, count)
+              : meetings.keysUnder(prefix, after, count),
+          async load(key) {
+            const uid = prefix === undefined ? key : uidOfIndexKey(key);
+            const found = await meetings.get(directKey(uid));
+            if (found === null || !matches(found.value)) return null;
+            return meetingReply(found.value, found.revision);
+          },
+        });
+      },
+    }),
+  ];
+}
+
+/** The meeting uid is the last segment of an index key (`index/<kind>/<parent>/<uid>`). */
+function uidOfIndexKey(key: string): string {
+  return decodeKey(key).at(-1) ?? "";
+}
+
+/**
+ * Merge-patch for meetings: `recurrence` is replaced as a whole rather than merged, because a
+ * recurrence is only valid as a whole (a merged weekly and monthly rule would be neither).
+ */
+function applyMeetingPatch(current: StoredMeeting, patch: JsonObject): StoredMeeting {
+  const { recurrence, ...rest } = patch;
+  const base: StoredMeeting = { ...current };
+  if (recurrence !== undefined) {
+    delete base.recurrence;
+    if (recurrence !== null)
+      base.recurrence = recurrence as NonNullable<StoredMeeting["recurrence"]>;
+  }
+  return applyMergePatch(base, rest);
+}

@@ -1,0 +1,85 @@
+// Entry point: config -> logger -> connect -> start service -> wait for a signal -> shut down.
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+import { startService, SERVICE_NAME } from "./service.js";
+
+/** CONTRACT §1: exit 0 within 10 s of SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 8000;
+
+async function connectToNats(config: Config, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: config.natsServers,
+    name: SERVICE_NAME,
+    // Keep trying forever, from the first attempt on: NATS may come up after the service.
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: 500,
+    ...config.natsUserPassword,
+    ...(config.natsCreds === undefined
+      ? {}
+      : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
+  });
+  log.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "ping" || status.type === "staleConnection") continue;
+      log.info({ nats: status }, `NATS connection: ${status.type}`);
+    }
+  })();
+  return nc;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const nc = await connectToNats(config, log);
+  const running = await startService(nc, config, log);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down: finishing requests in flight");
+    const forceExit = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 1500);
+    forceExit.unref();
+    try {
+      await running.stop(SHUTDOWN_GRACE_MS);
+      await nc.drain();
+      log.info("stopped");
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+process.on("unhandledRejection", (reason) => {
+  // The adapter catches everything; reaching this is a bug, but it must not take the service down.
+  process.stderr.write(
+    `${JSON.stringify({ level: "error", msg: "unhandled rejection", reason: String(reason) })}\n`,
+  );
+});
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,167 @@
+// The one adapter between NATS messages and handlers: bytes -> JSON -> schema -> handler -> reply.
+// It is the only code that touches a message. The services framework does not await handlers and
+// an async throw would kill the process (FACTS.md), so everything here is caught, every request
+// gets exactly one reply, statistics are counted here, and one log line is written per request.
+import type { ServiceMsg } from "@nats-io/services";
+import type { LimitFunction } from "p-limit";
+import { AppError, invalidRequest, toWireError, unavailable, type ErrorDetail } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { AnyEndpoint, RequestContext } from "./endpoint.js";
+import { endpointName } from "./endpoint.js";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  isValidIdempotencyKey,
+  type IdempotentCreates,
+} from "./idempotency.js";
+import type { CompiledSchema } from "./schemas.js";
+import type { EndpointStats } from "./stats.js";
+
+export interface AdapterDeps {
+  log: Logger;
+  stats: EndpointStats;
+  /** Bounds the requests one instance works on at once. */
+  limit: LimitFunction;
+  idempotency: IdempotentCreates;
+  newUid: () => string;
+  /** A reply is sent by then at the latest (`unavailable` if the handler is still busy). */
+  requestDeadlineMs: number;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses a request body: UTF-8 JSON whose top level is an object (CONTRACT §3). */
+export function parseRequest(data: Uint8Array): Record<string, unknown> {
+  if (data.length === 0) throw invalidRequest("request body is empty: expected a JSON object");
+  let text: string;
+  try {
+    text = utf8.decode(data);
+  } catch {
+    throw invalidRequest("request body is not valid UTF-8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalidRequest(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw invalidRequest("request body must be a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** "invalid request: /title is required; /foo is not allowed" — names every field at fault. */
+export function schemaViolation(details: readonly ErrorDetail[]): AppError {
+  const summary = details
+    .map((d) => `${d.path === "" ? "(body)" : d.path} ${d.message}`)
+    .join("; ");
+  return invalidRequest(`invalid request: ${summary}`, details);
+}
+
+export function createMessageHandler(
+  endpoint: AnyEndpoint,
+  schema: CompiledSchema,
+  deps: AdapterDeps,
+): (msg: ServiceMsg) => void {
+  const name = endpointName(endpoint.subject);
+  const log = deps.log.child({ endpoint: name });
+
+  async function handle(msg: ServiceMsg, requestLog: Logger): Promise<object> {
+    const body = parseRequest(msg.data);
+    const violations = schema.validate(body);
+    if (violations.length > 0) throw schemaViolation(violations);
+    // The schema has just proven the shape that the generated type describes.
+    const request = body as never;
+    const idempotencyKey = msg.headers?.get(IDEMPOTENCY_KEY_HEADER) ?? "";
+    const findCreated = endpoint.findCreated;
+    if (findCreated === undefined || idempotencyKey === "") {
+      const ctx: RequestContext = { log: requestLog, newUid: deps.newUid() };
+      return endpoint.handle(request, ctx);
+    }
+    if (!isValidIdempotencyKey(idempotencyKey)) {
+      throw invalidRequest(`${IDEMPOTENCY_KEY_HEADER} must be 1..128 visible ASCII characters`, [
+        { path: "", message: `header ${IDEMPOTENCY_KEY_HEADER} is malformed` },
+      ]);
+    }
+    return deps.idempotency.execute({
+      subject: endpoint.subject,
+      key: idempotencyKey,
+      body,
+      freshUid: deps.newUid(),
+      run: (uid) => endpoint.handle(request, { log: requestLog, newUid: uid }),
+      findCreated,
+    });
+  }
+
+  function withDeadline(work: Promise<object>): Promise<object> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(unavailable("the request took too long; retry")),
+        deps.requestDeadlineMs,
+      );
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  async function serve(msg: ServiceMsg): Promise<void> {
+    const started = performance.now();
+    const requestLog = log;
+    let status = 200;
+    let errorText: string | undefined;
+    try {
+      const work = handle(msg, requestLog);
+      // A handler that outlives the deadline still finishes; its late result is only logged.
+      work.catch((err: unknown) => requestLog.debug({ err }, "late handler failure"));
+      const reply = await withDeadline(work);
+      msg.respond(JSON.stringify(reply));
+    } catch (err) {
+      const wire = toWireError(err);
+      status = wire.status;
+      errorText = `${wire.status}:${wire.message}`;
+      msg.respondError(wire.status, wire.message, JSON.stringify(wire.body));
+      const durationMs = performance.now() - started;
+      if (status >= 500) {
+        requestLog.error(
+          { subject: endpoint.subject, status, duration_ms: round(durationMs), err: causeOf(err) },
+          "request failed",
+        );
+      } else {
+        requestLog.info(
+          {
+            subject: endpoint.subject,
+            status,
+            duration_ms: round(durationMs),
+            error: wire.message,
+          },
+          "request completed",
+        );
+      }
+      deps.stats.record(name, durationMs, errorText);
+      return;
+    }
+    const durationMs = performance.now() - started;
+    requestLog.info(
+      { subject: endpoint.subject, status, duration_ms: round(durationMs) },
+      "request completed",
+    );
+    deps.stats.record(name, durationMs);
+  }
+
+  return (msg) => {
+    deps
+      .limit(() => serve(msg))
+      .catch((err: unknown) => {
+        // Only a failure to publish the reply itself can get here (e.g. connection closed).
+        log.error({ err, subject: endpoint.subject }, "reply could not be sent");
+      });
+  };
+}
+
+function causeOf(err: unknown): unknown {
+  return err instanceof AppError && err.cause !== undefined ? err.cause : err;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

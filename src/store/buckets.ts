@@ -1,0 +1,99 @@
+// The buckets this service owns, their settings, and their provisioning at start (CONTRACT §1):
+// a missing bucket is created with these settings; an existing one is bound as it is, never
+// recreated, emptied or reconfigured.
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { Logger } from "../logger.js";
+import { KeyIndex } from "./key-index.js";
+
+export const BUCKET_NAMES = {
+  meetings: "meetings",
+  meetingSettings: "meeting-settings",
+  registrants: "meeting-registrants",
+  rsvps: "meeting-rsvps",
+  pastMeetings: "past-meetings",
+  participants: "past-meeting-participants",
+  recordings: "past-meeting-recordings",
+  transcripts: "past-meeting-transcripts",
+  summaries: "past-meeting-summaries",
+  /** Internal: replies of creates that carried an Idempotency-Key, kept 24 h (CONTRACT §3). */
+  idempotency: "meeting-service-idempotency",
+} as const;
+
+export type BucketId = keyof typeof BUCKET_NAMES;
+
+/** Buckets with lists, which keep an in-process key index (see key-index.ts). */
+const INDEXED: ReadonlySet<BucketId> = new Set<BucketId>([
+  "meetings",
+  "registrants",
+  "rsvps",
+  "pastMeetings",
+  "participants",
+  "recordings",
+  "transcripts",
+  "summaries",
+]);
+
+const MIB = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Settings of a bucket created by this service. History 5 keeps the revision an update was based
+ * on, which is how a retried update is recognised (CONTRACT §3); values stay under the server's
+ * default max payload.
+ */
+export function bucketSettings(id: BucketId, replicas: number) {
+  return {
+    description: `lfx-meeting-service: ${BUCKET_NAMES[id]}`,
+    replicas,
+    history: id === "idempotency" ? 1 : 5,
+    maxValueSize: MIB - 64 * 1024,
+    ...(id === "idempotency" ? { ttl: DAY_MS } : {}),
+  };
+}
+
+export interface Bucket {
+  id: BucketId;
+  name: string;
+  kv: KV;
+  js: JetStreamClient;
+  keyIndex: KeyIndex | undefined;
+}
+
+export type Buckets = Readonly<Record<BucketId, Bucket>>;
+
+export interface OpenBucketsOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  replicas: number;
+  log: Logger;
+  kvTimeoutMs: number;
+}
+
+/** Creates missing buckets, binds existing ones, and loads the key indexes. */
+export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets> {
+  const { js, jsm, replicas, log } = options;
+  const kvm = new Kvm(js);
+  const ids = Object.keys(BUCKET_NAMES) as BucketId[];
+  const entries = await Promise.all(
+    ids.map(async (id): Promise<[BucketId, Bucket]> => {
+      const name = BUCKET_NAMES[id];
+      // create() binds an existing bucket without changing it, and reads its config so that
+      // gets use direct get where the bucket allows it (FACTS.md).
+      const kv = await kvm.create(name, bucketSettings(id, replicas));
+      const keyIndex = INDEXED.has(id)
+        ? await KeyIndex.start(
+            { js, jsm, bucket: name, log, syncTimeoutMs: options.kvTimeoutMs },
+            60_000,
+          )
+        : undefined;
+      log.debug({ bucket: name, keys: keyIndex?.size }, "bucket ready");
+      return [id, { id, name, kv, js, keyIndex }];
+    }),
+  );
+  return Object.fromEntries(entries) as Record<BucketId, Bucket>;
+}
+
+export async function closeBuckets(buckets: Buckets): Promise<void> {
+  await Promise.all(Object.values(buckets).map(async (bucket) => bucket.keyIndex?.stop()));
+}

@@ -1,0 +1,150 @@
+// The one generic repository over a KV bucket. Every write is conditional (create-only, or at an
+// expected revision); nothing is check-then-write. JetStream errors become AppErrors here and
+// nowhere else: wrong last sequence -> conflict; timeouts, no responders, no JetStream leader,
+// closed connection -> unavailable.
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal";
+import {
+  ClosedConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  headers as natsHeaders,
+} from "@nats-io/nats-core";
+import { AppError, unavailable } from "../errors.js";
+import type { Bucket } from "./buckets.js";
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+/** What a write attempt ran into: the key existed (create) or had moved on (update/remove). */
+export class RevisionConflict extends AppError {
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super("conflict", `${bucket} key ${key} exists or changed`, undefined, { cause });
+  }
+}
+
+const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([
+  JetStreamApiCodes.StreamWrongLastSequence,
+  JetStreamApiCodes.StreamWrongLastSequenceUnknown,
+]);
+
+/** Maps a failure of a JetStream call to the service's errors (STYLE: one seam for this). */
+export function translateStoreError(err: unknown, bucket: string, key: string): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(err.code)) {
+    return new RevisionConflict(bucket, key, err);
+  }
+  if (
+    err instanceof TimeoutError ||
+    err instanceof NoRespondersError ||
+    err instanceof jserrors.JetStreamNotEnabled ||
+    err instanceof ClosedConnectionError ||
+    err instanceof DrainingConnectionError ||
+    err instanceof RequestError ||
+    (err instanceof JetStreamApiError && err.status === 503)
+  ) {
+    // A timed-out write may still have been stored (FACTS.md): "retry" is safe only with the
+    // Idempotency-Key or the same update revision, which the contract asks clients to use.
+    return unavailable(`storage (${bucket}) is unavailable; retry`, err);
+  }
+  if (err instanceof Error && err.cause !== undefined && !(err instanceof JetStreamApiError)) {
+    return translateStoreError(err.cause, bucket, key);
+  }
+  return new AppError("internal", "internal error", undefined, { cause: err });
+}
+
+const encoder = new TextEncoder();
+
+export class KvRepository<T extends object> {
+  constructor(readonly bucket: Bucket) {}
+
+  private async call<R>(key: string, operation: () => Promise<R>): Promise<R> {
+    try {
+      return await operation();
+    } catch (err) {
+      throw translateStoreError(err, this.bucket.name, key);
+    }
+  }
+
+  /** The current value and its revision; a deleted or purged key is absent. */
+  async get(key: string): Promise<Versioned<T> | null> {
+    const entry = await this.call(key, () => this.bucket.kv.get(key));
+    if (entry === null || entry.operation !== "PUT") return null;
+    return { value: entry.json<T>(), revision: entry.revision };
+  }
+
+  /** The value the key had at `revision`, while the bucket's history still holds it. */
+  async getAt(key: string, revision: number): Promise<T | null> {
+    const entry = await this.call(key, () => this.bucket.kv.get(key, { revision }));
+    if (entry === null || entry.operation !== "PUT") return null;
+    return entry.json<T>();
+  }
+
+  /** Writes a new key; RevisionConflict when it exists (a deleted key may be created again). */
+  create(key: string, value: T): Promise<number> {
+    return this.call(key, () => this.bucket.kv.create(key, JSON.stringify(value)));
+  }
+
+  /** Replaces the value if the key is still at `revision`; RevisionConflict otherwise. */
+  update(key: string, value: T, revision: number): Promise<number> {
+    return this.call(key, () => this.bucket.kv.update(key, JSON.stringify(value), revision));
+  }
+
+  /**
+   * Deletes the key, at `revision` when given, and returns the revision of the delete marker
+   * (published directly because `kv.delete` does not return it, and events carry it, §7).
+   */
+  remove(key: string, revision?: number): Promise<number> {
+    const header = natsHeaders();
+    header.set("KV-Operation", "DEL");
+    if (revision !== undefined) header.set("Nats-Expected-Last-Subject-Sequence", `${revision}`);
+    return this.call(key, async () => {
+      const ack = await this.bucket.js.publish(
+        `$KV.${this.bucket.name}.${key}`,
+        encoder.encode(""),
+        {
+          headers: header,
+        },
+      );
+      return ack.seq;
+    });
+  }
+
+  /** Writes a key whose value carries no state of its own (index keys); idempotent. */
+  async putMarker(key: string, value: string): Promise<number> {
+    return this.call(key, () => this.bucket.kv.put(key, value));
+  }
+
+  /** Removes a key without a revision check (index keys); idempotent. */
+  async removeMarker(key: string): Promise<void> {
+    await this.call(key, () => this.bucket.kv.delete(key));
+  }
+
+  /** Multi-token keys under `prefix`, after `after`, current as of this call (key-index.ts). */
+  async keysUnder(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
+    const index = this.requireKeyIndex();
+    await index.sync();
+    return index.range(prefix, after, limit);
+  }
+
+  /** Single-token keys (entity uids) after `after`, current as of this call. */
+  async directKeys(after: string | undefined, limit: number): Promise<string[]> {
+    const index = this.requireKeyIndex();
+    await index.sync();
+    return index.directRange(after, limit);
+  }
+
+  private requireKeyIndex() {
+    const index = this.bucket.keyIndex;
+    if (index === undefined) throw new Error(`bucket ${this.bucket.name} keeps no key index`);
+    return index;
+  }
+}

@@ -1,0 +1,7 @@
+// The `meeting-settings` bucket: one record per meeting, under the meeting's uid (CONTRACT §5).
+import type { MeetingSettings } from "../generated/schema-types.js";
+import { KvRepository } from "./kv-repository.js";
+
+export type StoredMeetingSettings = Omit<MeetingSettings, "revision">;
+
+export class MeetingSettingsRepository extends KvRepository<StoredMeetingSettings> {}

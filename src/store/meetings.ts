@@ -1,0 +1,25 @@
+// The `meetings` bucket: a meeting under its uid (CONTRACT §6 direct key), and index keys
+// `index/project/{project_uid}/{uid}` and `index/committee/{committee_uid}/{uid}` (encoded per §6)
+// that lists by project or committee read through the key index. An index key's value is the
+// meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
+import type { Meeting } from "../generated/schema-types.js";
+import { encodeKey, encodeKeyPrefix } from "./keys.js";
+import { KvRepository } from "./kv-repository.js";
+
+export type StoredMeeting = Omit<Meeting, "revision" | "occurrences">;
+
+export type MeetingFilter = { kind: "project" | "committee"; uid: string };
+
+export function meetingIndexKeys(meeting: StoredMeeting): string[] {
+  const keys = [encodeKey(["index", "project", meeting.project_uid, meeting.uid])];
+  for (const committee of meeting.committees ?? []) {
+    keys.push(encodeKey(["index", "committee", committee.uid, meeting.uid]));
+  }
+  return [...new Set(keys)];
+}
+
+export function meetingIndexPrefix(filter: MeetingFilter): string {
+  return encodeKeyPrefix(["index", filter.kind, filter.uid]);
+}
+
+export class MeetingsRepository extends KvRepository<StoredMeeting> {}
