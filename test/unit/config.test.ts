@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+describe("loadConfig", () => {
+  it("defaults to a local server and info logs", () => {
+    const config = loadConfig({});
+    expect(config.natsServers).toEqual(["nats://127.0.0.1:4222"]);
+    expect(config.logLevel).toBe("info");
+    expect(config.kvReplicas).toBe(1);
+    expect(config.natsUserPassword).toBeUndefined();
+  });
+
+  it("splits NATS_URL on commas", () => {
+    expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).natsServers).toEqual([
+      "nats://a:4222",
+      "nats://b:4222",
+    ]);
+  });
+
+  it.each([
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ KV_REPLICAS: "0" }, /KV_REPLICAS/],
+    [{ KV_REPLICAS: "three" }, /KV_REPLICAS/],
+    [{ NATS_USER: "svc" }, /NATS_USER and NATS_PASSWORD/],
+    [{ NATS_URL: " , " }, /NATS_URL/],
+  ])("refuses %j, naming the variable", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("takes user and password together", () => {
+    expect(loadConfig({ NATS_USER: "u", NATS_PASSWORD: "p" }).natsUserPassword).toEqual({
+      user: "u",
+      pass: "p",
+    });
+  });
+});
