@@ -15,6 +15,8 @@ export interface Config {
   maxInFlight: number;
   /** Deadline of each JetStream/KV call, shorter than a caller's usual 5 s request timeout. */
   kvTimeoutMs: number;
+  /** A meeting's `public_link` is this followed by `/{uid}`. */
+  publicLinkBaseUrl: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -33,6 +35,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     );
   }
   return value;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = optional(env, name) ?? fallback;
+  if (!URL.canParse(raw) || !/^https?:/.test(raw)) {
+    throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, "");
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -68,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kvReplicas: integer(env, "KV_REPLICAS", 1, 1, 5),
     maxInFlight: integer(env, "MAX_IN_FLIGHT", 256, 1, 100_000),
     kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 2000, 100, 60_000),
+    publicLinkBaseUrl: url(env, "PUBLIC_LINK_BASE_URL", "https://zoom-lfx.platform.linuxfoundation.org/meeting"),
   };
 }

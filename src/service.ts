@@ -59,6 +59,7 @@ export async function startService(
     events: natsEventPublisher(nc, log),
     now: () => new Date(),
     maxReplyBytes,
+    publicLinkBaseUrl: config.publicLinkBaseUrl,
   });
   const served = new Set(endpoints.map((e) => e.subject));
   const unserved = [...schemas.keys()].filter((subject) => !served.has(subject as never));

@@ -78,6 +78,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           early_join_time_minutes:
             fields.early_join_time_minutes ?? DEFAULT_EARLY_JOIN_TIME_MINUTES,
           ...(end === undefined ? {} : { series_end_date: end }),
+          public_link: `${deps.publicLinkBaseUrl}/${uid}`,
           registrant_count: 0,
           created_at: timestamp,
           updated_at: timestamp,

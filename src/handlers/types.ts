@@ -8,4 +8,6 @@ export interface HandlerDeps {
   now: () => Date;
   /** The largest reply the connection can send; lists cut pages to fit it. */
   maxReplyBytes: number;
+  /** Base of a meeting's `public_link`. */
+  publicLinkBaseUrl: string;
 }
