@@ -21,6 +21,38 @@ export type MeetingVisibility = "public" | "private";
  * Who may see recordings, transcripts and summaries.
  */
 export type ArtifactVisibility = "meeting_hosts" | "meeting_participants" | "public";
+/**
+ * direct (the default) or committee; committee requires committee_uid.
+ */
+export type RegistrantType = "direct" | "committee";
+/**
+ * lfx.registrants.list: the registrants of one meeting, or every registration of one email (case-insensitive); exactly one of meeting_uid and email.
+ */
+export type RegistrantsListRequest = {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid?: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email?: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+} & {
+  [k: string]: unknown | undefined;
+};
+export type RsvpResponse = "accepted" | "maybe" | "declined";
+/**
+ * single: one occurrence; this_and_following: that occurrence and every later one; all: every occurrence.
+ */
+export type RsvpScope = "single" | "all" | "this_and_following";
 
 /**
  * The request type of each subject served, from schemas/<subject without lfx.>.json.
@@ -33,6 +65,15 @@ export interface RequestBySubject {
   "lfx.meetings.get": MeetingsGetRequest;
   "lfx.meetings.list": MeetingsListRequest;
   "lfx.meetings.update": MeetingsUpdateRequest;
+  "lfx.registrants.create": RegistrantsCreateRequest;
+  "lfx.registrants.delete": RegistrantsDeleteRequest;
+  "lfx.registrants.get": RegistrantsGetRequest;
+  "lfx.registrants.list": RegistrantsListRequest;
+  "lfx.registrants.update": RegistrantsUpdateRequest;
+  "lfx.rsvps.create": RsvpsCreateRequest;
+  "lfx.rsvps.delete": RsvpsDeleteRequest;
+  "lfx.rsvps.get": RsvpsGetRequest;
+  "lfx.rsvps.list": RsvpsListRequest;
 }
 /**
  * lfx.meeting-settings.get: uid is the meeting's.
@@ -240,6 +281,153 @@ export interface ZoomConfigPatch {
   ai_summary_require_approval?: boolean | null;
 }
 /**
+ * lfx.registrants.create: registers an email for a meeting (or one occurrence of it).
+ */
+export interface RegistrantsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  host?: boolean;
+  type?: RegistrantType;
+  committee_uid?: string;
+  /**
+   * Registers for this occurrence only; absent: for every occurrence.
+   */
+  occurrence_id?: string;
+  job_title?: string;
+  org_name?: string;
+  org_is_member?: boolean;
+  org_is_project_member?: boolean;
+  avatar_url?: string;
+  linkedin_profile?: string;
+  username?: string;
+}
+/**
+ * lfx.registrants.delete: also deletes the registrant's RSVPs.
+ */
+export interface RegistrantsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.registrants.get
+ */
+export interface RegistrantsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.registrants.update: a JSON merge patch at a revision. null clears an optional field; email and type cannot be cleared. An email change re-checks uniqueness. type committee needs committee_uid (checked on the merged registrant).
+ */
+export interface RegistrantsUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid?: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email?: string;
+  type?: RegistrantType;
+  first_name?: string | null;
+  last_name?: string | null;
+  host?: boolean | null;
+  committee_uid?: string | null;
+  occurrence_id?: string | null;
+  job_title?: string | null;
+  org_name?: string | null;
+  org_is_member?: boolean | null;
+  org_is_project_member?: boolean | null;
+  avatar_url?: string | null;
+  linkedin_profile?: string | null;
+  username?: string | null;
+}
+/**
+ * lfx.rsvps.create: a registrant's answer. A later RSVP of the same registrant, scope and occurrence replaces the earlier one. occurrence_id is required unless scope is all, and not allowed with all.
+ */
+export interface RsvpsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  registrant_uid: string;
+  response: RsvpResponse;
+  scope: RsvpScope;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+}
+/**
+ * lfx.rsvps.delete
+ */
+export interface RsvpsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.rsvps.get
+ */
+export interface RsvpsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.rsvps.list: the RSVPs of a meeting; with occurrence_id, those recorded for that occurrence (scope single or this_and_following given with that id).
+ */
+export interface RsvpsListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
  * The reply of every delete (CONTRACT §3).
  */
 export interface Deleted {
@@ -379,6 +567,91 @@ export interface Occurrence {
    * A server-maintained counter.
    */
   response_count_maybe: number;
+}
+/**
+ * A registrant as the service returns it (CONTRACT §5 'registrant'); email is lower-case.
+ */
+export interface Registrant {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  host?: boolean;
+  type: RegistrantType;
+  committee_uid?: string;
+  /**
+   * Registers for this occurrence only; absent: for every occurrence.
+   */
+  occurrence_id?: string;
+  job_title?: string;
+  org_name?: string;
+  org_is_member?: boolean;
+  org_is_project_member?: boolean;
+  avatar_url?: string;
+  linkedin_profile?: string;
+  username?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * An RSVP as the service returns it (CONTRACT §5 'rsvp'); email and username are copied from the registrant.
+ */
+export interface Rsvp {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  registrant_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  username?: string;
+  response: RsvpResponse;
+  scope: RsvpScope;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
 }
 
 export type Subject = keyof RequestBySubject;

@@ -9,7 +9,7 @@ import { notFound, staleRevision } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { RevisionConflict } from "../store/kv-repository.js";
-import { decodeKey, directKey } from "../store/keys.js";
+import { directKey, lastSegment } from "../store/keys.js";
 import {
   meetingIndexKeys,
   meetingIndexPrefix,
@@ -17,6 +17,8 @@ import {
   type StoredMeeting,
 } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
+import { deleteRegistrantsOfMeeting } from "./registrants.js";
+import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./update-at-revision.js";
 
@@ -47,13 +49,17 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   }
 
   /**
-   * Everything that belongs to a meeting and goes with it. The meeting itself is deleted first
-   * (that is the commit point); what remains after a crash here is found and removed by
-   * check-consistency. Registrants (with their index keys) and RSVPs join this list.
+   * Everything that belongs to a meeting and goes with it (CONTRACT §4); past meetings stay. The
+   * meeting itself is deleted first (that is the commit point); what remains after a crash here
+   * is found and removed by check-consistency.
    */
   async function deleteDependents(meeting: StoredMeeting) {
     const key = directKey(meeting.uid);
-    await removeIndexKeys(meetingIndexKeys(meeting));
+    await Promise.all([
+      removeIndexKeys(meetingIndexKeys(meeting)),
+      deleteRegistrantsOfMeeting(deps, meeting.uid),
+      deleteRsvpsOfMeeting(deps, meeting.uid),
+    ]);
     const settings = await repos.meetingSettings.get(key);
     if (settings !== null) {
       const revision = await repos.meetingSettings.remove(key);
@@ -214,7 +220,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
               ? meetings.directKeys(after, count)
               : meetings.keysUnder(prefix, after, count),
           async load(key) {
-            const uid = prefix === undefined ? key : uidOfIndexKey(key);
+            const uid = prefix === undefined ? key : lastSegment(key);
             const found = await meetings.get(directKey(uid));
             if (found === null || !matches(found.value)) return null;
             return meetingReply(found.value, found.revision);
@@ -223,11 +229,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       },
     }),
   ];
-}
-
-/** The meeting uid is the last segment of an index key (`index/<kind>/<parent>/<uid>`). */
-function uidOfIndexKey(key: string): string {
-  return decodeKey(key).at(-1) ?? "";
 }
 
 /**

@@ -6,6 +6,7 @@ import { Ajv } from "ajv";
 import type { ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
 import { IANAZone } from "luxon";
+import isEmail from "validator/lib/isEmail.js";
 import type { ErrorDetail } from "../errors.js";
 
 /** IANA names start with a letter; this keeps offsets ("+01:00") out even where Intl accepts them. */
@@ -15,10 +16,16 @@ export function isIanaTimezone(name: string): boolean {
   return ZONE_NAME.test(name) && IANAZone.isValidZone(name);
 }
 
+/** RFC 5321 addresses, and RFC 6531 ones with non-ASCII characters in either part. */
+export function isEmailAddress(address: string): boolean {
+  return isEmail.default(address, { allow_utf8_local_part: true, allow_ip_domain: true });
+}
+
 export function createAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: true });
   addFormats.default(ajv);
   ajv.addFormat("iana-timezone", { type: "string", validate: isIanaTimezone });
+  ajv.addFormat("idn-email", { type: "string", validate: isEmailAddress });
   return ajv;
 }
 
@@ -28,6 +35,7 @@ const FORMAT_MESSAGES: Readonly<Record<string, string>> = {
   uuid: "must be a UUID",
   uri: "must be an absolute URI",
   email: "must be an email address",
+  "idn-email": "must be an email address (RFC 5321, or RFC 6531 with non-ASCII characters)",
   "iana-timezone": "must be an IANA time zone name (e.g. Europe/Berlin)",
 };
 
@@ -54,7 +62,9 @@ export function toErrorDetails(
 ): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
-  for (const item of collapseAlternatives(errors)) {
+  // An `if` error only says that a `then`/`else` branch failed; that branch's errors say why.
+  const informative = errors.filter((e) => e.keyword !== "if");
+  for (const item of collapseAlternatives(informative)) {
     const detail = "detail" in item ? item.detail : describe(item.error, data, schema);
     const key = `${detail.path}\u0000${detail.message}`;
     if (seen.has(key)) continue;

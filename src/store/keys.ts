@@ -61,3 +61,8 @@ export function directKey(uid: string): string {
 export function isDirectKey(physical: string): boolean {
   return DIRECT_KEY.test(physical);
 }
+
+/** The last logical segment of a physical key: the uid an index key points to. */
+export function lastSegment(physical: string): string {
+  return decodeSegment(physical.slice(physical.lastIndexOf(SEGMENT_SEPARATOR) + 1));
+}

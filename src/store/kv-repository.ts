@@ -135,6 +135,17 @@ export class KvRepository<T extends object> {
     return index.range(prefix, after, limit);
   }
 
+  /** Every multi-token key under `prefix`, page by page (for cascades and repairs). */
+  async *allKeysUnder(prefix: string, pageSize = 500): AsyncGenerator<string[]> {
+    let after: string | undefined;
+    for (;;) {
+      const keys = await this.keysUnder(prefix, after, pageSize);
+      if (keys.length === 0) return;
+      yield keys;
+      after = keys[keys.length - 1];
+    }
+  }
+
   /** Single-token keys (entity uids) after `after`, current as of this call. */
   async directKeys(after: string | undefined, limit: number): Promise<string[]> {
     const index = this.requireKeyIndex();

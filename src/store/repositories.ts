@@ -1,16 +1,30 @@
-// One repository per bucket, built over the opened buckets.
+// One repository per bucket, built over the opened buckets, plus the claims kept beside them.
 import type { Buckets } from "./buckets.js";
+import { KvRepository } from "./kv-repository.js";
+import type { Claim } from "./claims.js";
 import { MeetingSettingsRepository } from "./meeting-settings.js";
 import { MeetingsRepository } from "./meetings.js";
+import { RegistrantsRepository } from "./registrants.js";
+import { RsvpsRepository } from "./rsvps.js";
 
 export interface Repositories {
   meetings: MeetingsRepository;
   meetingSettings: MeetingSettingsRepository;
+  registrants: RegistrantsRepository;
+  /** Uniqueness claims in the registrants bucket (email per meeting). */
+  registrantClaims: KvRepository<Claim>;
+  rsvps: RsvpsRepository;
+  /** Uniqueness claims in the RSVPs bucket (one answer per registrant, scope and occurrence). */
+  rsvpClaims: KvRepository<Claim>;
 }
 
 export function createRepositories(buckets: Buckets): Repositories {
   return {
     meetings: new MeetingsRepository(buckets.meetings),
     meetingSettings: new MeetingSettingsRepository(buckets.meetingSettings),
+    registrants: new RegistrantsRepository(buckets.registrants),
+    registrantClaims: new KvRepository<Claim>(buckets.registrants),
+    rsvps: new RsvpsRepository(buckets.rsvps),
+    rsvpClaims: new KvRepository<Claim>(buckets.rsvps),
   };
 }

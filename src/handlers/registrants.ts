@@ -1,0 +1,300 @@
+// lfx.registrants.*: who is registered for a meeting (CONTRACT §4, §5 "registrant", §6).
+//
+// Write order of a create, chosen so that a crash between any two steps leaves state that lists
+// skip and check-consistency repairs, never a duplicate and never a registrant without its claim:
+//   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
+//   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
+//   3. the registrant itself: the commit point;
+//   4. the meeting's registrant_count (group-committed, see store/counter.ts).
+// A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
+// and the count.
+import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
+import { conflict, invalidField, notFound, staleRevision } from "../errors.js";
+import type { Registrant } from "../generated/schema-types.js";
+import type { Logger } from "../logger.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import { Claims } from "../store/claims.js";
+import { Counter } from "../store/counter.js";
+import { directKey, lastSegment } from "../store/keys.js";
+import { RevisionConflict } from "../store/kv-repository.js";
+import type { StoredMeeting } from "../store/meetings.js";
+import { readPage } from "../store/paging.js";
+import {
+  registrantEmailClaimKey,
+  registrantIndexKeys,
+  registrantKey,
+  registrantsOfEmailPrefix,
+  registrantsOfMeetingPrefix,
+  type StoredRegistrant,
+} from "../store/registrants.js";
+import { deleteRsvpsOfRegistrant } from "./rsvps.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+const RESOURCE = "registrants";
+const DEFAULT_PAGE_SIZE = 100;
+/** A claim whose registrant has not appeared after this long belongs to a crashed create. */
+const CLAIM_LEASE_MS = 30_000;
+
+function reply(registrant: StoredRegistrant, revision: number): Registrant {
+  return { ...registrant, revision };
+}
+
+/** Emails are stored and compared lower-case (CONTRACT §5). */
+export function normalizeEmail(email: string): string {
+  return email.toLowerCase();
+}
+
+/** Rules on the whole registrant that the request schema cannot see after a merge. */
+function checkRegistrantRules(registrant: StoredRegistrant): void {
+  if (registrant.type === "committee" && registrant.committee_uid === undefined) {
+    throw invalidField("/committee_uid", "is required when type is committee");
+  }
+  if (registrant.type !== "committee" && registrant.committee_uid !== undefined) {
+    throw invalidField("/committee_uid", "is only allowed when type is committee");
+  }
+}
+
+export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const { repos, events, now } = deps;
+  const registrants = repos.registrants;
+  const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
+  const registrantCount = new Counter<StoredMeeting>({
+    repo: repos.meetings,
+    apply: (meeting, delta) => ({
+      ...meeting,
+      registrant_count: Math.max(0, meeting.registrant_count + delta),
+      updated_at: now().toISOString(),
+    }),
+    onCommitted: (key, meeting, revision) =>
+      events.publish("meetings", "updated", key, revision, meeting),
+  });
+
+  /**
+   * The registrant is committed when this runs, so a failure here does not fail the request: the
+   * count is left off by one, which check-consistency reports and repairs.
+   */
+  async function adjustCount(meetingUid: string, delta: number, log: Logger) {
+    try {
+      await registrantCount.add(directKey(meetingUid), delta);
+    } catch (err) {
+      log.error(
+        { err, meeting_uid: meetingUid, delta },
+        "registrant_count not updated; run check-consistency --repair",
+      );
+    }
+  }
+
+  async function findRegistrant(uid: string): Promise<Registrant | null> {
+    const found = await registrants.get(registrantKey(uid));
+    return found === null ? null : reply(found.value, found.revision);
+  }
+
+  /** Claims (meeting, email) for `uid`, taking over a claim whose registrant never appeared. */
+  async function claimEmail(meetingUid: string, email: string, uid: string): Promise<void> {
+    const key = registrantEmailClaimKey(meetingUid, email);
+    const outcome = await claims.claim(key, uid);
+    if (outcome.won || outcome.holder === uid) return;
+    const holder = await registrants.get(registrantKey(outcome.holder));
+    if (holder === null && outcome.stale && (await claims.takeOver(key, outcome.revision, uid))) {
+      return;
+    }
+    throw conflict(`${email} is already registered for meeting ${meetingUid}`);
+  }
+
+  async function addIndexKeys(keys: readonly string[], uid: string) {
+    await Promise.all(keys.map((key) => registrants.putMarker(key, uid)));
+  }
+
+  async function removeIndexKeys(keys: readonly string[]) {
+    await Promise.all(keys.map((key) => registrants.removeMarker(key)));
+  }
+
+  return [
+    endpoint({
+      subject: "lfx.registrants.create",
+      findCreated: findRegistrant,
+      async handle(request, ctx) {
+        const uid = ctx.newUid;
+        const email = normalizeEmail(request.email);
+        const meeting = await repos.meetings.get(directKey(request.meeting_uid));
+        if (meeting === null) throw notFound("meeting", request.meeting_uid);
+        const timestamp = now().toISOString();
+        const registrant: StoredRegistrant = {
+          ...request,
+          uid,
+          email,
+          type: request.type ?? "direct",
+          created_at: timestamp,
+          updated_at: timestamp,
+        };
+        checkRegistrantRules(registrant);
+
+        await claimEmail(registrant.meeting_uid, email, uid);
+        const indexKeys = registrantIndexKeys(registrant);
+        let revision: number;
+        try {
+          await addIndexKeys(indexKeys, uid);
+          revision = await registrants.create(registrantKey(uid), registrant);
+        } catch (err) {
+          await Promise.allSettled([
+            removeIndexKeys(indexKeys),
+            claims.release(registrantEmailClaimKey(registrant.meeting_uid, email), uid),
+          ]);
+          throw err;
+        }
+        events.publish(RESOURCE, "created", uid, revision, registrant);
+        await adjustCount(registrant.meeting_uid, +1, ctx.log);
+        return reply(registrant, revision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.registrants.get",
+      async handle({ uid }) {
+        const found = await findRegistrant(uid);
+        if (found === null) throw notFound("registrant", uid);
+        return found;
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.registrants.update",
+      async handle(request) {
+        const { uid, revision, ...patch } = request;
+        const key = registrantKey(uid);
+        const { current, next } = await planUpdate({
+          repo: registrants,
+          key,
+          entity: "registrant",
+          uid,
+          revision,
+          patch,
+          now: now(),
+          apply: (value, p: JsonObject) => {
+            if (p["meeting_uid"] !== undefined && p["meeting_uid"] !== value.meeting_uid) {
+              throw invalidField(
+                "/meeting_uid",
+                "cannot change: a registrant belongs to one meeting",
+              );
+            }
+            const merged = applyMergePatch(value, p);
+            const result = { ...merged, email: normalizeEmail(merged.email) };
+            checkRegistrantRules(result);
+            return result;
+          },
+        });
+        if (next === null) return reply(current.value, current.revision);
+
+        const before = current.value;
+        const emailChanged = next.email !== before.email;
+        const oldKeys = registrantIndexKeys(before);
+        const newKeys = registrantIndexKeys(next);
+        const addedKeys = newKeys.filter((k) => !oldKeys.includes(k));
+        // As in a create: the new claim and index keys first, the registrant, then the old ones go.
+        if (emailChanged) await claimEmail(next.meeting_uid, next.email, uid);
+        let newRevision: number;
+        try {
+          await addIndexKeys(addedKeys, uid);
+          newRevision = await registrants.update(key, next, current.revision);
+        } catch (err) {
+          await Promise.allSettled([
+            removeIndexKeys(addedKeys),
+            emailChanged
+              ? claims.release(registrantEmailClaimKey(next.meeting_uid, next.email), uid)
+              : Promise.resolve(),
+          ]);
+          if (err instanceof RevisionConflict) throw staleRevision("registrant", uid);
+          throw err;
+        }
+        await removeIndexKeys(oldKeys.filter((k) => !newKeys.includes(k)));
+        if (emailChanged) {
+          await claims.release(registrantEmailClaimKey(before.meeting_uid, before.email), uid);
+        }
+        events.publish(RESOURCE, "updated", uid, newRevision, next);
+        return reply(next, newRevision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.registrants.delete",
+      async handle({ uid, revision }, ctx) {
+        const key = registrantKey(uid);
+        const current = await registrants.get(key);
+        if (current === null) throw notFound("registrant", uid);
+        if (current.revision !== revision) throw staleRevision("registrant", uid);
+        let deletedRevision: number;
+        try {
+          deletedRevision = await registrants.remove(key, revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("registrant", uid);
+          throw err;
+        }
+        const registrant = current.value;
+        await Promise.all([
+          removeIndexKeys(registrantIndexKeys(registrant)),
+          claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
+          deleteRsvpsOfRegistrant(deps, uid),
+        ]);
+        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        await adjustCount(registrant.meeting_uid, -1, ctx.log);
+        return { uid, deleted: true };
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.registrants.list",
+      async handle(request) {
+        const { meeting_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
+        const email = request.email === undefined ? undefined : normalizeEmail(request.email);
+        // The schema guarantees exactly one of the two filters.
+        const prefix =
+          meeting_uid !== undefined
+            ? registrantsOfMeetingPrefix(meeting_uid)
+            : registrantsOfEmailPrefix(email ?? "");
+        return readPage({
+          scope: `registrants.list|${meeting_uid ?? ""}|${email ?? ""}`,
+          limit,
+          cursor,
+          maxReplyBytes: deps.maxReplyBytes,
+          keys: (after, count) => registrants.keysUnder(prefix, after, count),
+          async load(key) {
+            const found = await findRegistrant(lastSegment(key));
+            if (found === null) return null;
+            const matches =
+              meeting_uid !== undefined ? found.meeting_uid === meeting_uid : found.email === email;
+            return matches ? found : null;
+          },
+        });
+      },
+    }),
+  ];
+}
+
+/**
+ * Deletes every registrant of a meeting with its index keys and claim (the meeting is gone, so
+ * its count is not touched). Part of a meeting delete (handlers/meetings.ts).
+ */
+export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: string) {
+  const { registrants, registrantClaims } = deps.repos;
+  const claims = new Claims(registrantClaims, deps.now, CLAIM_LEASE_MS);
+  for await (const keys of registrants.allKeysUnder(registrantsOfMeetingPrefix(meetingUid))) {
+    await Promise.all(
+      keys.map(async (indexKey) => {
+        const uid = lastSegment(indexKey);
+        const found = await registrants.get(registrantKey(uid));
+        if (found === null || found.value.meeting_uid !== meetingUid) {
+          await registrants.removeMarker(indexKey);
+          return;
+        }
+        const revision = await registrants.remove(registrantKey(uid));
+        const registrant = found.value;
+        await Promise.all([
+          ...registrantIndexKeys(registrant).map((k) => registrants.removeMarker(k)),
+          claims.release(registrantEmailClaimKey(meetingUid, registrant.email), uid),
+        ]);
+        deps.events.publish(RESOURCE, "deleted", uid, revision, null);
+      }),
+    );
+  }
+}

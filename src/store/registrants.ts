@@ -1,0 +1,46 @@
+// The `meeting-registrants` bucket (CONTRACT §6), every key encoded per segment:
+//   registrant/{uid}                             the registrant
+//   index/meeting/{meeting_uid}/{uid}            list by meeting
+//   index/email/{email}/{uid}                    list by email (lower-case)
+//   index/occurrence/{meeting_uid}/{occurrence_id}/{uid}   registrants of one occurrence
+//   unique/meeting-email/{meeting_uid}/{email}   uniqueness claim, value {uid, claimed_at}
+// Index keys hold the registrant uid. Lists read them through the key index (key-index.ts).
+import type { Registrant } from "../generated/schema-types.js";
+import { encodeKey, encodeKeyPrefix } from "./keys.js";
+import { KvRepository } from "./kv-repository.js";
+
+export type StoredRegistrant = Omit<Registrant, "revision">;
+
+export class RegistrantsRepository extends KvRepository<StoredRegistrant> {}
+
+export function registrantKey(uid: string): string {
+  return encodeKey(["registrant", uid]);
+}
+
+export function registrantEmailClaimKey(meetingUid: string, email: string): string {
+  return encodeKey(["unique", "meeting-email", meetingUid, email]);
+}
+
+export function registrantIndexKeys(registrant: StoredRegistrant): string[] {
+  const { uid, meeting_uid, email, occurrence_id } = registrant;
+  const keys = [
+    encodeKey(["index", "meeting", meeting_uid, uid]),
+    encodeKey(["index", "email", email, uid]),
+  ];
+  if (occurrence_id !== undefined) {
+    keys.push(encodeKey(["index", "occurrence", meeting_uid, occurrence_id, uid]));
+  }
+  return keys;
+}
+
+export function registrantsOfMeetingPrefix(meetingUid: string): string {
+  return encodeKeyPrefix(["index", "meeting", meetingUid]);
+}
+
+export function registrantsOfEmailPrefix(email: string): string {
+  return encodeKeyPrefix(["index", "email", email]);
+}
+
+export function registrantsOfOccurrencePrefix(meetingUid: string, occurrenceId: string): string {
+  return encodeKeyPrefix(["index", "occurrence", meetingUid, occurrenceId]);
+}
