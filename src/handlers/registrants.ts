@@ -5,7 +5,7 @@
 //   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
 //   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
 //   3. the registrant itself: the commit point;
-//   4. the meeting's registrant_count (group-committed, see store/counter.ts).
+//   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
 // A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
 // and the count.
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
@@ -14,7 +14,7 @@ import type { Registrant } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
-import { Counter } from "../store/counter.js";
+import { GroupCommit } from "../store/group-commit.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeeting } from "../store/meetings.js";
@@ -59,11 +59,14 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const registrants = repos.registrants;
   const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
-  const registrantCount = new Counter<StoredMeeting>({
+  const registrantCount = new GroupCommit<StoredMeeting, number>({
     repo: repos.meetings,
-    apply: (meeting, delta) => ({
+    apply: (meeting, deltas) => ({
       ...meeting,
-      registrant_count: Math.max(0, meeting.registrant_count + delta),
+      registrant_count: Math.max(
+        0,
+        deltas.reduce((sum, d) => sum + d, meeting.registrant_count),
+      ),
       updated_at: now().toISOString(),
     }),
     onCommitted: (key, meeting, revision) =>
