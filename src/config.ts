@@ -78,6 +78,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kvReplicas: integer(env, "KV_REPLICAS", 1, 1, 5),
     maxInFlight: integer(env, "MAX_IN_FLIGHT", 256, 1, 100_000),
     kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 2000, 100, 60_000),
-    publicLinkBaseUrl: url(env, "PUBLIC_LINK_BASE_URL", "https://zoom-lfx.platform.linuxfoundation.org/meeting"),
+    publicLinkBaseUrl: url(
+      env,
+      "PUBLIC_LINK_BASE_URL",
+      "https://zoom-lfx.platform.linuxfoundation.org/meeting",
+    ),
   };
 }

@@ -110,18 +110,24 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             };
             if (username === undefined) delete replaced.username;
             else replaced.username = username;
+            // The answer key names the response: the new key before the write, the old after.
+            const oldKeys = rsvpIndexKeys(earlier.value);
+            const newKeys = rsvpIndexKeys(replaced);
+            const addedKeys = newKeys.filter((k) => !oldKeys.includes(k));
+            await Promise.all(addedKeys.map((key) => rsvps.putMarker(key, replaced.uid)));
+            let revision: number;
             try {
-              const revision = await rsvps.update(
-                directKey(replaced.uid),
-                replaced,
-                earlier.revision,
-              );
-              events.publish(RESOURCE, "updated", replaced.uid, revision, replaced);
-              return reply(replaced, revision);
+              revision = await rsvps.update(directKey(replaced.uid), replaced, earlier.revision);
             } catch (err) {
+              await Promise.allSettled(addedKeys.map((key) => rsvps.removeMarker(key)));
               if (!(err instanceof RevisionConflict)) throw err;
               continue; // a concurrent answer changed it: read again
             }
+            await Promise.all(
+              oldKeys.filter((k) => !newKeys.includes(k)).map((key) => rsvps.removeMarker(key)),
+            );
+            events.publish(RESOURCE, "updated", replaced.uid, revision, replaced);
+            return reply(replaced, revision);
           }
           if (outcome.stale && (await claims.takeOver(claimKey, outcome.revision, answer.uid))) {
             return createClaimed(answer);

@@ -18,7 +18,10 @@ export function isIanaTimezone(name: string): boolean {
 
 /** RFC 5321 addresses, and RFC 6531 ones with non-ASCII characters in either part. */
 export function isEmailAddress(address: string): boolean {
-  return isEmail.default(address, { allow_utf8_local_part: true, allow_ip_domain: true });
+  return (
+    address.isWellFormed() &&
+    isEmail.default(address, { allow_utf8_local_part: true, allow_ip_domain: true })
+  );
 }
 
 export function createAjv(): Ajv {

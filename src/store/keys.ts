@@ -10,16 +10,24 @@ function encodeSegment(segment: string): string {
     // An empty segment would make an empty subject token, which NATS rejects.
     throw new RangeError("key segments must not be empty");
   }
+  if (!segment.isWellFormed()) {
+    // A lone surrogate would be encoded as U+FFFD, so two different segments could share a key.
+    throw new RangeError("key segments must be well-formed Unicode");
+  }
   return Buffer.from(segment, "utf8").toString("base64url");
 }
 
 const BASE64URL_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 function decodeSegment(token: string): string {
-  if (!BASE64URL_TOKEN.test(token)) {
-    throw new RangeError(`not a base64url key token: ${token}`);
+  const segment = BASE64URL_TOKEN.test(token)
+    ? Buffer.from(token, "base64url").toString("utf8")
+    : "";
+  // Only the canonical encoding of a non-empty segment is a token (Buffer decodes leniently).
+  if (segment.length === 0 || encodeSegment(segment) !== token) {
+    throw new RangeError(`not a key token: ${token}`);
   }
-  return Buffer.from(token, "base64url").toString("utf8");
+  return segment;
 }
 
 /** Physical KV key for a logical key given as segments. */

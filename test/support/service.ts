@@ -1,0 +1,52 @@
+// Starts service instances in this process against a test nats-server, each on its own
+// connection (as separate processes would be), and stops them afterwards.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { DestinationStream } from "pino";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger, type Logger } from "../../src/logger.js";
+import { startService, type RunningService } from "../../src/service.js";
+
+export interface TestInstance {
+  nc: NatsConnection;
+  running: RunningService;
+  log: Logger;
+  /** Log lines written by this instance (JSON objects), for assertions on logging. */
+  logLines: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export interface StartInstanceOptions {
+  env?: Record<string, string>;
+  logLevel?: string;
+}
+
+export async function startInstance(
+  url: string,
+  options: StartInstanceOptions = {},
+): Promise<TestInstance> {
+  const config: Config = loadConfig({ NATS_URL: url, ...options.env });
+  const logLines: Record<string, unknown>[] = [];
+  const destination: DestinationStream = {
+    write(line: string) {
+      logLines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+  const log = createLogger(options.logLevel ?? "info", destination);
+  const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const running = await startService(nc, config, log);
+  return {
+    nc,
+    running,
+    log,
+    logLines,
+    async stop() {
+      await running.stop(2000);
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}
+
+/** A plain client connection, as another platform service would have. */
+export function connectClient(url: string): Promise<NatsConnection> {
+  return connect({ servers: url });
+}
