@@ -14,6 +14,7 @@ import {
 } from "@nats-io/nats-core";
 import { AppError, unavailable } from "../errors.js";
 import type { Bucket } from "./buckets.js";
+import type { KeyIndex } from "./key-index.js";
 
 export interface Versioned<T> {
   value: T;
@@ -144,6 +145,13 @@ export class KvRepository<T extends object> {
       yield keys;
       after = keys[keys.length - 1];
     }
+  }
+
+  /** The bucket's key index, current as of this call, for several ranges over one snapshot. */
+  async syncedKeys(): Promise<KeyIndex> {
+    const index = this.requireKeyIndex();
+    await index.sync();
+    return index;
   }
 
   /** Single-token keys (entity uids) after `after`, current as of this call. */

@@ -6,7 +6,13 @@ import type { Meeting } from "../generated/schema-types.js";
 import { encodeKey, encodeKeyPrefix } from "./keys.js";
 import { KvRepository } from "./kv-repository.js";
 
-export type StoredMeeting = Omit<Meeting, "revision" | "occurrences">;
+/**
+ * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
+ * of its cancelled occurrences (kept with the meeting, shown through lfx.occurrences.list).
+ */
+export type StoredMeeting = Omit<Meeting, "revision" | "occurrences"> & {
+  cancelled_occurrences?: string[];
+};
 
 export type MeetingFilter = { kind: "project" | "committee"; uid: string };
 

@@ -6,7 +6,7 @@
 //   unique/meeting-email/{meeting_uid}/{email}   uniqueness claim, value {uid, claimed_at}
 // Index keys hold the registrant uid. Lists read them through the key index (key-index.ts).
 import type { Registrant } from "../generated/schema-types.js";
-import { encodeKey, encodeKeyPrefix } from "./keys.js";
+import { decodeKey, encodeKey, encodeKeyPrefix } from "./keys.js";
 import { KvRepository } from "./kv-repository.js";
 
 export type StoredRegistrant = Omit<Registrant, "revision">;
@@ -41,6 +41,12 @@ export function registrantsOfEmailPrefix(email: string): string {
   return encodeKeyPrefix(["index", "email", email]);
 }
 
-export function registrantsOfOccurrencePrefix(meetingUid: string, occurrenceId: string): string {
-  return encodeKeyPrefix(["index", "occurrence", meetingUid, occurrenceId]);
+/** Registrants for one occurrence only, of every occurrence of the meeting. */
+export function registrantsOfOccurrencesPrefix(meetingUid: string): string {
+  return encodeKeyPrefix(["index", "occurrence", meetingUid]);
+}
+
+/** The occurrence id of a key under `registrantsOfOccurrencesPrefix`. */
+export function occurrenceOfIndexKey(key: string): string {
+  return decodeKey(key)[3] ?? "";
 }

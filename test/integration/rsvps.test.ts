@@ -41,8 +41,20 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Occurrence ids of the daily meeting below: its start plus `days` days, in unix seconds. */
+const START_SECONDS = Date.parse("2030-01-15T15:00:00Z") / 1000;
+const occurrence = (days: number) => String(START_SECONDS + days * 86_400);
+
 async function meetingWithRegistrant(fields: Record<string, unknown> = {}) {
-  const meeting = await ok<Entity>(client, "lfx.meetings.create", meetingInput());
+  const meeting = await ok<Entity>(
+    client,
+    "lfx.meetings.create",
+    meetingInput({
+      start_time: "2030-01-15T15:00:00Z",
+      timezone: "UTC",
+      recurrence: { type: 1, repeat_interval: 1 },
+    }),
+  );
   const registrant = await ok<Entity & { email: string }>(client, "lfx.registrants.create", {
     meeting_uid: meeting.uid,
     email: uniqueEmail(),
@@ -85,7 +97,7 @@ describe("lfx.rsvps.create", () => {
       meeting_uid: meeting.uid,
       registrant_uid: registrant.uid,
       scope: "single",
-      occurrence_id: "1900000000",
+      occurrence_id: occurrence(0),
     };
     const first = (await answer({ ...base, response: "accepted" })).body;
     const second = (await answer({ ...base, response: "declined" })).body;
@@ -121,7 +133,7 @@ describe("lfx.rsvps.create", () => {
   it.each([
     [{ scope: "single" }, "/occurrence_id"],
     [{ scope: "this_and_following" }, "/occurrence_id"],
-    [{ scope: "all", occurrence_id: "1900000000" }, "/occurrence_id"],
+    [{ scope: "all", occurrence_id: occurrence(0) }, "/occurrence_id"],
     [{ scope: "all", response: "yes" }, "/response"],
   ])("rejects %j naming %s", async (fields, path) => {
     const { meeting, registrant } = await meetingWithRegistrant();
@@ -160,12 +172,12 @@ describe("lfx.rsvps.list, get and delete", () => {
     const { meeting, registrant } = await meetingWithRegistrant();
     const base = { meeting_uid: meeting.uid, registrant_uid: registrant.uid, response: "accepted" };
     await answer({ ...base, scope: "all" });
-    const single = (await answer({ ...base, scope: "single", occurrence_id: "1900000000" })).body;
-    await answer({ ...base, scope: "this_and_following", occurrence_id: "1900600000" });
+    const single = (await answer({ ...base, scope: "single", occurrence_id: occurrence(0) })).body;
+    await answer({ ...base, scope: "this_and_following", occurrence_id: occurrence(7) });
     expect(await listRsvps({ meeting_uid: meeting.uid })).toHaveLength(3);
     const forOccurrence = await listRsvps({
       meeting_uid: meeting.uid,
-      occurrence_id: "1900000000",
+      occurrence_id: occurrence(0),
     });
     expect(forOccurrence.map((r) => r.uid)).toEqual([single.uid]);
   });
@@ -233,5 +245,20 @@ describe("lfx.rsvps.list, get and delete", () => {
     const current = await ok<Entity>(client, "lfx.meetings.get", { uid: meeting.uid });
     await ok(client, "lfx.meetings.delete", { uid: meeting.uid, revision: current.revision });
     expect((await request(client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
+  });
+});
+
+describe("occurrences of RSVPs", () => {
+  it("refuses an occurrence the meeting does not have", async () => {
+    const { meeting, registrant } = await meetingWithRegistrant();
+    const reply = await request<ErrorBody>(client, "lfx.rsvps.create", {
+      meeting_uid: meeting.uid,
+      registrant_uid: registrant.uid,
+      response: "accepted",
+      scope: "single",
+      occurrence_id: String(START_SECONDS + 3600),
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.details?.[0]?.path).toBe("/occurrence_id");
   });
 });

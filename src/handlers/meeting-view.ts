@@ -1,0 +1,110 @@
+// How a stored meeting is shown (CONTRACT §5 "meeting", "occurrence"): its occurrences are
+// computed when read, because "not ended yet" depends on the time of the read, with their counts
+// from index keys alone (registrants per occurrence, RSVP answers), never from other entities.
+import { countsFor, groupByRegistrant, type RegistrantTally } from "../domain/attendance.js";
+import {
+  isOccurrence,
+  occurrencesNotEnded,
+  type OccurrenceTime,
+  type Schedule,
+} from "../domain/occurrences.js";
+import { invalidField } from "../errors.js";
+import type { Meeting, Occurrence } from "../generated/schema-types.js";
+import type { StoredMeeting } from "../store/meetings.js";
+import {
+  occurrenceOfIndexKey,
+  registrantsOfMeetingPrefix,
+  registrantsOfOccurrencesPrefix,
+} from "../store/registrants.js";
+import { answersOfMeetingPrefix, parseAnswerKey } from "../store/rsvps.js";
+import type { HandlerDeps } from "./types.js";
+
+/** CONTRACT §5: a meeting shows up to 50 upcoming occurrences. */
+export const MEETING_OCCURRENCES_SHOWN = 50;
+const EVERY_KEY = Number.MAX_SAFE_INTEGER;
+
+export function scheduleOf(meeting: StoredMeeting): Schedule {
+  return {
+    start_time: meeting.start_time,
+    duration: meeting.duration,
+    timezone: meeting.timezone,
+    recurrence: meeting.recurrence,
+  };
+}
+
+/** The meeting as clients see it (events, replies): without the internal cancellation list. */
+export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" | "occurrences"> {
+  const { cancelled_occurrences: _internal, ...shown } = meeting;
+  return shown;
+}
+
+/**
+ * A client-given occurrence id (a registrant's or an RSVP's) must name an occurrence of the
+ * meeting that is not cancelled.
+ */
+export function checkOccurrenceOf(meeting: StoredMeeting, occurrenceId: string | undefined): void {
+  if (occurrenceId === undefined) return;
+  if (!isOccurrence(scheduleOf(meeting), occurrenceId) || cancelledOf(meeting).has(occurrenceId)) {
+    throw invalidField("/occurrence_id", `is not an occurrence of meeting ${meeting.uid}`);
+  }
+}
+
+export function cancelledOf(meeting: StoredMeeting): ReadonlySet<string> {
+  return new Set(meeting.cancelled_occurrences ?? []);
+}
+
+export interface MeetingView {
+  reply(meeting: StoredMeeting, revision: number): Promise<Meeting>;
+  /** Occurrences as replies, with their counts and whether they are cancelled. */
+  describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]): Promise<Occurrence[]>;
+}
+
+export function createMeetingView(deps: HandlerDeps): MeetingView {
+  const { repos, now } = deps;
+
+  async function describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]) {
+    if (times.length === 0) return [];
+    const [registrantKeys, rsvpKeys] = await Promise.all([
+      repos.registrants.syncedKeys(),
+      repos.rsvps.syncedKeys(),
+    ]);
+    const byOccurrence = new Map<string, number>();
+    for (const key of registrantKeys.range(
+      registrantsOfOccurrencesPrefix(meeting.uid),
+      undefined,
+      EVERY_KEY,
+    )) {
+      const occurrenceId = occurrenceOfIndexKey(key);
+      byOccurrence.set(occurrenceId, (byOccurrence.get(occurrenceId) ?? 0) + 1);
+    }
+    const tally: RegistrantTally = {
+      total: registrantKeys.range(registrantsOfMeetingPrefix(meeting.uid), undefined, EVERY_KEY)
+        .length,
+      byOccurrence,
+    };
+    const answers = groupByRegistrant(
+      rsvpKeys.range(answersOfMeetingPrefix(meeting.uid), undefined, EVERY_KEY).map(parseAnswerKey),
+    );
+    const cancelled = cancelledOf(meeting);
+    return times.map((time): Occurrence => ({
+      occurrence_id: time.occurrence_id,
+      start_time: time.start_time,
+      duration: meeting.duration,
+      title: meeting.title,
+      ...(meeting.description === undefined ? {} : { description: meeting.description }),
+      is_cancelled: cancelled.has(time.occurrence_id),
+      ...countsFor(time.occurrence_id, tally, answers),
+    }));
+  }
+
+  return {
+    describe,
+    async reply(meeting, revision) {
+      const upcoming = occurrencesNotEnded(scheduleOf(meeting), now().getTime(), {
+        limit: MEETING_OCCURRENCES_SHOWN,
+        excluded: cancelledOf(meeting),
+      });
+      return { ...shownMeeting(meeting), occurrences: await describe(meeting, upcoming), revision };
+    },
+  };
+}
