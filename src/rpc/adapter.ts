@@ -41,8 +41,9 @@ export function parseRequest(data: Uint8Array): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (err) {
-    throw invalidRequest(`request body is not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // Not the parser's message: it quotes the body, which may hold personal data, into the logs.
+    throw invalidRequest("request body is not valid JSON");
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw invalidRequest("request body must be a JSON object");

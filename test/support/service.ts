@@ -33,7 +33,14 @@ export async function startInstance(
   };
   const log = createLogger(options.logLevel ?? "info", destination);
   const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const running = await startService(nc, config, log);
+  let running: RunningService;
+  try {
+    running = await startService(nc, config, log);
+  } catch (err) {
+    // A connection left open keeps reconnecting forever and Jest never exits.
+    await nc.close();
+    throw err;
+  }
   return {
     nc,
     running,
