@@ -60,6 +60,7 @@ export async function startService(
     now: () => new Date(),
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
+    newId: () => nanoid(),
   });
   const served = new Set(endpoints.map((e) => e.subject));
   const unserved = [...schemas.keys()].filter((subject) => !served.has(subject as never));

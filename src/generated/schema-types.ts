@@ -22,13 +22,30 @@ export type MeetingVisibility = "public" | "private";
  */
 export type ArtifactVisibility = "meeting_hosts" | "meeting_participants" | "public";
 /**
+ * total_size and the count are computed from this list.
+ *
+ * @maxItems 500
+ */
+export type ArtifactFiles = ArtifactFile[];
+/**
+ * @maxItems 500
+ */
+export type ArtifactSessions = ArtifactSession[];
+/**
  * direct (the default) or committee; committee requires committee_uid.
  */
 export type RegistrantType = "direct" | "committee";
 /**
  * lfx.registrants.list: the registrants of one meeting, or every registration of one email (case-insensitive); exactly one of meeting_uid and email.
  */
-export type RegistrantsListRequest = {
+export type RegistrantsListRequest = (
+  | {
+      meeting_uid: unknown;
+    }
+  | {
+      email: unknown;
+    }
+) & {
   /**
    * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
    */
@@ -45,14 +62,26 @@ export type RegistrantsListRequest = {
    * The next_cursor of the previous page, unchanged.
    */
   cursor?: string;
-} & {
-  [k: string]: unknown | undefined;
 };
 export type RsvpResponse = "accepted" | "maybe" | "declined";
 /**
  * single: one occurrence; this_and_following: that occurrence and every later one; all: every occurrence.
  */
 export type RsvpScope = "single" | "all" | "this_and_following";
+/**
+ * In join order; at most the last one is open.
+ */
+export type ParticipantSessions = ParticipantSession[];
+/**
+ * In start order; at most the last one is open.
+ */
+export type PastMeetingSessions = PastMeetingSession[];
+/**
+ * Uids of the past meeting's artifacts, in the order they were created.
+ *
+ * Items: A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+ */
+export type ArtifactUids = string[];
 
 /**
  * The request type of each subject served, from schemas/<subject without lfx.>.json.
@@ -65,6 +94,27 @@ export interface RequestBySubject {
   "lfx.meetings.get": MeetingsGetRequest;
   "lfx.meetings.list": MeetingsListRequest;
   "lfx.meetings.update": MeetingsUpdateRequest;
+  "lfx.occurrences.cancel": OccurrencesCancelRequest;
+  "lfx.occurrences.list": OccurrencesListRequest;
+  "lfx.participants.create": ParticipantsCreateRequest;
+  "lfx.participants.delete": ParticipantsDeleteRequest;
+  "lfx.participants.get": ParticipantsGetRequest;
+  "lfx.participants.join": ParticipantsJoinRequest;
+  "lfx.participants.leave": ParticipantsLeaveRequest;
+  "lfx.participants.list": ParticipantsListRequest;
+  "lfx.participants.update": ParticipantsUpdateRequest;
+  "lfx.past-meetings.create": PastMeetingsCreateRequest;
+  "lfx.past-meetings.delete": PastMeetingsDeleteRequest;
+  "lfx.past-meetings.end": PastMeetingsEndRequest;
+  "lfx.past-meetings.get": PastMeetingsGetRequest;
+  "lfx.past-meetings.list": PastMeetingsListRequest;
+  "lfx.past-meetings.start": PastMeetingsStartRequest;
+  "lfx.past-meetings.update": PastMeetingsUpdateRequest;
+  "lfx.recordings.create": RecordingsCreateRequest;
+  "lfx.recordings.delete": RecordingsDeleteRequest;
+  "lfx.recordings.get": RecordingsGetRequest;
+  "lfx.recordings.list": RecordingsListRequest;
+  "lfx.recordings.update": RecordingsUpdateRequest;
   "lfx.registrants.create": RegistrantsCreateRequest;
   "lfx.registrants.delete": RegistrantsDeleteRequest;
   "lfx.registrants.get": RegistrantsGetRequest;
@@ -74,6 +124,17 @@ export interface RequestBySubject {
   "lfx.rsvps.delete": RsvpsDeleteRequest;
   "lfx.rsvps.get": RsvpsGetRequest;
   "lfx.rsvps.list": RsvpsListRequest;
+  "lfx.summaries.approve": SummariesApproveRequest;
+  "lfx.summaries.create": SummariesCreateRequest;
+  "lfx.summaries.delete": SummariesDeleteRequest;
+  "lfx.summaries.get": SummariesGetRequest;
+  "lfx.summaries.list": SummariesListRequest;
+  "lfx.summaries.update": SummariesUpdateRequest;
+  "lfx.transcripts.create": TranscriptsCreateRequest;
+  "lfx.transcripts.delete": TranscriptsDeleteRequest;
+  "lfx.transcripts.get": TranscriptsGetRequest;
+  "lfx.transcripts.list": TranscriptsListRequest;
+  "lfx.transcripts.update": TranscriptsUpdateRequest;
 }
 /**
  * lfx.meeting-settings.get: uid is the meeting's.
@@ -281,6 +342,507 @@ export interface ZoomConfigPatch {
   ai_summary_require_approval?: boolean | null;
 }
 /**
+ * lfx.occurrences.cancel: records the cancellation of one occurrence on the meeting, at the meeting's revision.
+ */
+export interface OccurrencesCancelRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.occurrences.list: the occurrences of a meeting that start in [from, to), in start order. from defaults to now; cancelled occurrences only with include_cancelled.
+ */
+export interface OccurrencesListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  from?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  to?: string;
+  include_cancelled?: boolean;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.participants.create: adds a participant to a past meeting (which must exist); the email is unique per past meeting, case-insensitively. is_invited and is_attended default to false.
+ */
+export interface ParticipantsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  host?: boolean;
+  job_title?: string;
+  org_name?: string;
+  org_is_member?: boolean;
+  org_is_project_member?: boolean;
+  avatar_url?: string;
+  linkedin_profile?: string;
+  username?: string;
+  /**
+   * Was registered for the occurrence (directly or for the whole series).
+   */
+  is_invited?: boolean;
+  /**
+   * Joined at least once.
+   */
+  is_attended?: boolean;
+}
+/**
+ * lfx.participants.delete
+ */
+export interface ParticipantsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.participants.get
+ */
+export interface ParticipantsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.participants.join: finds or creates the participant of (past meeting, email), case-insensitively; sets is_attended and opens a session unless one is open. Someone not registered for the occurrence is added with is_invited false. Names given fill fields the participant does not have yet.
+ */
+export interface ParticipantsJoinRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  username?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  joined_at: string;
+}
+/**
+ * lfx.participants.leave: closes the participant's open session (none open: returned unchanged); an unknown participant is a 404. left_at may not be before the session's join_time.
+ */
+export interface ParticipantsLeaveRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  left_at: string;
+  leave_reason?: string;
+}
+/**
+ * lfx.participants.list: the participants of one past meeting.
+ */
+export interface ParticipantsListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.participants.update: a JSON merge patch at a revision. past_meeting_uid may be given but cannot change; an email change re-checks uniqueness; sessions are server-managed (join / leave).
+ */
+export interface ParticipantsUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid?: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email?: string;
+  first_name?: string | null;
+  last_name?: string | null;
+  host?: boolean | null;
+  job_title?: string | null;
+  org_name?: string | null;
+  org_is_member?: boolean | null;
+  org_is_project_member?: boolean | null;
+  avatar_url?: string | null;
+  linkedin_profile?: string | null;
+  username?: string | null;
+  /**
+   * Was registered for the occurrence (directly or for the whole series).
+   */
+  is_invited?: boolean;
+  /**
+   * Joined at least once.
+   */
+  is_attended?: boolean;
+}
+/**
+ * lfx.past-meetings.create: records a past meeting by hand (lfx.past-meetings.start is the usual way). The meeting must exist; the descriptive fields not given are copied from it. With occurrence_id (which must be an occurrence of the meeting) it takes the (meeting, occurrence) slot that start uses: a second one is a 409.
+ */
+export interface PastMeetingsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  project_uid?: string;
+  /**
+   * The scheduled start of the occurrence that took place.
+   */
+  scheduled_start_time: string;
+  /**
+   * The scheduled end: the occurrence's start + the meeting's duration; not before scheduled_start_time.
+   */
+  scheduled_end_time: string;
+  title?: string;
+  description?: string;
+  /**
+   * IANA time zone name (e.g. Europe/Berlin); occurrences are computed in it.
+   */
+  timezone?: string;
+  /**
+   * Length of each occurrence in minutes.
+   */
+  duration?: number;
+  recurrence?: Recurrence;
+  committees?: Committees;
+  platform?: MeetingPlatform;
+  /**
+   * How many minutes before the start attendees may join.
+   */
+  early_join_time_minutes?: number;
+  meeting_type?: MeetingType;
+  visibility?: MeetingVisibility;
+  /**
+   * Only registrants may join.
+   */
+  restricted?: boolean;
+  artifact_visibility?: ArtifactVisibility;
+  recording_enabled?: boolean;
+  transcript_enabled?: boolean;
+  youtube_upload_enabled?: boolean;
+  show_meeting_attendees?: boolean;
+  zoom_config?: ZoomConfig;
+  /**
+   * The video platform's id of the meeting (e.g. the Zoom meeting id).
+   */
+  platform_meeting_id?: string;
+}
+/**
+ * lfx.past-meetings.delete: also deletes its participants, recordings, transcripts and summaries.
+ */
+export interface PastMeetingsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.past-meetings.end: the meeting ended; closes the open session (none open: the past meeting is returned unchanged). ended_at may not be before the session's start.
+ */
+export interface PastMeetingsEndRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  ended_at: string;
+}
+/**
+ * lfx.past-meetings.get
+ */
+export interface PastMeetingsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.past-meetings.list: one page of the past meetings matching every filter given; from/to bound scheduled_start_time to [from, to). Without meeting_uid and project_uid it lists every past meeting.
+ */
+export interface PastMeetingsListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid?: string;
+  project_uid?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  from?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  to?: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.past-meetings.start: the meeting started (or started again). Idempotent per (meeting, occurrence): the first call creates the past meeting with an open session and the invited participants; later calls return it, opening a new session when none is open. Without occurrence_id the occurrence whose scheduled start is nearest to started_at.
+ */
+export interface PastMeetingsStartRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  /**
+   * The video platform's id of the meeting (e.g. the Zoom meeting id).
+   */
+  platform_meeting_id?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  started_at: string;
+}
+/**
+ * lfx.past-meetings.update: a JSON merge patch at a revision. meeting_uid and occurrence_id may be given but cannot change; sessions and the artifact uid lists are server-managed. zoom_config merges field by field; recurrence is replaced as a whole.
+ */
+export interface PastMeetingsUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid?: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  project_uid?: string;
+  /**
+   * The scheduled start of the occurrence that took place.
+   */
+  scheduled_start_time?: string;
+  /**
+   * The scheduled end: the occurrence's start + the meeting's duration; not before scheduled_start_time.
+   */
+  scheduled_end_time?: string;
+  title?: string;
+  description?: string | null;
+  /**
+   * IANA time zone name (e.g. Europe/Berlin); occurrences are computed in it.
+   */
+  timezone?: string;
+  /**
+   * Length of each occurrence in minutes.
+   */
+  duration?: number;
+  recurrence?: Recurrence | null;
+  committees?: Committees | null;
+  platform?: MeetingPlatform;
+  /**
+   * How many minutes before the start attendees may join.
+   */
+  early_join_time_minutes?: number;
+  meeting_type?: MeetingType | null;
+  visibility?: MeetingVisibility | null;
+  restricted?: boolean | null;
+  artifact_visibility?: ArtifactVisibility | null;
+  recording_enabled?: boolean | null;
+  transcript_enabled?: boolean | null;
+  youtube_upload_enabled?: boolean | null;
+  show_meeting_attendees?: boolean | null;
+  zoom_config?: ZoomConfigPatch | null;
+  platform_meeting_id?: string | null;
+}
+/**
+ * lfx.recordings.create: a recording of a past meeting (which must exist); its uid is added to the past meeting's recording_uids.
+ */
+export interface RecordingsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  platform?: MeetingPlatform;
+  platform_meeting_id?: string;
+  /**
+   * The platform's id of this run of the meeting (Zoom: the meeting UUID).
+   */
+  platform_meeting_instance_id?: string;
+  recording_files?: ArtifactFiles;
+  sessions?: ArtifactSessions;
+}
+/**
+ * One file of a recording or transcript, as the platform reports it.
+ */
+export interface ArtifactFile {
+  id?: string;
+  platform_meeting_id?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  recording_start?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  recording_end?: string;
+  file_type?: string;
+  /**
+   * Bytes.
+   */
+  file_size?: number;
+  play_url?: string;
+  download_url?: string;
+  status?: string;
+  recording_type?: string;
+}
+/**
+ * One platform session the artifact covers.
+ */
+export interface ArtifactSession {
+  uuid?: string;
+  share_url?: string;
+  /**
+   * Bytes.
+   */
+  total_size?: number;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  start_time?: string;
+}
+/**
+ * lfx.recordings.delete: also removes its uid from the past meeting's recording_uids.
+ */
+export interface RecordingsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.recordings.get
+ */
+export interface RecordingsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.recordings.list: the recordings of one past meeting.
+ */
+export interface RecordingsListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.recordings.update: a JSON merge patch at a revision; lists are replaced as a whole and total_size and recording_count follow recording_files. past_meeting_uid may be given but cannot change.
+ */
+export interface RecordingsUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid?: string;
+  platform?: MeetingPlatform | null;
+  platform_meeting_id?: string | null;
+  platform_meeting_instance_id?: string | null;
+  recording_files?: ArtifactFiles;
+  sessions?: ArtifactSessions;
+}
+/**
  * lfx.registrants.create: registers an email for a meeting (or one occurrence of it).
  */
 export interface RegistrantsCreateRequest {
@@ -428,6 +990,212 @@ export interface RsvpsListRequest {
   cursor?: string;
 }
 /**
+ * lfx.summaries.approve: sets approved at a revision (stale: 409); approving an approved summary changes nothing.
+ */
+export interface SummariesApproveRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.summaries.create: an AI summary of a past meeting (which must exist); its uid is added to the past meeting's summary_uids. requires_approval comes from the meeting's zoom_config.ai_summary_require_approval; email_sent defaults to false.
+ */
+export interface SummariesCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  platform?: MeetingPlatform;
+  zoom_config?: SummaryZoomConfig;
+  summary_data?: SummaryData;
+  email_sent?: boolean;
+}
+export interface SummaryZoomConfig {
+  meeting_id?: string;
+  meeting_uuid?: string;
+}
+export interface SummaryData {
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  start_time?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  end_time?: string;
+  title?: string;
+  /**
+   * The summary as the platform produced it; kept when edited_content changes.
+   */
+  content?: string;
+  doc_url?: string;
+  /**
+   * The summary as edited by a person.
+   */
+  edited_content?: string;
+}
+/**
+ * lfx.summaries.delete: also removes its uid from the past meeting's summary_uids.
+ */
+export interface SummariesDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.summaries.get
+ */
+export interface SummariesGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.summaries.list: the summaries of one past meeting.
+ */
+export interface SummariesListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.summaries.update: a JSON merge patch at a revision; zoom_config and summary_data merge field by field, so setting summary_data.edited_content keeps summary_data.content. past_meeting_uid may be given but cannot change; approval goes through lfx.summaries.approve.
+ */
+export interface SummariesUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid?: string;
+  platform?: MeetingPlatform | null;
+  zoom_config?: SummaryZoomConfigPatch | null;
+  summary_data?: SummaryDataPatch | null;
+  email_sent?: boolean;
+}
+/**
+ * zoom_config in an update: merged field by field (RFC 7396); null clears a field.
+ */
+export interface SummaryZoomConfigPatch {
+  meeting_id?: string | null;
+  meeting_uuid?: string | null;
+}
+/**
+ * summary_data in an update: merged field by field (RFC 7396), so changing edited_content keeps content; null clears a field.
+ */
+export interface SummaryDataPatch {
+  start_time?: string | null;
+  end_time?: string | null;
+  title?: string | null;
+  content?: string | null;
+  doc_url?: string | null;
+  edited_content?: string | null;
+}
+/**
+ * lfx.transcripts.create: a transcript of a past meeting (which must exist); its uid is added to the past meeting's transcript_uids.
+ */
+export interface TranscriptsCreateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  platform?: MeetingPlatform;
+  platform_meeting_id?: string;
+  /**
+   * The platform's id of this run of the meeting (Zoom: the meeting UUID).
+   */
+  platform_meeting_instance_id?: string;
+  transcript_files?: ArtifactFiles;
+  sessions?: ArtifactSessions;
+}
+/**
+ * lfx.transcripts.delete: also removes its uid from the past meeting's transcript_uids.
+ */
+export interface TranscriptsDeleteRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * lfx.transcripts.get
+ */
+export interface TranscriptsGetRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
+ * lfx.transcripts.list: the transcripts of one past meeting.
+ */
+export interface TranscriptsListRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * Page size (CONTRACT §3, default 100).
+   */
+  limit?: number;
+  /**
+   * The next_cursor of the previous page, unchanged.
+   */
+  cursor?: string;
+}
+/**
+ * lfx.transcripts.update: a JSON merge patch at a revision; lists are replaced as a whole and total_size and transcript_count follow transcript_files. past_meeting_uid may be given but cannot change.
+ */
+export interface TranscriptsUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid?: string;
+  platform?: MeetingPlatform | null;
+  platform_meeting_id?: string | null;
+  platform_meeting_instance_id?: string | null;
+  transcript_files?: ArtifactFiles;
+  sessions?: ArtifactSessions;
+}
+/**
  * The reply of every delete (CONTRACT §3).
  */
 export interface Deleted {
@@ -569,6 +1337,213 @@ export interface Occurrence {
   response_count_maybe: number;
 }
 /**
+ * A person invited to or attending a past meeting (CONTRACT §5 'participant'); unique per (past meeting, email), email lower-case.
+ */
+export interface Participant {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An address per RFC 5321, or RFC 6531 with non-ASCII characters; stored lower-case, unique per meeting.
+   */
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  host?: boolean;
+  job_title?: string;
+  org_name?: string;
+  org_is_member?: boolean;
+  org_is_project_member?: boolean;
+  avatar_url?: string;
+  linkedin_profile?: string;
+  username?: string;
+  /**
+   * Was registered for the occurrence (directly or for the whole series).
+   */
+  is_invited: boolean;
+  /**
+   * Joined at least once.
+   */
+  is_attended: boolean;
+  sessions: ParticipantSessions;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * One stretch of attendance (lfx.participants.join / leave); leave_time is absent while it is open.
+ */
+export interface ParticipantSession {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  join_time: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  leave_time?: string;
+  leave_reason?: string;
+}
+/**
+ * A meeting occurrence that took place (CONTRACT §5 'past meeting'): the meeting's descriptive fields as they were at start, the scheduled times of the occurrence, its sessions and the uids of its artifacts.
+ */
+export interface PastMeeting {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id?: string;
+  project_uid: string;
+  /**
+   * The scheduled start of the occurrence that took place.
+   */
+  scheduled_start_time: string;
+  /**
+   * The scheduled end: the occurrence's start + the meeting's duration; not before scheduled_start_time.
+   */
+  scheduled_end_time: string;
+  title: string;
+  description?: string;
+  /**
+   * IANA time zone name (e.g. Europe/Berlin); occurrences are computed in it.
+   */
+  timezone: string;
+  /**
+   * Length of each occurrence in minutes.
+   */
+  duration: number;
+  recurrence?: Recurrence;
+  committees?: Committees;
+  platform: MeetingPlatform;
+  /**
+   * How many minutes before the start attendees may join.
+   */
+  early_join_time_minutes: number;
+  meeting_type?: MeetingType;
+  visibility?: MeetingVisibility;
+  /**
+   * Only registrants may join.
+   */
+  restricted?: boolean;
+  artifact_visibility?: ArtifactVisibility;
+  recording_enabled?: boolean;
+  transcript_enabled?: boolean;
+  youtube_upload_enabled?: boolean;
+  show_meeting_attendees?: boolean;
+  zoom_config?: ZoomConfig;
+  /**
+   * Server-set link to the meeting's public page.
+   */
+  public_link?: string;
+  /**
+   * The video platform's id of the meeting (e.g. the Zoom meeting id).
+   */
+  platform_meeting_id?: string;
+  sessions: PastMeetingSessions;
+  recording_uids: ArtifactUids;
+  transcript_uids: ArtifactUids;
+  summary_uids: ArtifactUids;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * One stretch of the meeting between a start and an end (lfx.past-meetings.start / end); end_time is absent while it is open.
+ */
+export interface PastMeetingSession {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  start_time: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  end_time?: string;
+}
+/**
+ * A recording of a past meeting (CONTRACT §5 'recording'); total_size and recording_count are computed from recording_files.
+ */
+export interface Recording {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  platform?: MeetingPlatform;
+  platform_meeting_id?: string;
+  /**
+   * The platform's id of this run of the meeting (Zoom: the meeting UUID).
+   */
+  platform_meeting_instance_id?: string;
+  /**
+   * Bytes.
+   */
+  total_size: number;
+  /**
+   * A server-maintained counter.
+   */
+  recording_count: number;
+  recording_files: ArtifactFiles;
+  sessions: ArtifactSessions;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
  * A registrant as the service returns it (CONTRACT §5 'registrant'); email is lower-case.
  */
 export interface Registrant {
@@ -640,6 +1615,88 @@ export interface Rsvp {
    * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
    */
   occurrence_id?: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * An AI summary of a past meeting (CONTRACT §5 'summary').
+ */
+export interface Summary {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  platform?: MeetingPlatform;
+  zoom_config?: SummaryZoomConfig;
+  summary_data?: SummaryData;
+  /**
+   * Server-set at create from the meeting's zoom_config.ai_summary_require_approval (false when unset or the meeting is gone).
+   */
+  requires_approval: boolean;
+  /**
+   * Server-set: false while approval is required and lfx.summaries.approve has not been called; true otherwise.
+   */
+  approved: boolean;
+  email_sent: boolean;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  created_at: string;
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  updated_at: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+}
+/**
+ * A transcript of a past meeting (CONTRACT §5 'transcript'); total_size and transcript_count are computed from transcript_files.
+ */
+export interface Transcript {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  past_meeting_uid: string;
+  platform?: MeetingPlatform;
+  platform_meeting_id?: string;
+  /**
+   * The platform's id of this run of the meeting (Zoom: the meeting UUID).
+   */
+  platform_meeting_instance_id?: string;
+  /**
+   * Bytes.
+   */
+  total_size: number;
+  /**
+   * A server-maintained counter.
+   */
+  transcript_count: number;
+  transcript_files: ArtifactFiles;
+  sessions: ArtifactSessions;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */

@@ -2,7 +2,7 @@
 import {
   DEFAULT_EARLY_JOIN_TIME_MINUTES,
   DEFAULT_PLATFORM,
-  seriesEndDate,
+  scheduleFields,
 } from "../domain/meeting.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { notFound, staleRevision } from "../errors.js";
@@ -19,20 +19,18 @@ import {
 import { readPage } from "../store/paging.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
+import { createMeetingView, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./update-at-revision.js";
 
 const RESOURCE = "meetings";
 const DEFAULT_PAGE_SIZE = 100;
 
-export function meetingReply(meeting: StoredMeeting, revision: number): Meeting {
-  // Occurrences are computed when read, as they depend on the current time (issue: occurrence engine).
-  return { ...meeting, occurrences: [], revision };
-}
-
 export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const meetings = repos.meetings;
+  const view = createMeetingView(deps);
+  const meetingReply = (meeting: StoredMeeting, revision: number) => view.reply(meeting, revision);
 
   async function getMeeting(uid: string): Promise<Meeting | null> {
     const found = await meetings.get(directKey(uid));
@@ -76,14 +74,13 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const uid = ctx.newUid;
         const key = directKey(uid);
         const timestamp = now().toISOString();
-        const end = seriesEndDate(fields.start_time, fields.duration, fields.recurrence);
         const meeting: StoredMeeting = {
           ...fields,
           uid,
           platform: fields.platform ?? DEFAULT_PLATFORM,
           early_join_time_minutes:
             fields.early_join_time_minutes ?? DEFAULT_EARLY_JOIN_TIME_MINUTES,
-          ...(end === undefined ? {} : { series_end_date: end }),
+          ...scheduleFields(fields),
           public_link: `${deps.publicLinkBaseUrl}/${uid}`,
           registrant_count: 0,
           created_at: timestamp,
@@ -116,7 +113,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         }
         ctx.log.debug({ uid }, "meeting created");
         events.publish("meeting-settings", "created", uid, settingsRevision, settings);
-        events.publish(RESOURCE, "created", uid, revision, meeting);
+        events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));
         return meetingReply(meeting, revision);
       },
     }),
@@ -145,9 +142,8 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           now: now(),
           apply: (current, p) => {
             const merged = applyMeetingPatch(current, p);
-            const end = seriesEndDate(merged.start_time, merged.duration, merged.recurrence);
             const { series_end_date: _previous, ...rest } = merged;
-            return end === undefined ? rest : { ...rest, series_end_date: end };
+            return { ...rest, ...scheduleFields(rest) };
           },
         });
         const { current, next } = plan;
@@ -169,7 +165,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           throw err;
         }
         await removeIndexKeys(before.filter((k) => !after.includes(k)));
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
+        events.publish(RESOURCE, "updated", uid, newRevision, shownMeeting(next));
         return meetingReply(next, newRevision);
       },
     }),

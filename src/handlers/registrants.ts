@@ -28,6 +28,7 @@ import {
   type StoredRegistrant,
 } from "../store/registrants.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
+import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./update-at-revision.js";
 
@@ -70,7 +71,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       updated_at: now().toISOString(),
     }),
     onCommitted: (key, meeting, revision) =>
-      events.publish("meetings", "updated", key, revision, meeting),
+      events.publish("meetings", "updated", key, revision, shownMeeting(meeting)),
   });
 
   /**
@@ -88,6 +89,15 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     }
   }
 
+  /** The meeting of an existing registrant (404 for either). */
+  async function registrantMeeting(uid: string): Promise<StoredMeeting> {
+    const registrant = await registrants.get(registrantKey(uid));
+    if (registrant === null) throw notFound("registrant", uid);
+    const meeting = await repos.meetings.get(directKey(registrant.value.meeting_uid));
+    if (meeting === null) throw notFound("meeting", registrant.value.meeting_uid);
+    return meeting.value;
+  }
+
   async function findRegistrant(uid: string): Promise<Registrant | null> {
     const found = await registrants.get(registrantKey(uid));
     return found === null ? null : reply(found.value, found.revision);
@@ -102,7 +112,8 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     if (holder === null && outcome.stale && (await claims.takeOver(key, outcome.revision, uid))) {
       return;
     }
-    throw conflict(`${email} is already registered for meeting ${meetingUid}`);
+    // The message goes to logs at info level: it must not name the email (personal data).
+    throw conflict(`the email is already registered for meeting ${meetingUid}`);
   }
 
   async function addIndexKeys(keys: readonly string[], uid: string) {
@@ -122,6 +133,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const email = normalizeEmail(request.email);
         const meeting = await repos.meetings.get(directKey(request.meeting_uid));
         if (meeting === null) throw notFound("meeting", request.meeting_uid);
+        checkOccurrenceOf(meeting.value, request.occurrence_id);
         const timestamp = now().toISOString();
         const registrant: StoredRegistrant = {
           ...request,
@@ -166,6 +178,9 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = registrantKey(uid);
+        // A new occurrence must be one of the meeting's (the meeting cannot change, see below).
+        const occurrenceMeeting =
+          typeof patch.occurrence_id === "string" ? await registrantMeeting(uid) : undefined;
         const { current, next } = await planUpdate({
           repo: registrants,
           key,
@@ -184,6 +199,8 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             const merged = applyMergePatch(value, p);
             const result = { ...merged, email: normalizeEmail(merged.email) };
             checkRegistrantRules(result);
+            if (occurrenceMeeting !== undefined)
+              checkOccurrenceOf(occurrenceMeeting, result.occurrence_id);
             return result;
           },
         });

@@ -18,6 +18,7 @@ import {
   rsvpsOfRegistrantPrefix,
   type StoredRsvp,
 } from "../store/rsvps.js";
+import { checkOccurrenceOf } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 
 const RESOURCE = "rsvps";
@@ -79,6 +80,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             `registrant ${registrant_uid} not found in meeting ${meeting_uid}`,
           );
         }
+        checkOccurrenceOf(meeting.value, occurrence_id);
         const timestamp = now().toISOString();
         const { email, username } = registrant.value;
         const answer: StoredRsvp = {

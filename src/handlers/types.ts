@@ -8,6 +8,8 @@ export interface HandlerDeps {
   now: () => Date;
   /** The largest reply the connection can send; lists cut pages to fit it. */
   maxReplyBytes: number;
+  /** A new uid for entities a request makes besides the one it creates (sessions, invitations). */
+  newId: () => string;
   /** Base of a meeting's `public_link`. */
   publicLinkBaseUrl: string;
 }

@@ -1,0 +1,275 @@
+// What recordings, transcripts and summaries share (CONTRACT §4, §5): each belongs to one past
+// meeting, is listed by it through `index/past-meeting/{past_meeting_uid}/{uid}` in its own
+// bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
+// summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the
+// operations here.
+//
+// Write order of a create, chosen so that a crash between any two steps leaves state that lists
+// skip and check-consistency repairs:
+//   1. the index key under the past meeting: a dangling index key is skipped by lists;
+//   2. the artifact itself: the commit point;
+//   3. its uid appended to the past meeting's list through a group commit (store/group-commit.ts),
+//      exact however many artifacts are created at once on however many instances. If the past
+//      meeting was deleted in between, the artifact is removed again and the create is a 404; a
+//      failure to write the list is logged and leaves a missing link that check-consistency adds.
+// A delete runs the other way: the artifact, its index key, then its uid leaves the list.
+import { withoutUid, withUid } from "../domain/lifecycle.js";
+import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
+import { invalidField, notFound, staleRevision } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { artifactIndexKeys } from "../store/artifacts.js";
+import { GroupCommit } from "../store/group-commit.js";
+import { directKey, lastSegment } from "../store/keys.js";
+import { RevisionConflict, type KvRepository } from "../store/kv-repository.js";
+import { readPage, type Page } from "../store/paging.js";
+import {
+  pastMeetingChildrenPrefix,
+  type PastMeetingsRepository,
+  type StoredPastMeeting,
+} from "../store/past-meetings.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+const DEFAULT_PAGE_SIZE = 100;
+
+export type UidList = "recording_uids" | "transcript_uids" | "summary_uids";
+
+interface ArtifactBase {
+  uid: string;
+  past_meeting_uid: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type Reply<S> = S & { revision: number };
+
+export interface ArtifactKind<S extends ArtifactBase> {
+  /** As in the subjects and events: "recordings". */
+  resource: "recordings" | "transcripts" | "summaries";
+  /** For messages: "recording". */
+  entity: string;
+  /** The past meeting's list of these artifacts. */
+  list: UidList;
+  repo: KvRepository<S>;
+  /** Recomputes the server-computed fields (totals) after a change; identity when there are none. */
+  derive: (artifact: S) => S;
+}
+
+interface LinkChange {
+  list: UidList;
+  op: "add" | "remove";
+  uid: string;
+}
+
+// One group commit per set of repositories (one per service instance), shared by the three kinds
+// so that concurrent changes to one past meeting's lists are batched together.
+const linkCommits = new WeakMap<
+  PastMeetingsRepository,
+  GroupCommit<StoredPastMeeting, LinkChange>
+>();
+
+function pastMeetingLinks(deps: HandlerDeps): GroupCommit<StoredPastMeeting, LinkChange> {
+  const repo = deps.repos.pastMeetings;
+  let commit = linkCommits.get(repo);
+  if (commit === undefined) {
+    commit = new GroupCommit<StoredPastMeeting, LinkChange>({
+      repo,
+      apply: (pastMeeting, changes) => {
+        const next = { ...pastMeeting, updated_at: deps.now().toISOString() };
+        for (const { list, op, uid } of changes) {
+          next[list] = op === "add" ? withUid(next[list], uid) : withoutUid(next[list], uid);
+        }
+        return next;
+      },
+      onCommitted: (key, value, revision) =>
+        deps.events.publish("past-meetings", "updated", key, revision, value),
+    });
+    linkCommits.set(repo, commit);
+  }
+  return commit;
+}
+
+export interface ArtifactOperations<S extends ArtifactBase> {
+  find: (uid: string) => Promise<Reply<S> | null>;
+  get: (uid: string) => Promise<Reply<S>>;
+  requirePastMeeting: (uid: string) => Promise<StoredPastMeeting>;
+  /** Writes a new artifact (built by the caller) and links it to its past meeting. */
+  create: (artifact: S, log: Logger) => Promise<Reply<S>>;
+  update: (uid: string, revision: number, patch: JsonObject) => Promise<Reply<S>>;
+  remove: (uid: string, revision: number, log: Logger) => Promise<{ uid: string; deleted: true }>;
+  list: (
+    pastMeetingUid: string,
+    limit: number | undefined,
+    cursor: string | undefined,
+  ) => Promise<Page<Reply<S>>>;
+}
+
+export function artifactOperations<S extends ArtifactBase>(
+  deps: HandlerDeps,
+  kind: ArtifactKind<S>,
+): ArtifactOperations<S> {
+  const { repos, events, now } = deps;
+  const { repo, resource, entity } = kind;
+  const links = pastMeetingLinks(deps);
+
+  const reply = (artifact: S, revision: number): Reply<S> => ({ ...artifact, revision });
+
+  async function find(uid: string): Promise<Reply<S> | null> {
+    const found = await repo.get(directKey(uid));
+    return found === null ? null : reply(found.value, found.revision);
+  }
+
+  /**
+   * The artifact is committed when this runs, so a failure here does not fail the request: the
+   * link is missing, which check-consistency reports and repairs.
+   */
+  async function link(change: LinkChange, pastMeetingUid: string, log: Logger) {
+    try {
+      return await links.add(directKey(pastMeetingUid), change);
+    } catch (err) {
+      log.error(
+        { err, past_meeting_uid: pastMeetingUid, ...change },
+        `${change.list} not updated; run check-consistency --repair`,
+      );
+      return undefined;
+    }
+  }
+
+  return {
+    find,
+
+    async get(uid) {
+      const found = await find(uid);
+      if (found === null) throw notFound(entity, uid);
+      return found;
+    },
+
+    async requirePastMeeting(uid) {
+      const found = await repos.pastMeetings.get(directKey(uid));
+      if (found === null) throw notFound("past meeting", uid);
+      return found.value;
+    },
+
+    async create(built, log) {
+      const artifact = kind.derive(built);
+      const key = directKey(artifact.uid);
+      const indexKeys = artifactIndexKeys(artifact);
+      let revision: number;
+      try {
+        await Promise.all(indexKeys.map((k) => repo.putMarker(k, artifact.uid)));
+        revision = await repo.create(key, artifact);
+      } catch (err) {
+        await Promise.allSettled(indexKeys.map((k) => repo.removeMarker(k)));
+        throw err;
+      }
+      const linked = await link(
+        { list: kind.list, op: "add", uid: artifact.uid },
+        artifact.past_meeting_uid,
+        log,
+      );
+      if (linked === null) {
+        // The past meeting was deleted after it was read: the artifact goes with it.
+        await Promise.allSettled([repo.remove(key), ...indexKeys.map((k) => repo.removeMarker(k))]);
+        throw notFound("past meeting", artifact.past_meeting_uid);
+      }
+      events.publish(resource, "created", artifact.uid, revision, artifact);
+      return reply(artifact, revision);
+    },
+
+    async update(uid, revision, patch) {
+      const key = directKey(uid);
+      const { current, next } = await planUpdate({
+        repo,
+        key,
+        entity,
+        uid,
+        revision,
+        patch,
+        now: now(),
+        apply: (value, p) => {
+          if (
+            p["past_meeting_uid"] !== undefined &&
+            p["past_meeting_uid"] !== value.past_meeting_uid
+          ) {
+            throw invalidField(
+              "/past_meeting_uid",
+              `cannot change: a ${entity} belongs to one past meeting`,
+            );
+          }
+          return kind.derive(applyMergePatch(value, p));
+        },
+      });
+      if (next === null) return reply(current.value, current.revision);
+      let newRevision: number;
+      try {
+        newRevision = await repo.update(key, next, current.revision);
+      } catch (err) {
+        if (err instanceof RevisionConflict) throw staleRevision(entity, uid);
+        throw err;
+      }
+      events.publish(resource, "updated", uid, newRevision, next);
+      return reply(next, newRevision);
+    },
+
+    async remove(uid, revision, log) {
+      const key = directKey(uid);
+      const current = await repo.get(key);
+      if (current === null) throw notFound(entity, uid);
+      if (current.revision !== revision) throw staleRevision(entity, uid);
+      let deletedRevision: number;
+      try {
+        deletedRevision = await repo.remove(key, revision);
+      } catch (err) {
+        if (err instanceof RevisionConflict) throw staleRevision(entity, uid);
+        throw err;
+      }
+      const artifact = current.value;
+      await Promise.all(artifactIndexKeys(artifact).map((k) => repo.removeMarker(k)));
+      events.publish(resource, "deleted", uid, deletedRevision, null);
+      await link({ list: kind.list, op: "remove", uid }, artifact.past_meeting_uid, log);
+      return { uid, deleted: true };
+    },
+
+    list(pastMeetingUid, limit, cursor) {
+      const prefix = pastMeetingChildrenPrefix(pastMeetingUid);
+      return readPage({
+        scope: `${resource}.list|${pastMeetingUid}`,
+        limit: limit ?? DEFAULT_PAGE_SIZE,
+        cursor,
+        maxReplyBytes: deps.maxReplyBytes,
+        keys: (after, count) => repo.keysUnder(prefix, after, count),
+        async load(key) {
+          const found = await find(lastSegment(key));
+          return found !== null && found.past_meeting_uid === pastMeetingUid ? found : null;
+        },
+      });
+    },
+  };
+}
+
+/**
+ * Part of a past meeting delete (handlers/past-meetings.ts): every artifact of one kind with its
+ * index key. The past meeting is gone, so its lists are not touched.
+ */
+export async function deleteArtifactsOfPastMeeting<S extends ArtifactBase>(
+  deps: HandlerDeps,
+  kind: ArtifactKind<S>,
+  pastMeetingUid: string,
+): Promise<void> {
+  const { repo } = kind;
+  for await (const keys of repo.allKeysUnder(pastMeetingChildrenPrefix(pastMeetingUid))) {
+    await Promise.all(
+      keys.map(async (indexKey) => {
+        const uid = lastSegment(indexKey);
+        const found = await repo.get(directKey(uid));
+        if (found === null || found.value.past_meeting_uid !== pastMeetingUid) {
+          await repo.removeMarker(indexKey);
+          return;
+        }
+        const revision = await repo.remove(directKey(uid));
+        await Promise.all(artifactIndexKeys(found.value).map((k) => repo.removeMarker(k)));
+        deps.events.publish(kind.resource, "deleted", uid, revision, null);
+      }),
+    );
+  }
+}

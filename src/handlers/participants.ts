@@ -1,0 +1,534 @@
+// lfx.participants.*: who was invited to and who attended a past meeting (CONTRACT §4, §5
+// "participant"), and the invited participants lfx.past-meetings.start creates.
+//
+// A participant is unique per (past meeting, email), lower-case. A create-only claim names that
+// pair and holds the participant's uid, so join finds or creates the participant atomically on
+// any instance: the loser of a race updates what the winner created, at its revision, and leave
+// finds it with one get.
+//
+// Write order of a create, chosen so that a crash between any two steps leaves state that lists
+// skip and check-consistency repairs, never a duplicate and never a participant without its claim:
+//   1. the claim (past meeting, email): exactly one concurrent create wins; a claim whose
+//      participant never appeared is taken over once its lease has run out;
+//   2. the index key under the past meeting: a dangling index key is skipped by lists;
+//   3. the participant itself: the commit point.
+// A delete runs the other way: the participant, then its index key and its claim.
+import { closeAttendance, openAttendance, registrationCovers, toUtc } from "../domain/lifecycle.js";
+import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
+import {
+  AppError,
+  conflict,
+  invalidField,
+  notFound,
+  staleRevision,
+  unavailable,
+} from "../errors.js";
+import type { Participant } from "../generated/schema-types.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import { Claims } from "../store/claims.js";
+import { directKey, lastSegment } from "../store/keys.js";
+import { RevisionConflict } from "../store/kv-repository.js";
+import { modifyAtRevision } from "../store/modify.js";
+import { readPage } from "../store/paging.js";
+import {
+  participantEmailClaimKey,
+  participantIndexKeys,
+  type StoredParticipant,
+} from "../store/participants.js";
+import { pastMeetingChildrenPrefix, type StoredPastMeeting } from "../store/past-meetings.js";
+import {
+  registrantKey,
+  registrantsOfEmailPrefix,
+  registrantsOfMeetingPrefix,
+  type StoredRegistrant,
+} from "../store/registrants.js";
+import { normalizeEmail } from "./registrants.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+const RESOURCE = "participants";
+const DEFAULT_PAGE_SIZE = 100;
+/** A claim whose participant has not appeared after this long belongs to a crashed create. */
+const CLAIM_LEASE_MS = 30_000;
+/** Rounds of claim -> read -> write before a heavily contended join gives up with a 503. */
+const MAX_ATTEMPTS = 50;
+/** Registrants invited at once when a past meeting starts. */
+const INVITE_BATCH = 100;
+
+/** The registrant fields an invited participant copies (CONTRACT §5 "participant"). */
+const PERSON_FIELDS = [
+  "first_name",
+  "last_name",
+  "host",
+  "job_title",
+  "org_name",
+  "org_is_member",
+  "org_is_project_member",
+  "avatar_url",
+  "linkedin_profile",
+  "username",
+] as const;
+
+type PersonFields = Pick<StoredParticipant, (typeof PERSON_FIELDS)[number]>;
+
+function reply(participant: StoredParticipant, revision: number): Participant {
+  return { ...participant, revision };
+}
+
+function participantClaims(deps: HandlerDeps): Claims {
+  return new Claims(deps.repos.participantClaims, deps.now, CLAIM_LEASE_MS);
+}
+
+function personOf(registrant: StoredRegistrant | undefined): PersonFields {
+  const person: Partial<Record<keyof PersonFields, unknown>> = {};
+  if (registrant === undefined) return {};
+  for (const field of PERSON_FIELDS) {
+    if (registrant[field] !== undefined) person[field] = registrant[field];
+  }
+  return person as PersonFields;
+}
+
+/** `fields` that `participant` does not have yet: names from a join never overwrite. */
+function fillAbsent(participant: StoredParticipant, fields: PersonFields): StoredParticipant {
+  const filled: StoredParticipant = { ...participant };
+  for (const field of PERSON_FIELDS) {
+    if (filled[field] === undefined && fields[field] !== undefined) {
+      Object.assign(filled, { [field]: fields[field] });
+    }
+  }
+  return filled;
+}
+
+interface FindOrCreate {
+  pastMeeting: StoredPastMeeting;
+  /** Lower-case. */
+  email: string;
+  /** The uid a new participant takes. */
+  uid: string;
+  /** The new participant, when there is none of this email. */
+  create(uid: string): Promise<StoredParticipant>;
+  /** The change to an existing one (null: nothing to change). */
+  change(existing: StoredParticipant): StoredParticipant | null;
+}
+
+/** Creates a participant whose claim it holds: index key first, then the participant. */
+async function createClaimed(
+  deps: HandlerDeps,
+  participant: StoredParticipant,
+): Promise<Participant> {
+  const { participants } = deps.repos;
+  const indexKeys = participantIndexKeys(participant);
+  let revision: number;
+  try {
+    await Promise.all(indexKeys.map((key) => participants.putMarker(key, participant.uid)));
+    revision = await participants.create(directKey(participant.uid), participant);
+  } catch (err) {
+    await Promise.allSettled([
+      ...indexKeys.map((key) => participants.removeMarker(key)),
+      participantClaims(deps).release(
+        participantEmailClaimKey(participant.past_meeting_uid, participant.email),
+        participant.uid,
+      ),
+    ]);
+    throw err;
+  }
+  deps.events.publish(RESOURCE, "created", participant.uid, revision, participant);
+  return reply(participant, revision);
+}
+
+/**
+ * The participant of (past meeting, email), created or changed atomically: the claim decides who
+ * creates it, everyone else changes it at its revision (re-reading after a conflict).
+ */
+async function findOrCreate(deps: HandlerDeps, spec: FindOrCreate): Promise<Participant> {
+  const { participants } = deps.repos;
+  const claims = participantClaims(deps);
+  const claimKey = participantEmailClaimKey(spec.pastMeeting.uid, spec.email);
+  /** Creates the participant whose claim `spec.uid` holds; the claim goes if that fails early. */
+  const createHeld = async (): Promise<Participant> => {
+    let participant: StoredParticipant;
+    try {
+      participant = await spec.create(spec.uid);
+    } catch (err) {
+      await claims.release(claimKey, spec.uid).catch(() => undefined);
+      throw err;
+    }
+    return createClaimed(deps, participant);
+  };
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const outcome = await claims.claim(claimKey, spec.uid);
+    if (outcome.won || outcome.holder === spec.uid) return createHeld();
+    const existing = await participants.get(directKey(outcome.holder));
+    if (existing !== null) {
+      const next = spec.change(existing.value);
+      if (next === null) return reply(existing.value, existing.revision);
+      try {
+        const revision = await participants.update(directKey(next.uid), next, existing.revision);
+        deps.events.publish(RESOURCE, "updated", next.uid, revision, next);
+        return reply(next, revision);
+      } catch (err) {
+        if (!(err instanceof RevisionConflict)) throw err;
+        continue; // a concurrent join changed it: read again
+      }
+    }
+    if (outcome.stale && (await claims.takeOver(claimKey, outcome.revision, spec.uid))) {
+      return createHeld();
+    }
+    // The participant is being created right now: give it a moment.
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+  }
+  throw unavailable("too many concurrent changes to this participant; retry");
+}
+
+function newParticipant(
+  pastMeeting: StoredPastMeeting,
+  uid: string,
+  email: string,
+  fields: Omit<
+    StoredParticipant,
+    "uid" | "past_meeting_uid" | "meeting_uid" | "email" | "created_at" | "updated_at"
+  >,
+  timestamp: string,
+): StoredParticipant {
+  return {
+    ...fields,
+    uid,
+    past_meeting_uid: pastMeeting.uid,
+    meeting_uid: pastMeeting.meeting_uid,
+    email,
+    created_at: timestamp,
+    updated_at: timestamp,
+  };
+}
+
+/** The registration of `email` that covers the past meeting's occurrence, if any. */
+async function registrationOf(
+  deps: HandlerDeps,
+  pastMeeting: StoredPastMeeting,
+  email: string,
+): Promise<StoredRegistrant | undefined> {
+  const { registrants } = deps.repos;
+  for await (const keys of registrants.allKeysUnder(registrantsOfEmailPrefix(email))) {
+    const found = await Promise.all(
+      keys.map((key) => registrants.get(registrantKey(lastSegment(key)))),
+    );
+    const match = found.find(
+      (r) =>
+        r !== null &&
+        r.value.meeting_uid === pastMeeting.meeting_uid &&
+        r.value.email === email &&
+        registrationCovers(r.value, pastMeeting.occurrence_id),
+    );
+    if (match !== undefined && match !== null) return match.value;
+  }
+  return undefined;
+}
+
+/**
+ * Part of lfx.past-meetings.start (handlers/past-meetings.ts): an invited participant
+ * (is_invited: true, is_attended: false) for every registrant of the past meeting's occurrence,
+ * i.e. registered for it or for every occurrence. Idempotent: a registrant who is a participant
+ * already is only marked invited, so a repeated start completes what a failed one left undone.
+ */
+export async function inviteRegistrants(
+  deps: HandlerDeps,
+  pastMeeting: StoredPastMeeting,
+): Promise<void> {
+  const { registrants } = deps.repos;
+  const prefix = registrantsOfMeetingPrefix(pastMeeting.meeting_uid);
+  for await (const keys of registrants.allKeysUnder(prefix, INVITE_BATCH)) {
+    await Promise.all(
+      keys.map(async (key) => {
+        const found = await registrants.get(registrantKey(lastSegment(key)));
+        if (found === null) return;
+        const registrant = found.value;
+        if (registrant.meeting_uid !== pastMeeting.meeting_uid) return;
+        if (!registrationCovers(registrant, pastMeeting.occurrence_id)) return;
+        await findOrCreate(deps, {
+          pastMeeting,
+          email: registrant.email,
+          uid: deps.newId(),
+          create: (uid) =>
+            Promise.resolve(
+              newParticipant(
+                pastMeeting,
+                uid,
+                registrant.email,
+                { ...personOf(registrant), is_invited: true, is_attended: false, sessions: [] },
+                deps.now().toISOString(),
+              ),
+            ),
+          change: (existing) =>
+            existing.is_invited
+              ? null
+              : { ...existing, is_invited: true, updated_at: deps.now().toISOString() },
+        });
+      }),
+    );
+  }
+}
+
+/** Part of a past meeting delete (handlers/past-meetings.ts): its participants and their keys. */
+export async function deleteParticipantsOfPastMeeting(
+  deps: HandlerDeps,
+  pastMeetingUid: string,
+): Promise<void> {
+  const { participants } = deps.repos;
+  const claims = participantClaims(deps);
+  for await (const keys of participants.allKeysUnder(pastMeetingChildrenPrefix(pastMeetingUid))) {
+    await Promise.all(
+      keys.map(async (indexKey) => {
+        const uid = lastSegment(indexKey);
+        const found = await participants.get(directKey(uid));
+        if (found === null || found.value.past_meeting_uid !== pastMeetingUid) {
+          await participants.removeMarker(indexKey);
+          return;
+        }
+        const revision = await participants.remove(directKey(uid));
+        await Promise.all([
+          ...participantIndexKeys(found.value).map((key) => participants.removeMarker(key)),
+          claims.release(participantEmailClaimKey(pastMeetingUid, found.value.email), uid),
+        ]);
+        deps.events.publish(RESOURCE, "deleted", uid, revision, null);
+      }),
+    );
+  }
+}
+
+export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const { repos, events, now } = deps;
+  const participants = repos.participants;
+  const claims = participantClaims(deps);
+
+  async function findParticipant(uid: string): Promise<Participant | null> {
+    const found = await participants.get(directKey(uid));
+    return found === null ? null : reply(found.value, found.revision);
+  }
+
+  async function requirePastMeeting(uid: string): Promise<StoredPastMeeting> {
+    const found = await repos.pastMeetings.get(directKey(uid));
+    if (found === null) throw notFound("past meeting", uid);
+    return found.value;
+  }
+
+  /** Claims (past meeting, email) for `uid`, taking over a claim whose participant never appeared. */
+  async function claimEmail(pastMeetingUid: string, email: string, uid: string): Promise<void> {
+    const key = participantEmailClaimKey(pastMeetingUid, email);
+    const outcome = await claims.claim(key, uid);
+    if (outcome.won || outcome.holder === uid) return;
+    const holder = await participants.get(directKey(outcome.holder));
+    if (holder === null && outcome.stale && (await claims.takeOver(key, outcome.revision, uid))) {
+      return;
+    }
+    // The email is personal data: replies (and the log lines made of them) never echo it.
+    throw conflict(`the email is already a participant of past meeting ${pastMeetingUid}`);
+  }
+
+  return [
+    endpoint({
+      subject: "lfx.participants.create",
+      findCreated: findParticipant,
+      async handle(request, ctx) {
+        const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
+        const email = normalizeEmail(request.email);
+        const { past_meeting_uid: _parent, email: _email, ...fields } = request;
+        const participant = newParticipant(
+          pastMeeting,
+          ctx.newUid,
+          email,
+          {
+            ...fields,
+            is_invited: request.is_invited ?? false,
+            is_attended: request.is_attended ?? false,
+            sessions: [],
+          },
+          now().toISOString(),
+        );
+        await claimEmail(pastMeeting.uid, email, participant.uid);
+        return createClaimed(deps, participant);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.get",
+      async handle({ uid }) {
+        const found = await findParticipant(uid);
+        if (found === null) throw notFound("participant", uid);
+        return found;
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.update",
+      async handle(request) {
+        const { uid, revision, ...patch } = request;
+        const key = directKey(uid);
+        const { current, next } = await planUpdate({
+          repo: participants,
+          key,
+          entity: "participant",
+          uid,
+          revision,
+          patch,
+          now: now(),
+          apply: (value, p: JsonObject) => {
+            if (
+              p["past_meeting_uid"] !== undefined &&
+              p["past_meeting_uid"] !== value.past_meeting_uid
+            ) {
+              throw invalidField(
+                "/past_meeting_uid",
+                "cannot change: a participant belongs to one past meeting",
+              );
+            }
+            const merged = applyMergePatch(value, p);
+            return { ...merged, email: normalizeEmail(merged.email) };
+          },
+        });
+        if (next === null) return reply(current.value, current.revision);
+
+        const before = current.value;
+        const emailChanged = next.email !== before.email;
+        // As in a create: the new claim first, then the participant, then the old claim goes.
+        if (emailChanged) await claimEmail(next.past_meeting_uid, next.email, uid);
+        let newRevision: number;
+        try {
+          newRevision = await participants.update(key, next, current.revision);
+        } catch (err) {
+          if (emailChanged) {
+            await claims
+              .release(participantEmailClaimKey(next.past_meeting_uid, next.email), uid)
+              .catch(() => undefined);
+          }
+          if (err instanceof RevisionConflict) throw staleRevision("participant", uid);
+          throw err;
+        }
+        if (emailChanged) {
+          await claims.release(
+            participantEmailClaimKey(before.past_meeting_uid, before.email),
+            uid,
+          );
+        }
+        events.publish(RESOURCE, "updated", uid, newRevision, next);
+        return reply(next, newRevision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.delete",
+      async handle({ uid, revision }) {
+        const key = directKey(uid);
+        const current = await participants.get(key);
+        if (current === null) throw notFound("participant", uid);
+        if (current.revision !== revision) throw staleRevision("participant", uid);
+        let deletedRevision: number;
+        try {
+          deletedRevision = await participants.remove(key, revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("participant", uid);
+          throw err;
+        }
+        const participant = current.value;
+        await Promise.all([
+          ...participantIndexKeys(participant).map((k) => participants.removeMarker(k)),
+          claims.release(
+            participantEmailClaimKey(participant.past_meeting_uid, participant.email),
+            uid,
+          ),
+        ]);
+        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        return { uid, deleted: true };
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.list",
+      async handle(request) {
+        const { past_meeting_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
+        const prefix = pastMeetingChildrenPrefix(past_meeting_uid);
+        return readPage({
+          scope: `participants.list|${past_meeting_uid}`,
+          limit,
+          cursor,
+          maxReplyBytes: deps.maxReplyBytes,
+          keys: (after, count) => participants.keysUnder(prefix, after, count),
+          async load(key) {
+            const found = await findParticipant(lastSegment(key));
+            return found !== null && found.past_meeting_uid === past_meeting_uid ? found : null;
+          },
+        });
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.join",
+      async handle(request, ctx) {
+        const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
+        const email = normalizeEmail(request.email);
+        const joinedAt = toUtc(request.joined_at);
+        const given: PersonFields = {};
+        if (request.first_name !== undefined) given.first_name = request.first_name;
+        if (request.last_name !== undefined) given.last_name = request.last_name;
+        if (request.username !== undefined) given.username = request.username;
+        return findOrCreate(deps, {
+          pastMeeting,
+          email,
+          uid: ctx.newUid,
+          async create(uid) {
+            // Someone registered for this occurrence (or all) is invited; anyone else a guest.
+            const registration = await registrationOf(deps, pastMeeting, email);
+            const person = { ...given, ...personOf(registration) };
+            return newParticipant(
+              pastMeeting,
+              uid,
+              email,
+              {
+                ...person,
+                is_invited: registration !== undefined,
+                is_attended: true,
+                sessions: [{ uid: deps.newId(), join_time: joinedAt }],
+              },
+              now().toISOString(),
+            );
+          },
+          change(existing) {
+            const sessions = openAttendance(existing.sessions, deps.newId(), joinedAt);
+            const next: StoredParticipant = {
+              ...fillAbsent(existing, given),
+              is_attended: true,
+              sessions: sessions ?? existing.sessions,
+            };
+            return jsonEqual(next, existing) ? null : { ...next, updated_at: now().toISOString() };
+          },
+        });
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.participants.leave",
+      async handle(request) {
+        const { past_meeting_uid, leave_reason } = request;
+        const leftAt = toUtc(request.left_at);
+        const email = normalizeEmail(request.email);
+        const missing = () =>
+          new AppError(
+            "not_found",
+            `no participant with this email in past meeting ${past_meeting_uid}`,
+          );
+        const claim = await repos.participantClaims.get(
+          participantEmailClaimKey(past_meeting_uid, email),
+        );
+        if (claim === null) throw missing();
+        const result = await modifyAtRevision(participants, directKey(claim.value.uid), (p) => {
+          const sessions = closeAttendance(p.sessions, leftAt, leave_reason);
+          return sessions === null ? null : { ...p, sessions, updated_at: now().toISOString() };
+        });
+        if (result === null || result.value.past_meeting_uid !== past_meeting_uid) throw missing();
+        if (result.changed) {
+          events.publish(RESOURCE, "updated", result.value.uid, result.revision, result.value);
+        }
+        return reply(result.value, result.revision);
+      },
+    }),
+  ];
+}

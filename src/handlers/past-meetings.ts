@@ -1,0 +1,421 @@
+// lfx.past-meetings.*: the occurrences of meetings that took place (CONTRACT §4 "Lifecycle rules",
+// §5 "past meeting"): CRUD, and start / end as the video platform reports them.
+//
+// One past meeting per (meeting, occurrence): a create-only claim `unique/start/{meeting_uid}/
+// {occurrence_id}` names the pair and holds the past meeting's uid. The start that wins it creates
+// the past meeting; every other start, on any instance and at the same moment too, finds the
+// claim's holder and returns it (opening a session when none is open).
+//
+// Write order of a create (and of a first start), chosen so that a crash between any two steps
+// leaves state that lists skip and check-consistency repairs, never two past meetings of one
+// occurrence:
+//   1. the claim (when there is an occurrence); a claim whose past meeting never appeared is taken
+//      over once its lease has run out;
+//   2. the index keys (meeting, project): a dangling index key is skipped by lists;
+//   3. the past meeting itself: the commit point;
+//   4. (start) the invited participants. Every start repeats this step, which is idempotent, so
+//      a start that failed after the commit point is completed by the client's retry.
+// A delete runs the other way: the past meeting first (at its revision), then its index keys and
+// claim, then its participants, recordings, transcripts and summaries with their keys.
+// Deleting the meeting leaves all of this in place: history stays (CONTRACT §4).
+import {
+  checkScheduledTimes,
+  closeMeetingSession,
+  meetingSnapshot,
+  occurrenceOfStart,
+  openMeetingSession,
+  toUtc,
+} from "../domain/lifecycle.js";
+import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
+import { isOccurrence, type Schedule } from "../domain/occurrences.js";
+import {
+  AppError,
+  conflict,
+  invalidField,
+  notFound,
+  staleRevision,
+  unavailable,
+} from "../errors.js";
+import type { PastMeeting } from "../generated/schema-types.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import { Claims } from "../store/claims.js";
+import { directKey, lastSegment } from "../store/keys.js";
+import { RevisionConflict } from "../store/kv-repository.js";
+import type { StoredMeeting } from "../store/meetings.js";
+import { modifyAtRevision } from "../store/modify.js";
+import { readPage } from "../store/paging.js";
+import {
+  pastMeetingIndexKeys,
+  pastMeetingIndexPrefix,
+  pastMeetingStartClaimKey,
+  type PastMeetingFilter,
+  type StoredPastMeeting,
+} from "../store/past-meetings.js";
+import { deleteArtifactsOfPastMeeting } from "./artifacts.js";
+import { deleteParticipantsOfPastMeeting, inviteRegistrants } from "./participants.js";
+import { recordingKind } from "./recordings.js";
+import { summaryKind } from "./summaries.js";
+import { transcriptKind } from "./transcripts.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+const RESOURCE = "past-meetings";
+const DEFAULT_PAGE_SIZE = 100;
+/** A claim whose past meeting has not appeared after this long belongs to a crashed start. */
+const CLAIM_LEASE_MS = 30_000;
+/** Rounds of claim -> read before a start that keeps finding a past meeting in the making gives up. */
+const MAX_START_ATTEMPTS = 50;
+
+function reply(pastMeeting: StoredPastMeeting, revision: number): PastMeeting {
+  return { ...pastMeeting, revision };
+}
+
+function scheduleOf(meeting: StoredMeeting): Schedule {
+  const { start_time, duration, timezone, recurrence } = meeting;
+  return { start_time, duration, timezone, recurrence };
+}
+
+function occurrenceNotFound(meetingUid: string, occurrenceId: string | undefined): AppError {
+  return new AppError(
+    "not_found",
+    occurrenceId === undefined
+      ? `meeting ${meetingUid} has no occurrence`
+      : `occurrence ${occurrenceId} of meeting ${meetingUid} not found`,
+  );
+}
+
+/** Merge-patch for past meetings: `recurrence` is replaced as a whole, as in meetings. */
+function applyPastMeetingPatch(current: StoredPastMeeting, patch: JsonObject): StoredPastMeeting {
+  for (const field of ["meeting_uid", "occurrence_id"] as const) {
+    if (patch[field] !== undefined && patch[field] !== current[field]) {
+      throw invalidField(`/${field}`, "cannot change: a past meeting records one occurrence");
+    }
+  }
+  const { recurrence, ...rest } = patch;
+  const base: StoredPastMeeting = { ...current };
+  if (recurrence !== undefined) {
+    delete base.recurrence;
+    if (recurrence !== null) {
+      base.recurrence = recurrence as NonNullable<StoredPastMeeting["recurrence"]>;
+    }
+  }
+  const merged = applyMergePatch(base, rest);
+  checkScheduledTimes(merged);
+  return merged;
+}
+
+export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const { repos, events, now } = deps;
+  const pastMeetings = repos.pastMeetings;
+  const claims = new Claims(repos.pastMeetingClaims, now, CLAIM_LEASE_MS);
+
+  async function findPastMeeting(uid: string): Promise<PastMeeting | null> {
+    const found = await pastMeetings.get(directKey(uid));
+    return found === null ? null : reply(found.value, found.revision);
+  }
+
+  async function requireMeeting(uid: string): Promise<StoredMeeting> {
+    const found = await repos.meetings.get(directKey(uid));
+    if (found === null) throw notFound("meeting", uid);
+    return found.value;
+  }
+
+  async function addIndexKeys(keys: readonly string[], uid: string) {
+    await Promise.all(keys.map((key) => pastMeetings.putMarker(key, uid)));
+  }
+
+  async function removeIndexKeys(keys: readonly string[]) {
+    await Promise.all(keys.map((key) => pastMeetings.removeMarker(key)));
+  }
+
+  function startClaimKey(pastMeeting: StoredPastMeeting): string | undefined {
+    const { meeting_uid, occurrence_id } = pastMeeting;
+    return occurrence_id === undefined
+      ? undefined
+      : pastMeetingStartClaimKey(meeting_uid, occurrence_id);
+  }
+
+  /** Writes a past meeting whose claim (if any) it holds: index keys, then the past meeting. */
+  async function createClaimed(pastMeeting: StoredPastMeeting): Promise<PastMeeting> {
+    const indexKeys = pastMeetingIndexKeys(pastMeeting);
+    let revision: number;
+    try {
+      await addIndexKeys(indexKeys, pastMeeting.uid);
+      revision = await pastMeetings.create(directKey(pastMeeting.uid), pastMeeting);
+    } catch (err) {
+      const claimKey = startClaimKey(pastMeeting);
+      await Promise.allSettled([
+        removeIndexKeys(indexKeys),
+        claimKey === undefined ? Promise.resolve() : claims.release(claimKey, pastMeeting.uid),
+      ]);
+      throw err;
+    }
+    events.publish(RESOURCE, "created", pastMeeting.uid, revision, pastMeeting);
+    return reply(pastMeeting, revision);
+  }
+
+  /** The past meeting a start or create makes: the meeting's snapshot and the occurrence's times. */
+  function newPastMeeting(
+    meeting: StoredMeeting,
+    fields: Pick<StoredPastMeeting, "uid" | "scheduled_start_time" | "scheduled_end_time"> &
+      Partial<StoredPastMeeting>,
+  ): StoredPastMeeting {
+    const timestamp = now().toISOString();
+    const platformMeetingId = fields.platform_meeting_id ?? meeting.zoom_config?.meeting_id;
+    return {
+      ...meetingSnapshot(meeting),
+      meeting_uid: meeting.uid,
+      project_uid: meeting.project_uid,
+      ...(platformMeetingId === undefined ? {} : { platform_meeting_id: platformMeetingId }),
+      sessions: [],
+      ...fields,
+      recording_uids: [],
+      transcript_uids: [],
+      summary_uids: [],
+      created_at: timestamp,
+      updated_at: timestamp,
+    };
+  }
+
+  /**
+   * A start of an occurrence that has a past meeting: opens a session unless one is open (and
+   * records the platform's meeting id if it was not known). Null when the past meeting is gone.
+   */
+  async function startAgain(
+    uid: string,
+    startedAt: string,
+    platformMeetingId: string | undefined,
+  ): Promise<PastMeeting | null> {
+    const result = await modifyAtRevision(pastMeetings, directKey(uid), (current) => {
+      const sessions = openMeetingSession(current.sessions, deps.newId(), startedAt);
+      const learnsId = current.platform_meeting_id === undefined && platformMeetingId !== undefined;
+      if (sessions === null && !learnsId) return null;
+      const next: StoredPastMeeting = {
+        ...current,
+        sessions: sessions ?? current.sessions,
+        updated_at: now().toISOString(),
+      };
+      if (learnsId) next.platform_meeting_id = platformMeetingId;
+      return next;
+    });
+    if (result === null) return null;
+    if (result.changed) events.publish(RESOURCE, "updated", uid, result.revision, result.value);
+    return reply(result.value, result.revision);
+  }
+
+  return [
+    endpoint({
+      subject: "lfx.past-meetings.create",
+      findCreated: findPastMeeting,
+      async handle(request, ctx) {
+        const { meeting_uid, occurrence_id } = request;
+        const meeting = await requireMeeting(meeting_uid);
+        checkScheduledTimes(request);
+        if (occurrence_id !== undefined && !isOccurrence(scheduleOf(meeting), occurrence_id)) {
+          throw occurrenceNotFound(meeting_uid, occurrence_id);
+        }
+        const pastMeeting = newPastMeeting(meeting, { ...request, uid: ctx.newUid });
+        const claimKey = startClaimKey(pastMeeting);
+        if (claimKey !== undefined) {
+          const outcome = await claims.claim(claimKey, pastMeeting.uid);
+          const mine = outcome.won || outcome.holder === pastMeeting.uid;
+          const takenOver =
+            !outcome.won &&
+            !mine &&
+            outcome.stale &&
+            (await pastMeetings.get(directKey(outcome.holder))) === null &&
+            (await claims.takeOver(claimKey, outcome.revision, pastMeeting.uid));
+          if (!mine && !takenOver) {
+            throw conflict(
+              `meeting ${meeting_uid} already has a past meeting for occurrence ${occurrence_id}`,
+            );
+          }
+        }
+        return createClaimed(pastMeeting);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.get",
+      async handle({ uid }) {
+        const found = await findPastMeeting(uid);
+        if (found === null) throw notFound("past meeting", uid);
+        return found;
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.update",
+      async handle(request) {
+        const { uid, revision, ...patch } = request;
+        const key = directKey(uid);
+        const { current, next } = await planUpdate({
+          repo: pastMeetings,
+          key,
+          entity: "past meeting",
+          uid,
+          revision,
+          patch,
+          now: now(),
+          apply: applyPastMeetingPatch,
+        });
+        if (next === null) return reply(current.value, current.revision);
+
+        // New index keys before the write, old ones after it, as for meetings.
+        const before = pastMeetingIndexKeys(current.value);
+        const after = pastMeetingIndexKeys(next);
+        await addIndexKeys(
+          after.filter((k) => !before.includes(k)),
+          uid,
+        );
+        let newRevision: number;
+        try {
+          newRevision = await pastMeetings.update(key, next, current.revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("past meeting", uid);
+          throw err;
+        }
+        await removeIndexKeys(before.filter((k) => !after.includes(k)));
+        events.publish(RESOURCE, "updated", uid, newRevision, next);
+        return reply(next, newRevision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.delete",
+      async handle({ uid, revision }) {
+        const key = directKey(uid);
+        const current = await pastMeetings.get(key);
+        if (current === null) throw notFound("past meeting", uid);
+        if (current.revision !== revision) throw staleRevision("past meeting", uid);
+        let deletedRevision: number;
+        try {
+          deletedRevision = await pastMeetings.remove(key, revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("past meeting", uid);
+          throw err;
+        }
+        const claimKey = startClaimKey(current.value);
+        await Promise.all([
+          removeIndexKeys(pastMeetingIndexKeys(current.value)),
+          claimKey === undefined ? Promise.resolve() : claims.release(claimKey, uid),
+          deleteParticipantsOfPastMeeting(deps, uid),
+          deleteArtifactsOfPastMeeting(deps, recordingKind(deps), uid),
+          deleteArtifactsOfPastMeeting(deps, transcriptKind(deps), uid),
+          deleteArtifactsOfPastMeeting(deps, summaryKind(deps), uid),
+        ]);
+        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        return { uid, deleted: true };
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.list",
+      async handle(request) {
+        const { meeting_uid, project_uid, from, to, limit = DEFAULT_PAGE_SIZE, cursor } = request;
+        const fromMs = from === undefined ? -Infinity : Date.parse(from);
+        const toMs = to === undefined ? Infinity : Date.parse(to);
+        // The narrower index when both are given; every item is checked against every filter.
+        const filter: PastMeetingFilter | undefined =
+          meeting_uid !== undefined
+            ? { kind: "meeting", uid: meeting_uid }
+            : project_uid !== undefined
+              ? { kind: "project", uid: project_uid }
+              : undefined;
+        const prefix = filter === undefined ? undefined : pastMeetingIndexPrefix(filter);
+        const matches = (pastMeeting: StoredPastMeeting) => {
+          const start = Date.parse(pastMeeting.scheduled_start_time);
+          return (
+            (meeting_uid === undefined || pastMeeting.meeting_uid === meeting_uid) &&
+            (project_uid === undefined || pastMeeting.project_uid === project_uid) &&
+            start >= fromMs &&
+            start < toMs
+          );
+        };
+        return readPage({
+          scope: `past-meetings.list|${meeting_uid ?? ""}|${project_uid ?? ""}|${from ?? ""}|${to ?? ""}`,
+          limit,
+          cursor,
+          maxReplyBytes: deps.maxReplyBytes,
+          keys: (after, count) =>
+            prefix === undefined
+              ? pastMeetings.directKeys(after, count)
+              : pastMeetings.keysUnder(prefix, after, count),
+          async load(key) {
+            const uid = prefix === undefined ? key : lastSegment(key);
+            const found = await pastMeetings.get(directKey(uid));
+            if (found === null || !matches(found.value)) return null;
+            return reply(found.value, found.revision);
+          },
+        });
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.start",
+      async handle(request, ctx) {
+        const { meeting_uid, platform_meeting_id } = request;
+        const startedAt = toUtc(request.started_at);
+        const meeting = await requireMeeting(meeting_uid);
+        const occurrence = occurrenceOfStart(
+          scheduleOf(meeting),
+          request.occurrence_id,
+          Date.parse(startedAt),
+        );
+        if (occurrence === undefined) throw occurrenceNotFound(meeting_uid, request.occurrence_id);
+        const claimKey = pastMeetingStartClaimKey(meeting_uid, occurrence.occurrence_id);
+        const uid = ctx.newUid;
+        const create = () =>
+          createClaimed(
+            newPastMeeting(meeting, {
+              ...occurrence,
+              uid,
+              ...(platform_meeting_id === undefined ? {} : { platform_meeting_id }),
+              sessions: [{ uid: deps.newId(), start_time: startedAt }],
+            }),
+          );
+
+        for (let attempt = 0; attempt < MAX_START_ATTEMPTS; attempt++) {
+          const outcome = await claims.claim(claimKey, uid);
+          let started: PastMeeting | null;
+          if (outcome.won || outcome.holder === uid) {
+            started = await create();
+          } else {
+            started = await startAgain(outcome.holder, startedAt, platform_meeting_id);
+            if (
+              started === null &&
+              outcome.stale &&
+              (await claims.takeOver(claimKey, outcome.revision, uid))
+            ) {
+              started = await create();
+            }
+          }
+          if (started !== null) {
+            await inviteRegistrants(deps, started);
+            return started;
+          }
+          // The past meeting is being created by another start right now: give it a moment.
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+        }
+        throw unavailable("the past meeting of this occurrence is still being created; retry");
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.past-meetings.end",
+      async handle(request) {
+        const { past_meeting_uid } = request;
+        const endedAt = toUtc(request.ended_at);
+        const result = await modifyAtRevision(pastMeetings, directKey(past_meeting_uid), (pm) => {
+          const sessions = closeMeetingSession(pm.sessions, endedAt);
+          return sessions === null ? null : { ...pm, sessions, updated_at: now().toISOString() };
+        });
+        if (result === null) throw notFound("past meeting", past_meeting_uid);
+        if (result.changed) {
+          events.publish(RESOURCE, "updated", past_meeting_uid, result.revision, result.value);
+        }
+        return reply(result.value, result.revision);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,101 @@
+// lfx.summaries.*: AI summaries of past meetings (CONTRACT §4, §5 "summary"). requires_approval is
+// taken from the meeting's zoom_config.ai_summary_require_approval when the summary is created
+// (false when unset or when the meeting is gone); a summary that requires approval starts with
+// approved false until lfx.summaries.approve, any other starts approved. Updates merge
+// summary_data field by field, so an edit of edited_content keeps the platform's content.
+// Storage, write order and the past meeting's summary_uids: see handlers/artifacts.ts.
+import { staleRevision } from "../errors.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import type { StoredSummary } from "../store/artifacts.js";
+import { directKey } from "../store/keys.js";
+import { RevisionConflict } from "../store/kv-repository.js";
+import { artifactOperations, type ArtifactKind } from "./artifacts.js";
+import type { HandlerDeps } from "./types.js";
+import { planUpdate } from "./update-at-revision.js";
+
+export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {
+  return {
+    resource: "summaries",
+    entity: "summary",
+    list: "summary_uids",
+    repo: deps.repos.summaries,
+    derive: (summary) => summary,
+  };
+}
+
+export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const { repos, events, now } = deps;
+  const summaries = artifactOperations(deps, summaryKind(deps));
+
+  return [
+    endpoint({
+      subject: "lfx.summaries.create",
+      findCreated: summaries.find,
+      async handle(request, ctx) {
+        const pastMeeting = await summaries.requirePastMeeting(request.past_meeting_uid);
+        const meeting = await repos.meetings.get(directKey(pastMeeting.meeting_uid));
+        const requiresApproval = meeting?.value.zoom_config?.ai_summary_require_approval === true;
+        const timestamp = now().toISOString();
+        const summary: StoredSummary = {
+          ...request,
+          uid: ctx.newUid,
+          meeting_uid: pastMeeting.meeting_uid,
+          requires_approval: requiresApproval,
+          approved: !requiresApproval,
+          email_sent: request.email_sent ?? false,
+          created_at: timestamp,
+          updated_at: timestamp,
+        };
+        return summaries.create(summary, ctx.log);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.summaries.get",
+      handle: ({ uid }) => summaries.get(uid),
+    }),
+
+    endpoint({
+      subject: "lfx.summaries.update",
+      handle: ({ uid, revision, ...patch }) => summaries.update(uid, revision, patch),
+    }),
+
+    endpoint({
+      subject: "lfx.summaries.delete",
+      handle: ({ uid, revision }, ctx) => summaries.remove(uid, revision, ctx.log),
+    }),
+
+    endpoint({
+      subject: "lfx.summaries.list",
+      handle: ({ past_meeting_uid, limit, cursor }) =>
+        summaries.list(past_meeting_uid, limit, cursor),
+    }),
+
+    endpoint({
+      subject: "lfx.summaries.approve",
+      async handle({ uid, revision }) {
+        const key = directKey(uid);
+        // planUpdate also recognises a retried approve whose first try was stored.
+        const { current, next } = await planUpdate({
+          repo: repos.summaries,
+          key,
+          entity: "summary",
+          uid,
+          revision,
+          patch: { approved: true },
+          now: now(),
+        });
+        if (next === null) return { ...current.value, revision: current.revision };
+        let newRevision: number;
+        try {
+          newRevision = await repos.summaries.update(key, next, current.revision);
+        } catch (err) {
+          if (err instanceof RevisionConflict) throw staleRevision("summary", uid);
+          throw err;
+        }
+        events.publish("summaries", "updated", uid, newRevision, next);
+        return { ...next, revision: newRevision };
+      },
+    }),
+  ];
+}

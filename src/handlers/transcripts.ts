@@ -1,0 +1,67 @@
+// lfx.transcripts.*: transcripts of past meetings (CONTRACT §4, §5 "transcript"): total_size and
+// transcript_count are computed from transcript_files on every write. Storage, write order and the
+// past meeting's transcript_uids are shared with the other artifacts: see handlers/artifacts.ts.
+import { artifactTotals } from "../domain/lifecycle.js";
+import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import type { StoredTranscript } from "../store/artifacts.js";
+import { artifactOperations, type ArtifactKind } from "./artifacts.js";
+import type { HandlerDeps } from "./types.js";
+
+export function transcriptKind(deps: HandlerDeps): ArtifactKind<StoredTranscript> {
+  return {
+    resource: "transcripts",
+    entity: "transcript",
+    list: "transcript_uids",
+    repo: deps.repos.transcripts,
+    derive(transcript) {
+      const { size, count } = artifactTotals(transcript.transcript_files);
+      return { ...transcript, total_size: size, transcript_count: count };
+    },
+  };
+}
+
+export function transcriptEndpoints(deps: HandlerDeps): AnyEndpoint[] {
+  const transcripts = artifactOperations(deps, transcriptKind(deps));
+  return [
+    endpoint({
+      subject: "lfx.transcripts.create",
+      findCreated: transcripts.find,
+      async handle(request, ctx) {
+        await transcripts.requirePastMeeting(request.past_meeting_uid);
+        const timestamp = deps.now().toISOString();
+        const transcript: StoredTranscript = {
+          ...request,
+          uid: ctx.newUid,
+          total_size: 0,
+          transcript_count: 0,
+          transcript_files: request.transcript_files ?? [],
+          sessions: request.sessions ?? [],
+          created_at: timestamp,
+          updated_at: timestamp,
+        };
+        return transcripts.create(transcript, ctx.log);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.transcripts.get",
+      handle: ({ uid }) => transcripts.get(uid),
+    }),
+
+    endpoint({
+      subject: "lfx.transcripts.update",
+      handle: ({ uid, revision, ...patch }) => transcripts.update(uid, revision, patch),
+    }),
+
+    endpoint({
+      subject: "lfx.transcripts.delete",
+      handle: ({ uid, revision }, ctx) => transcripts.remove(uid, revision, ctx.log),
+    }),
+
+    endpoint({
+      subject: "lfx.transcripts.list",
+      handle: ({ past_meeting_uid, limit, cursor }) =>
+        transcripts.list(past_meeting_uid, limit, cursor),
+    }),
+  ];
+}

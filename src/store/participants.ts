@@ -1,0 +1,23 @@
+// The `past-meeting-participants` bucket: a participant under its uid (CONTRACT §6 direct key),
+// and, encoded per §6:
+//   index/past-meeting/{past_meeting_uid}/{uid}          list by past meeting
+//   unique/past-meeting-email/{past_meeting_uid}/{email} claim: the one participant of that
+//                                                        email (lower-case), value {uid, claimed_at}
+// The claim is how lfx.participants.join finds or creates a participant atomically, and how
+// leave finds it with one get.
+import type { Participant } from "../generated/schema-types.js";
+import { encodeKey } from "./keys.js";
+import { KvRepository } from "./kv-repository.js";
+import { pastMeetingChildKey } from "./past-meetings.js";
+
+export type StoredParticipant = Omit<Participant, "revision">;
+
+export class ParticipantsRepository extends KvRepository<StoredParticipant> {}
+
+export function participantIndexKeys(participant: StoredParticipant): string[] {
+  return [pastMeetingChildKey(participant.past_meeting_uid, participant.uid)];
+}
+
+export function participantEmailClaimKey(pastMeetingUid: string, email: string): string {
+  return encodeKey(["unique", "past-meeting-email", pastMeetingUid, email]);
+}

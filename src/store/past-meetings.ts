@@ -1,0 +1,47 @@
+// The `past-meetings` bucket: a past meeting under its uid (CONTRACT §6 direct key), and, encoded
+// per §6:
+//   index/meeting/{meeting_uid}/{uid}              list by meeting
+//   index/project/{project_uid}/{uid}              list by project
+//   unique/start/{meeting_uid}/{occurrence_id}     claim: the one past meeting of that occurrence,
+//                                                  value {uid, claimed_at} (store/claims.ts)
+// Index keys hold the past meeting uid; lists read them through the key index (key-index.ts), and
+// a list of every past meeting reads the direct keys. The claim is what makes
+// lfx.past-meetings.start idempotent per (meeting, occurrence) on any number of instances.
+//
+// The buckets of its children (participants, recordings, transcripts, summaries) each index them
+// by parent with the same layout, `index/past-meeting/{past_meeting_uid}/{uid}`, built here.
+import type { PastMeeting } from "../generated/schema-types.js";
+import { encodeKey, encodeKeyPrefix } from "./keys.js";
+import { KvRepository } from "./kv-repository.js";
+
+export type StoredPastMeeting = Omit<PastMeeting, "revision">;
+
+export class PastMeetingsRepository extends KvRepository<StoredPastMeeting> {}
+
+export type PastMeetingFilter = { kind: "meeting" | "project"; uid: string };
+
+export function pastMeetingIndexKeys(pastMeeting: StoredPastMeeting): string[] {
+  const { uid, meeting_uid, project_uid } = pastMeeting;
+  return [
+    encodeKey(["index", "meeting", meeting_uid, uid]),
+    encodeKey(["index", "project", project_uid, uid]),
+  ];
+}
+
+export function pastMeetingIndexPrefix(filter: PastMeetingFilter): string {
+  return encodeKeyPrefix(["index", filter.kind, filter.uid]);
+}
+
+export function pastMeetingStartClaimKey(meetingUid: string, occurrenceId: string): string {
+  return encodeKey(["unique", "start", meetingUid, occurrenceId]);
+}
+
+/** The index key of a child (participant, artifact) of a past meeting, in the child's bucket. */
+export function pastMeetingChildKey(pastMeetingUid: string, uid: string): string {
+  return encodeKey(["index", "past-meeting", pastMeetingUid, uid]);
+}
+
+/** Every child index key of one past meeting, in the child's bucket. */
+export function pastMeetingChildrenPrefix(pastMeetingUid: string): string {
+  return encodeKeyPrefix(["index", "past-meeting", pastMeetingUid]);
+}
