@@ -36,6 +36,11 @@ async function main(): Promise<number> {
       meetingSettings: await open(BUCKET_NAMES.meetingSettings),
       registrants: await open(BUCKET_NAMES.registrants),
       rsvps: await open(BUCKET_NAMES.rsvps),
+      pastMeetings: await open(BUCKET_NAMES.pastMeetings),
+      participants: await open(BUCKET_NAMES.participants),
+      recordings: await open(BUCKET_NAMES.recordings),
+      transcripts: await open(BUCKET_NAMES.transcripts),
+      summaries: await open(BUCKET_NAMES.summaries),
     };
     const onTerminal = process.stderr.isTTY;
     const findings = await checkConsistency(buckets, {

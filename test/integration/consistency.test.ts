@@ -2,10 +2,14 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { execSync } from "node:child_process";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeKey } from "../../src/store/keys.js";
-import { checkConsistency, type Finding } from "../../src/tools/consistency.js";
+import {
+  checkConsistency,
+  type ConsistencyBuckets,
+  type Finding,
+} from "../../src/tools/consistency.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok } from "../support/request.js";
@@ -19,7 +23,7 @@ interface Entity {
 let server: NatsServerHandle;
 let instance: TestInstance;
 let client: NatsConnection;
-let kv: { meetings: KV; meetingSettings: KV; registrants: KV; rsvps: KV };
+let kv: ConsistencyBuckets;
 
 beforeAll(async () => {
   if (!existsSync("dist/tools/check-consistency.js"))
@@ -33,6 +37,11 @@ beforeAll(async () => {
     meetingSettings: await kvm.open("meeting-settings"),
     registrants: await kvm.open("meeting-registrants"),
     rsvps: await kvm.open("meeting-rsvps"),
+    pastMeetings: await kvm.open("past-meetings"),
+    participants: await kvm.open("past-meeting-participants"),
+    recordings: await kvm.open("past-meeting-recordings"),
+    transcripts: await kvm.open("past-meeting-transcripts"),
+    summaries: await kvm.open("past-meeting-summaries"),
   };
 }, 120_000);
 
@@ -142,4 +151,63 @@ it("reports each kind of damage, repairs it, and is clean afterwards", async () 
     uid: meeting.uid,
   });
   expect(fixed.registrant_count).toBe(1);
+});
+
+it("checks the lifecycle: artifact lists, orphans of a deleted past meeting, stale claims", async () => {
+  const meeting = await ok<Entity>(client, "lfx.meetings.create", meetingInput());
+  const pastMeeting = await ok<Entity & { recording_uids: string[] }>(
+    client,
+    "lfx.past-meetings.start",
+    {
+      meeting_uid: meeting.uid,
+      started_at: "2030-01-15T15:00:00Z",
+    },
+  );
+  const recording = await ok<Entity>(client, "lfx.recordings.create", {
+    past_meeting_uid: pastMeeting.uid,
+  });
+  await ok(client, "lfx.participants.join", {
+    past_meeting_uid: pastMeeting.uid,
+    email: uniqueEmail(),
+    joined_at: "2030-01-15T15:01:00Z",
+  });
+  const gone = await ok<Entity>(client, "lfx.past-meetings.start", {
+    meeting_uid: (await ok<Entity>(client, "lfx.meetings.create", meetingInput())).uid,
+    started_at: "2030-01-15T15:00:00Z",
+  });
+  const orphan = await ok<Entity>(client, "lfx.transcripts.create", { past_meeting_uid: gone.uid });
+
+  // The recording's uid lost from its list and a uid that points nowhere; a past meeting deleted
+  // without its cascade; a start claim of a past meeting that never appeared.
+  const current = (await kv.pastMeetings.get(pastMeeting.uid))!;
+  const stored = current.json<{ recording_uids: string[] }>();
+  await kv.pastMeetings.update(
+    pastMeeting.uid,
+    JSON.stringify({ ...stored, recording_uids: ["nowhere"] }),
+    current.revision,
+  );
+  await kv.pastMeetings.delete(gone.uid);
+  await kv.pastMeetings.put(
+    encodeKey(["unique", "start", meeting.uid, "1"]),
+    JSON.stringify({ uid: "ghost", claimed_at: new Date(0).toISOString() }),
+  );
+
+  const findings = await check(false);
+  expect(findings.map((f) => `${f.kind} ${f.bucket}`).sort()).toEqual(
+    [
+      "artifact-list past-meetings",
+      "orphan-claim past-meetings",
+      "orphan-entity past-meeting-transcripts",
+      "orphan-index-key past-meetings", // the deleted past meeting's index keys
+      "orphan-index-key past-meetings",
+      "orphan-claim past-meetings", // and its start claim
+    ].sort(),
+  );
+  expect(findings.find((f) => f.kind === "orphan-entity")?.subject).toBe(orphan.uid);
+  await check(true);
+  expect(await check(false)).toEqual([]);
+  const repaired = await ok<{ recording_uids: string[] }>(client, "lfx.past-meetings.get", {
+    uid: pastMeeting.uid,
+  });
+  expect(repaired.recording_uids).toEqual([recording.uid]);
 });
