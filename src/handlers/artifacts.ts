@@ -28,7 +28,7 @@ import {
   type StoredPastMeeting,
 } from "../store/past-meetings.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 

@@ -6,7 +6,7 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { directKey } from "../store/keys.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const RESOURCE = "meeting-settings";
 

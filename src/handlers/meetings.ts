@@ -5,23 +5,17 @@ import {
   scheduleFields,
 } from "../domain/meeting.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
-import { notFound, staleRevision } from "../errors.js";
+import { notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { RevisionConflict } from "../store/kv-repository.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import {
-  meetingIndexKeys,
-  meetingIndexPrefix,
-  type MeetingFilter,
-  type StoredMeeting,
-} from "../store/meetings.js";
+import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import { createMeetingView, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const RESOURCE = "meetings";
 const DEFAULT_PAGE_SIZE = 100;
@@ -37,15 +31,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found === null ? null : meetingReply(found.value, found.revision);
   }
 
-  /** Index keys for a new or changed meeting; idempotent, so a retry may write them again. */
-  async function addIndexKeys(keys: readonly string[], uid: string) {
-    await Promise.all(keys.map((key) => meetings.putMarker(key, uid)));
-  }
-
-  async function removeIndexKeys(keys: readonly string[]) {
-    await Promise.all(keys.map((key) => meetings.removeMarker(key)));
-  }
-
   /**
    * Everything that belongs to a meeting and goes with it (CONTRACT §4); past meetings stay. The
    * meeting itself is deleted first (that is the commit point); what remains after a crash here
@@ -54,7 +39,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   async function deleteDependents(meeting: StoredMeeting) {
     const key = directKey(meeting.uid);
     await Promise.all([
-      removeIndexKeys(meetingIndexKeys(meeting)),
       deleteRegistrantsOfMeeting(deps, meeting.uid),
       deleteRsvpsOfMeeting(deps, meeting.uid),
     ]);
@@ -92,25 +76,25 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           created_at: timestamp,
           updated_at: timestamp,
         };
-        const indexKeys = meetingIndexKeys(meeting);
-
-        // Index keys and settings first, the meeting last: until the meeting exists nothing
-        // refers to the others, and a crash in between leaves only orphans that lists skip and
-        // check-consistency removes. If the meeting cannot be written, the rest is undone.
-        const [settingsRevision] = await Promise.all([
+        // The meeting (with its index keys) and its settings are written side by side; if one
+        // fails the other is undone. A crash in between leaves a meeting without settings or
+        // settings without a meeting, which check-consistency reports and repairs.
+        const [settingsWrite, meetingWrite] = await Promise.allSettled([
           repos.meetingSettings.create(key, settings),
-          addIndexKeys(indexKeys, uid),
+          meetings.createIndexed(meeting),
         ]);
-        let revision: number;
-        try {
-          revision = await meetings.create(key, meeting);
-        } catch (err) {
+        if (settingsWrite.status === "rejected" || meetingWrite.status === "rejected") {
           await Promise.allSettled([
-            repos.meetingSettings.remove(key, settingsRevision),
-            removeIndexKeys(indexKeys),
+            settingsWrite.status === "fulfilled" &&
+              repos.meetingSettings.remove(key, settingsWrite.value),
+            meetingWrite.status === "fulfilled" &&
+              meetings.removeIndexed(meeting, meetingWrite.value),
           ]);
-          throw err;
+          const failed = settingsWrite.status === "rejected" ? settingsWrite : meetingWrite;
+          throw (failed as PromiseRejectedResult).reason;
         }
+        const settingsRevision = settingsWrite.value;
+        const revision = meetingWrite.value;
         ctx.log.debug({ uid }, "meeting created");
         events.publish("meeting-settings", "created", uid, settingsRevision, settings);
         events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));
@@ -132,7 +116,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
-        const plan = await planUpdate({
+        const updated = await updateIndexed({
           repo: meetings,
           key,
           entity: "meeting",
@@ -146,46 +130,19 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             return { ...rest, ...scheduleFields(rest) };
           },
         });
-        const { current, next } = plan;
-        if (next === null) return meetingReply(current.value, current.revision);
-
-        // New index keys before the write, old ones after it: a list never misses the meeting,
-        // and a stale key left by a crash points at a meeting that no longer matches (skipped).
-        const before = meetingIndexKeys(current.value);
-        const after = meetingIndexKeys(next);
-        await addIndexKeys(
-          after.filter((k) => !before.includes(k)),
-          uid,
-        );
-        let newRevision: number;
-        try {
-          newRevision = await meetings.update(key, next, current.revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("meeting", uid);
-          throw err;
+        if (updated.changed) {
+          events.publish(RESOURCE, "updated", uid, updated.revision, shownMeeting(updated.value));
         }
-        await removeIndexKeys(before.filter((k) => !after.includes(k)));
-        events.publish(RESOURCE, "updated", uid, newRevision, shownMeeting(next));
-        return meetingReply(next, newRevision);
+        return meetingReply(updated.value, updated.revision);
       },
     }),
 
     endpoint({
       subject: "lfx.meetings.delete",
       async handle({ uid, revision }) {
-        const key = directKey(uid);
-        const current = await meetings.get(key);
-        if (current === null) throw notFound("meeting", uid);
-        if (current.revision !== revision) throw staleRevision("meeting", uid);
-        let deletedRevision: number;
-        try {
-          deletedRevision = await meetings.remove(key, revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("meeting", uid);
-          throw err;
-        }
-        await deleteDependents(current.value);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        const deleted = await deleteIndexed(meetings, "meeting", uid, revision);
+        await deleteDependents(deleted.value);
+        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),

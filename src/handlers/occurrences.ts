@@ -9,7 +9,7 @@ import { RevisionConflict } from "../store/kv-repository.js";
 import { decodeCursor, encodeCursor } from "../store/paging.js";
 import { cancelledOf, createMeetingView, scheduleOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 

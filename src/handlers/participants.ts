@@ -44,7 +44,7 @@ import {
 } from "../store/registrants.js";
 import { normalizeEmail } from "./registrants.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const RESOURCE = "participants";
 const DEFAULT_PAGE_SIZE = 100;

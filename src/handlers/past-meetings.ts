@@ -57,7 +57,7 @@ import { recordingKind } from "./recordings.js";
 import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const RESOURCE = "past-meetings";
 const DEFAULT_PAGE_SIZE = 100;

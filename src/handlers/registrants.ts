@@ -30,7 +30,7 @@ import {
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;

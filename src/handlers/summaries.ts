@@ -11,7 +11,7 @@ import { directKey } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./update-at-revision.js";
+import { planUpdate } from "./entity-writes.js";
 
 export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {
   return {

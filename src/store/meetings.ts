@@ -3,8 +3,9 @@
 // that lists by project or committee read through the key index. An index key's value is the
 // meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
 import type { Meeting } from "../generated/schema-types.js";
-import { encodeKey, encodeKeyPrefix } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
+import type { Bucket } from "./buckets.js";
+import { IndexedRepository } from "./indexed-repository.js";
 
 /**
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
@@ -28,4 +29,8 @@ export function meetingIndexPrefix(filter: MeetingFilter): string {
   return encodeKeyPrefix(["index", filter.kind, filter.uid]);
 }
 
-export class MeetingsRepository extends KvRepository<StoredMeeting> {}
+export class MeetingsRepository extends IndexedRepository<StoredMeeting> {
+  constructor(bucket: Bucket) {
+    super(bucket, { keyOf: directKey, indexKeysOf: meetingIndexKeys });
+  }
+}

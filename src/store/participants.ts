@@ -6,13 +6,18 @@
 // The claim is how lfx.participants.join finds or creates a participant atomically, and how
 // leave finds it with one get.
 import type { Participant } from "../generated/schema-types.js";
-import { encodeKey } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import { encodeKey, directKey } from "./keys.js";
+import type { Bucket } from "./buckets.js";
+import { IndexedRepository } from "./indexed-repository.js";
 import { pastMeetingChildKey } from "./past-meetings.js";
 
 export type StoredParticipant = Omit<Participant, "revision">;
 
-export class ParticipantsRepository extends KvRepository<StoredParticipant> {}
+export class ParticipantsRepository extends IndexedRepository<StoredParticipant> {
+  constructor(bucket: Bucket) {
+    super(bucket, { keyOf: directKey, indexKeysOf: participantIndexKeys });
+  }
+}
 
 export function participantIndexKeys(participant: StoredParticipant): string[] {
   return [pastMeetingChildKey(participant.past_meeting_uid, participant.uid)];

@@ -11,12 +11,17 @@
 // The buckets of its children (participants, recordings, transcripts, summaries) each index them
 // by parent with the same layout, `index/past-meeting/{past_meeting_uid}/{uid}`, built here.
 import type { PastMeeting } from "../generated/schema-types.js";
-import { encodeKey, encodeKeyPrefix } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
+import type { Bucket } from "./buckets.js";
+import { IndexedRepository } from "./indexed-repository.js";
 
 export type StoredPastMeeting = Omit<PastMeeting, "revision">;
 
-export class PastMeetingsRepository extends KvRepository<StoredPastMeeting> {}
+export class PastMeetingsRepository extends IndexedRepository<StoredPastMeeting> {
+  constructor(bucket: Bucket) {
+    super(bucket, { keyOf: directKey, indexKeysOf: pastMeetingIndexKeys });
+  }
+}
 
 export type PastMeetingFilter = { kind: "meeting" | "project"; uid: string };
 

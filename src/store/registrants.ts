@@ -7,11 +7,16 @@
 // Index keys hold the registrant uid. Lists read them through the key index (key-index.ts).
 import type { Registrant } from "../generated/schema-types.js";
 import { decodeKey, encodeKey, encodeKeyPrefix } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import type { Bucket } from "./buckets.js";
+import { IndexedRepository } from "./indexed-repository.js";
 
 export type StoredRegistrant = Omit<Registrant, "revision">;
 
-export class RegistrantsRepository extends KvRepository<StoredRegistrant> {}
+export class RegistrantsRepository extends IndexedRepository<StoredRegistrant> {
+  constructor(bucket: Bucket) {
+    super(bucket, { keyOf: registrantKey, indexKeysOf: registrantIndexKeys });
+  }
+}
 
 export function registrantKey(uid: string): string {
   return encodeKey(["registrant", uid]);

@@ -9,12 +9,17 @@
 //   unique/answer/{registrant_uid}/{scope}/{occurrence_id | "all"}   claim: the one RSVP of that
 //                                                          registrant, scope and occurrence
 import type { Rsvp } from "../generated/schema-types.js";
-import { decodeKey, encodeKey, encodeKeyPrefix } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import { decodeKey, encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
+import type { Bucket } from "./buckets.js";
+import { IndexedRepository } from "./indexed-repository.js";
 
 export type StoredRsvp = Omit<Rsvp, "revision">;
 
-export class RsvpsRepository extends KvRepository<StoredRsvp> {}
+export class RsvpsRepository extends IndexedRepository<StoredRsvp> {
+  constructor(bucket: Bucket) {
+    super(bucket, { keyOf: directKey, indexKeysOf: rsvpIndexKeys });
+  }
+}
 
 /** Stands for "no occurrence" (scope all) where a key needs a segment. */
 const ALL_OCCURRENCES = "all";

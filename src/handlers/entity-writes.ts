@@ -1,0 +1,109 @@
+// Updates and deletes at a revision (CONTRACT §3), the same for every resource. An update loads
+// the entity, checks the revision and computes the merge-patched value; it recognises a retried
+// update whose first try was stored (the value at the client's revision, patched, equals the
+// current value) and answers it with the current entity instead of a 409. A lost race at the
+// write itself is a 409 too.
+import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
+import { notFound, staleRevision } from "../errors.js";
+import type { IndexedRepository } from "../store/indexed-repository.js";
+import { RevisionConflict, type KvRepository, type Versioned } from "../store/kv-repository.js";
+
+interface Stamped {
+  updated_at: string;
+}
+
+export interface UpdatePlan<S> {
+  current: Versioned<S>;
+  /** The value to write at `current.revision`, or null when there is nothing to write. */
+  next: S | null;
+}
+
+export interface PlanUpdateOptions<S extends Stamped> {
+  repo: KvRepository<S>;
+  key: string;
+  entity: string;
+  uid: string;
+  revision: number;
+  patch: JsonObject;
+  now: Date;
+  /** Rules beyond the schema for the merged value (throw AppError); defaults to a plain merge. */
+  apply?: (current: S, patch: JsonObject) => S;
+}
+
+export async function planUpdate<S extends Stamped>(
+  options: PlanUpdateOptions<S>,
+): Promise<UpdatePlan<S>> {
+  const { repo, key, entity, uid, revision, patch } = options;
+  const apply = options.apply ?? ((current: S, p: JsonObject) => applyMergePatch(current, p));
+  const current = await repo.get(key);
+  if (current === null) throw notFound(entity, uid);
+
+  if (current.revision !== revision) {
+    if (revision < current.revision) {
+      const before = await repo.getAt(key, revision);
+      if (before !== null && sameContent(apply(before, patch), current.value)) {
+        return { current, next: null };
+      }
+    }
+    throw staleRevision(entity, uid);
+  }
+
+  const merged = apply(current.value, patch);
+  if (sameContent(merged, current.value)) return { current, next: null };
+  return { current, next: { ...merged, updated_at: options.now.toISOString() } };
+}
+
+function sameContent<S extends Stamped>(a: S, b: S): boolean {
+  return jsonEqual({ ...a, updated_at: "" }, { ...b, updated_at: "" });
+}
+
+export interface UpdateOutcome<S> extends Versioned<S> {
+  /** False when nothing was written (nothing changed, or a retried update). */
+  changed: boolean;
+}
+
+/** Plans the update and writes it with its index keys (indexed-repository.ts). */
+export async function updateIndexed<S extends Stamped & { uid: string }>(
+  options: PlanUpdateOptions<S> & { repo: IndexedRepository<S> },
+): Promise<UpdateOutcome<S>> {
+  const { current, next } = await planUpdate(options);
+  if (next === null) return { ...current, changed: false };
+  return {
+    value: next,
+    revision: await replaceAt(options.repo, current, next, options.entity),
+    changed: true,
+  };
+}
+
+/** Writes `next` over `current` at its revision; a lost race is a 409. */
+export async function replaceAt<S extends { uid: string }>(
+  repo: IndexedRepository<S>,
+  current: Versioned<S>,
+  next: S,
+  entity: string,
+): Promise<number> {
+  try {
+    return await repo.replaceIndexed(current.value, next, current.revision);
+  } catch (err) {
+    if (err instanceof RevisionConflict) throw staleRevision(entity, next.uid);
+    throw err;
+  }
+}
+
+/** Deletes the entity at `revision` with its index keys; 404 if absent, 409 if stale. */
+export async function deleteIndexed<S extends { uid: string }>(
+  repo: IndexedRepository<S>,
+  entity: string,
+  uid: string,
+  revision: number,
+): Promise<{ value: S; revision: number }> {
+  const current = await repo.get(repo.layout.keyOf(uid));
+  if (current === null) throw notFound(entity, uid);
+  if (current.revision !== revision) throw staleRevision(entity, uid);
+  try {
+    return { value: current.value, revision: await repo.removeIndexed(current.value, revision) };
+  } catch (err) {
+    if (err instanceof RevisionConflict) throw staleRevision(entity, uid);
+    throw err;
+  }
+}

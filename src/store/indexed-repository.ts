@@ -1,0 +1,94 @@
+// A repository whose entities carry index keys (CONTRACT §6: `index/...` keys holding the uid).
+// Every resource writes them in the same crash-safe order, kept here once:
+//   create:  index keys, then the entity (the commit point); the keys are undone if it fails;
+//   replace: the keys the new value adds, the entity at its revision, then the keys it dropped;
+//   remove:  the entity (at its revision), then its keys.
+// A crash between two steps leaves only index keys whose entity is missing or does not match:
+// lists skip them and check-consistency removes them. Claims (claims.ts) are the handlers' part.
+import type { Bucket } from "./buckets.js";
+import { lastSegment } from "./keys.js";
+import { KvRepository } from "./kv-repository.js";
+
+export interface EntityLayout<S> {
+  /** The entity's own key. */
+  keyOf(uid: string): string;
+  /** Every index key of the entity as it is. */
+  indexKeysOf(entity: S): string[];
+}
+
+export class IndexedRepository<S extends { uid: string }> extends KvRepository<S> {
+  constructor(
+    bucket: Bucket,
+    readonly layout: EntityLayout<S>,
+  ) {
+    super(bucket);
+  }
+
+  private async putIndexKeys(keys: readonly string[], uid: string): Promise<void> {
+    await Promise.all(keys.map((key) => this.putMarker(key, uid)));
+  }
+
+  private async removeIndexKeys(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.removeMarker(key)));
+  }
+
+  /** Creates the entity with its index keys; RevisionConflict when its key exists. */
+  async createIndexed(entity: S): Promise<number> {
+    const keys = this.layout.indexKeysOf(entity);
+    try {
+      await this.putIndexKeys(keys, entity.uid);
+      return await this.create(this.layout.keyOf(entity.uid), entity);
+    } catch (err) {
+      await Promise.allSettled(keys.map((key) => this.removeMarker(key)));
+      throw err;
+    }
+  }
+
+  /** Replaces `before` by `after` at `revision`, moving index keys; RevisionConflict if stale. */
+  async replaceIndexed(before: S, after: S, revision: number): Promise<number> {
+    const oldKeys = this.layout.indexKeysOf(before);
+    const newKeys = this.layout.indexKeysOf(after);
+    const added = newKeys.filter((key) => !oldKeys.includes(key));
+    let newRevision: number;
+    try {
+      await this.putIndexKeys(added, after.uid);
+      newRevision = await this.update(this.layout.keyOf(after.uid), after, revision);
+    } catch (err) {
+      await Promise.allSettled(added.map((key) => this.removeMarker(key)));
+      throw err;
+    }
+    await this.removeIndexKeys(oldKeys.filter((key) => !newKeys.includes(key)));
+    return newRevision;
+  }
+
+  /** Removes the entity (at `revision` when given), then its index keys; the delete's revision. */
+  async removeIndexed(entity: S, revision?: number): Promise<number> {
+    const deleted = await this.remove(this.layout.keyOf(entity.uid), revision);
+    await this.removeIndexKeys(this.layout.indexKeysOf(entity));
+    return deleted;
+  }
+
+  /**
+   * Removes every entity listed under an index prefix whose keys end with the entity's uid
+   * (cascades of a parent's delete), calling `removed` for each (claims, events); an index key
+   * whose entity is gone, or is not the parent's (`belongs`), is removed too.
+   */
+  async removeAllUnder(
+    prefix: string,
+    belongs: (entity: S) => boolean,
+    removed: (entity: S, revision: number) => Promise<void>,
+  ): Promise<void> {
+    for await (const keys of this.allKeysUnder(prefix)) {
+      await Promise.all(
+        keys.map(async (indexKey) => {
+          const found = await this.get(this.layout.keyOf(lastSegment(indexKey)));
+          if (found === null || !belongs(found.value)) {
+            await this.removeMarker(indexKey);
+            return;
+          }
+          await removed(found.value, await this.removeIndexed(found.value));
+        }),
+      );
+    }
+  }
+}
