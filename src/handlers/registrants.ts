@@ -9,19 +9,17 @@
 // A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
 // and the count.
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
-import { conflict, invalidField, notFound, staleRevision } from "../errors.js";
+import { conflict, invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
 import { GroupCommit } from "../store/group-commit.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
 import {
   registrantEmailClaimKey,
-  registrantIndexKeys,
   registrantKey,
   registrantsOfEmailPrefix,
   registrantsOfMeetingPrefix,
@@ -30,7 +28,7 @@ import {
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./entity-writes.js";
+import { deleteIndexed, planUpdate, replaceAt } from "./entity-writes.js";
 
 const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
@@ -116,14 +114,6 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     throw conflict(`the email is already registered for meeting ${meetingUid}`);
   }
 
-  async function addIndexKeys(keys: readonly string[], uid: string) {
-    await Promise.all(keys.map((key) => registrants.putMarker(key, uid)));
-  }
-
-  async function removeIndexKeys(keys: readonly string[]) {
-    await Promise.all(keys.map((key) => registrants.removeMarker(key)));
-  }
-
   return [
     endpoint({
       subject: "lfx.registrants.create",
@@ -146,16 +136,13 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         checkRegistrantRules(registrant);
 
         await claimEmail(registrant.meeting_uid, email, uid);
-        const indexKeys = registrantIndexKeys(registrant);
         let revision: number;
         try {
-          await addIndexKeys(indexKeys, uid);
-          revision = await registrants.create(registrantKey(uid), registrant);
+          revision = await registrants.createIndexed(registrant);
         } catch (err) {
-          await Promise.allSettled([
-            removeIndexKeys(indexKeys),
-            claims.release(registrantEmailClaimKey(registrant.meeting_uid, email), uid),
-          ]);
+          await claims
+            .release(registrantEmailClaimKey(registrant.meeting_uid, email), uid)
+            .catch(() => undefined);
           throw err;
         }
         events.publish(RESOURCE, "created", uid, revision, registrant);
@@ -208,26 +195,19 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
         const before = current.value;
         const emailChanged = next.email !== before.email;
-        const oldKeys = registrantIndexKeys(before);
-        const newKeys = registrantIndexKeys(next);
-        const addedKeys = newKeys.filter((k) => !oldKeys.includes(k));
-        // As in a create: the new claim and index keys first, the registrant, then the old ones go.
+        // As in a create: the new claim first, then the registrant, then the old claim goes.
         if (emailChanged) await claimEmail(next.meeting_uid, next.email, uid);
         let newRevision: number;
         try {
-          await addIndexKeys(addedKeys, uid);
-          newRevision = await registrants.update(key, next, current.revision);
+          newRevision = await replaceAt(registrants, current, next, "registrant");
         } catch (err) {
-          await Promise.allSettled([
-            removeIndexKeys(addedKeys),
-            emailChanged
-              ? claims.release(registrantEmailClaimKey(next.meeting_uid, next.email), uid)
-              : Promise.resolve(),
-          ]);
-          if (err instanceof RevisionConflict) throw staleRevision("registrant", uid);
+          if (emailChanged) {
+            await claims
+              .release(registrantEmailClaimKey(next.meeting_uid, next.email), uid)
+              .catch(() => undefined);
+          }
           throw err;
         }
-        await removeIndexKeys(oldKeys.filter((k) => !newKeys.includes(k)));
         if (emailChanged) {
           await claims.release(registrantEmailClaimKey(before.meeting_uid, before.email), uid);
         }
@@ -239,20 +219,10 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.registrants.delete",
       async handle({ uid, revision }, ctx) {
-        const key = registrantKey(uid);
-        const current = await registrants.get(key);
-        if (current === null) throw notFound("registrant", uid);
-        if (current.revision !== revision) throw staleRevision("registrant", uid);
-        let deletedRevision: number;
-        try {
-          deletedRevision = await registrants.remove(key, revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("registrant", uid);
-          throw err;
-        }
-        const registrant = current.value;
+        const deleted = await deleteIndexed(registrants, "registrant", uid, revision);
+        const registrant = deleted.value;
+        const deletedRevision = deleted.revision;
         await Promise.all([
-          removeIndexKeys(registrantIndexKeys(registrant)),
           claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
           deleteRsvpsOfRegistrant(deps, uid),
         ]);
@@ -298,23 +268,12 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: string) {
   const { registrants, registrantClaims } = deps.repos;
   const claims = new Claims(registrantClaims, deps.now, CLAIM_LEASE_MS);
-  for await (const keys of registrants.allKeysUnder(registrantsOfMeetingPrefix(meetingUid))) {
-    await Promise.all(
-      keys.map(async (indexKey) => {
-        const uid = lastSegment(indexKey);
-        const found = await registrants.get(registrantKey(uid));
-        if (found === null || found.value.meeting_uid !== meetingUid) {
-          await registrants.removeMarker(indexKey);
-          return;
-        }
-        const revision = await registrants.remove(registrantKey(uid));
-        const registrant = found.value;
-        await Promise.all([
-          ...registrantIndexKeys(registrant).map((k) => registrants.removeMarker(k)),
-          claims.release(registrantEmailClaimKey(meetingUid, registrant.email), uid),
-        ]);
-        deps.events.publish(RESOURCE, "deleted", uid, revision, null);
-      }),
-    );
-  }
+  await registrants.removeAllUnder(
+    registrantsOfMeetingPrefix(meetingUid),
+    (registrant) => registrant.meeting_uid === meetingUid,
+    async (registrant, revision) => {
+      await claims.release(registrantEmailClaimKey(meetingUid, registrant.email), registrant.uid);
+      deps.events.publish(RESOURCE, "deleted", registrant.uid, revision, null);
+    },
+  );
 }
