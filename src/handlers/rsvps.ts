@@ -2,7 +2,7 @@
 // scope and occurrence: a claim key names that triple and holds the RSVP's uid, so a later answer
 // finds the earlier RSVP and replaces its response at its revision, also when two answers race on
 // two instances (one creates, the other then updates what was created).
-import { AppError, notFound, staleRevision, unavailable } from "../errors.js";
+import { AppError, notFound, unavailable } from "../errors.js";
 import type { Rsvp } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
@@ -12,13 +12,13 @@ import { readPage } from "../store/paging.js";
 import { registrantKey } from "../store/registrants.js";
 import {
   rsvpAnswerClaimKey,
-  rsvpIndexKeys,
   rsvpsOfMeetingPrefix,
   rsvpsOfOccurrencePrefix,
   rsvpsOfRegistrantPrefix,
   type StoredRsvp,
 } from "../store/rsvps.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
+import { deleteIndexed } from "./entity-writes.js";
 import type { HandlerDeps } from "./types.js";
 
 const RESOURCE = "rsvps";
@@ -45,18 +45,13 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found === null ? null : reply(found.value, found.revision);
   }
 
-  /** Creates the RSVP whose claim `uid` holds: index keys first, then the RSVP (commit point). */
+  /** Creates the RSVP whose claim it holds; the claim is released if that fails. */
   async function createClaimed(rsvp: StoredRsvp): Promise<Rsvp> {
-    const indexKeys = rsvpIndexKeys(rsvp);
     let revision: number;
     try {
-      await Promise.all(indexKeys.map((key) => rsvps.putMarker(key, rsvp.uid)));
-      revision = await rsvps.create(directKey(rsvp.uid), rsvp);
+      revision = await rsvps.createIndexed(rsvp);
     } catch (err) {
-      await Promise.allSettled([
-        ...indexKeys.map((key) => rsvps.removeMarker(key)),
-        claims.release(rsvpAnswerClaimKey(rsvp), rsvp.uid),
-      ]);
+      await claims.release(rsvpAnswerClaimKey(rsvp), rsvp.uid).catch(() => undefined);
       throw err;
     }
     events.publish(RESOURCE, "created", rsvp.uid, revision, rsvp);
@@ -112,22 +107,14 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             };
             if (username === undefined) delete replaced.username;
             else replaced.username = username;
-            // The answer key names the response: the new key before the write, the old after.
-            const oldKeys = rsvpIndexKeys(earlier.value);
-            const newKeys = rsvpIndexKeys(replaced);
-            const addedKeys = newKeys.filter((k) => !oldKeys.includes(k));
-            await Promise.all(addedKeys.map((key) => rsvps.putMarker(key, replaced.uid)));
+            // The answer index key names the response, so it moves with the replacement.
             let revision: number;
             try {
-              revision = await rsvps.update(directKey(replaced.uid), replaced, earlier.revision);
+              revision = await rsvps.replaceIndexed(earlier.value, replaced, earlier.revision);
             } catch (err) {
-              await Promise.allSettled(addedKeys.map((key) => rsvps.removeMarker(key)));
               if (!(err instanceof RevisionConflict)) throw err;
               continue; // a concurrent answer changed it: read again
             }
-            await Promise.all(
-              oldKeys.filter((k) => !newKeys.includes(k)).map((key) => rsvps.removeMarker(key)),
-            );
             events.publish(RESOURCE, "updated", replaced.uid, revision, replaced);
             return reply(replaced, revision);
           }
@@ -153,19 +140,9 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.rsvps.delete",
       async handle({ uid, revision }) {
-        const key = directKey(uid);
-        const current = await rsvps.get(key);
-        if (current === null) throw notFound("rsvp", uid);
-        if (current.revision !== revision) throw staleRevision("rsvp", uid);
-        let deletedRevision: number;
-        try {
-          deletedRevision = await rsvps.remove(key, revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("rsvp", uid);
-          throw err;
-        }
-        await removeRsvpKeys(deps, current.value);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        const deleted = await deleteIndexed(rsvps, "rsvp", uid, revision);
+        await claims.release(rsvpAnswerClaimKey(deleted.value), uid);
+        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),
@@ -196,41 +173,33 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   ];
 }
 
-/** Index keys and claim of a deleted RSVP. */
-async function removeRsvpKeys(deps: HandlerDeps, rsvp: StoredRsvp): Promise<void> {
-  const { rsvps } = deps.repos;
-  await Promise.all([
-    ...rsvpIndexKeys(rsvp).map((key) => rsvps.removeMarker(key)),
-    rsvpClaims(deps).release(rsvpAnswerClaimKey(rsvp), rsvp.uid),
-  ]);
-}
-
-/** Deletes every RSVP under an index prefix, with its keys (cascades of deletes). */
-async function deleteRsvpsUnder(deps: HandlerDeps, prefix: string): Promise<void> {
-  const { rsvps } = deps.repos;
-  for await (const keys of rsvps.allKeysUnder(prefix)) {
-    await Promise.all(
-      keys.map(async (indexKey) => {
-        const uid = lastSegment(indexKey);
-        const found = await rsvps.get(directKey(uid));
-        if (found === null) {
-          await rsvps.removeMarker(indexKey);
-          return;
-        }
-        const revision = await rsvps.remove(directKey(uid));
-        await removeRsvpKeys(deps, found.value);
-        deps.events.publish(RESOURCE, "deleted", uid, revision, null);
-      }),
-    );
-  }
+/** Deletes every RSVP under an index prefix, with its keys and claim (cascades of deletes). */
+function deleteRsvpsUnder(
+  deps: HandlerDeps,
+  prefix: string,
+  belongs: (rsvp: StoredRsvp) => boolean,
+): Promise<void> {
+  const claims = rsvpClaims(deps);
+  return deps.repos.rsvps.removeAllUnder(prefix, belongs, async (rsvp, revision) => {
+    await claims.release(rsvpAnswerClaimKey(rsvp), rsvp.uid);
+    deps.events.publish(RESOURCE, "deleted", rsvp.uid, revision, null);
+  });
 }
 
 /** Part of a registrant delete (handlers/registrants.ts). */
 export function deleteRsvpsOfRegistrant(deps: HandlerDeps, registrantUid: string): Promise<void> {
-  return deleteRsvpsUnder(deps, rsvpsOfRegistrantPrefix(registrantUid));
+  return deleteRsvpsUnder(
+    deps,
+    rsvpsOfRegistrantPrefix(registrantUid),
+    (rsvp) => rsvp.registrant_uid === registrantUid,
+  );
 }
 
 /** Part of a meeting delete (handlers/meetings.ts). */
 export function deleteRsvpsOfMeeting(deps: HandlerDeps, meetingUid: string): Promise<void> {
-  return deleteRsvpsUnder(deps, rsvpsOfMeetingPrefix(meetingUid));
+  return deleteRsvpsUnder(
+    deps,
+    rsvpsOfMeetingPrefix(meetingUid),
+    (rsvp) => rsvp.meeting_uid === meetingUid,
+  );
 }
