@@ -28,24 +28,15 @@ import {
 } from "../domain/lifecycle.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { isOccurrence, type Schedule } from "../domain/occurrences.js";
-import {
-  AppError,
-  conflict,
-  invalidField,
-  notFound,
-  staleRevision,
-  unavailable,
-} from "../errors.js";
+import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { PastMeeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import { modifyAtRevision } from "../store/modify.js";
 import { readPage } from "../store/paging.js";
 import {
-  pastMeetingIndexKeys,
   pastMeetingIndexPrefix,
   pastMeetingStartClaimKey,
   type PastMeetingFilter,
@@ -57,7 +48,7 @@ import { recordingKind } from "./recordings.js";
 import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./entity-writes.js";
+import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const RESOURCE = "past-meetings";
 const DEFAULT_PAGE_SIZE = 100;
@@ -120,14 +111,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found.value;
   }
 
-  async function addIndexKeys(keys: readonly string[], uid: string) {
-    await Promise.all(keys.map((key) => pastMeetings.putMarker(key, uid)));
-  }
-
-  async function removeIndexKeys(keys: readonly string[]) {
-    await Promise.all(keys.map((key) => pastMeetings.removeMarker(key)));
-  }
-
   function startClaimKey(pastMeeting: StoredPastMeeting): string | undefined {
     const { meeting_uid, occurrence_id } = pastMeeting;
     return occurrence_id === undefined
@@ -135,19 +118,16 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       : pastMeetingStartClaimKey(meeting_uid, occurrence_id);
   }
 
-  /** Writes a past meeting whose claim (if any) it holds: index keys, then the past meeting. */
+  /** Writes a past meeting whose claim (if any) it holds; the claim is released if that fails. */
   async function createClaimed(pastMeeting: StoredPastMeeting): Promise<PastMeeting> {
-    const indexKeys = pastMeetingIndexKeys(pastMeeting);
     let revision: number;
     try {
-      await addIndexKeys(indexKeys, pastMeeting.uid);
-      revision = await pastMeetings.create(directKey(pastMeeting.uid), pastMeeting);
+      revision = await pastMeetings.createIndexed(pastMeeting);
     } catch (err) {
       const claimKey = startClaimKey(pastMeeting);
-      await Promise.allSettled([
-        removeIndexKeys(indexKeys),
-        claimKey === undefined ? Promise.resolve() : claims.release(claimKey, pastMeeting.uid),
-      ]);
+      if (claimKey !== undefined) {
+        await claims.release(claimKey, pastMeeting.uid).catch(() => undefined);
+      }
       throw err;
     }
     events.publish(RESOURCE, "created", pastMeeting.uid, revision, pastMeeting);
@@ -249,7 +229,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
-        const { current, next } = await planUpdate({
+        const updated = await updateIndexed({
           repo: pastMeetings,
           key,
           entity: "past meeting",
@@ -259,45 +239,19 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           now: now(),
           apply: applyPastMeetingPatch,
         });
-        if (next === null) return reply(current.value, current.revision);
-
-        // New index keys before the write, old ones after it, as for meetings.
-        const before = pastMeetingIndexKeys(current.value);
-        const after = pastMeetingIndexKeys(next);
-        await addIndexKeys(
-          after.filter((k) => !before.includes(k)),
-          uid,
-        );
-        let newRevision: number;
-        try {
-          newRevision = await pastMeetings.update(key, next, current.revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("past meeting", uid);
-          throw err;
-        }
-        await removeIndexKeys(before.filter((k) => !after.includes(k)));
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
-        return reply(next, newRevision);
+        if (updated.changed)
+          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
+        return reply(updated.value, updated.revision);
       },
     }),
 
     endpoint({
       subject: "lfx.past-meetings.delete",
       async handle({ uid, revision }) {
-        const key = directKey(uid);
-        const current = await pastMeetings.get(key);
-        if (current === null) throw notFound("past meeting", uid);
-        if (current.revision !== revision) throw staleRevision("past meeting", uid);
-        let deletedRevision: number;
-        try {
-          deletedRevision = await pastMeetings.remove(key, revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("past meeting", uid);
-          throw err;
-        }
-        const claimKey = startClaimKey(current.value);
+        const deleted = await deleteIndexed(pastMeetings, "past meeting", uid, revision);
+        const deletedRevision = deleted.revision;
+        const claimKey = startClaimKey(deleted.value);
         await Promise.all([
-          removeIndexKeys(pastMeetingIndexKeys(current.value)),
           claimKey === undefined ? Promise.resolve() : claims.release(claimKey, uid),
           deleteParticipantsOfPastMeeting(deps, uid),
           deleteArtifactsOfPastMeeting(deps, recordingKind(deps), uid),
