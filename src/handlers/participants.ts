@@ -15,14 +15,7 @@
 // A delete runs the other way: the participant, then its index key and its claim.
 import { closeAttendance, openAttendance, registrationCovers, toUtc } from "../domain/lifecycle.js";
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
-import {
-  AppError,
-  conflict,
-  invalidField,
-  notFound,
-  staleRevision,
-  unavailable,
-} from "../errors.js";
+import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { Participant } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
@@ -30,11 +23,7 @@ import { directKey, lastSegment } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { modifyAtRevision } from "../store/modify.js";
 import { readPage } from "../store/paging.js";
-import {
-  participantEmailClaimKey,
-  participantIndexKeys,
-  type StoredParticipant,
-} from "../store/participants.js";
+import { participantEmailClaimKey, type StoredParticipant } from "../store/participants.js";
 import { pastMeetingChildrenPrefix, type StoredPastMeeting } from "../store/past-meetings.js";
 import {
   registrantKey,
@@ -44,7 +33,7 @@ import {
 } from "../store/registrants.js";
 import { normalizeEmail } from "./registrants.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./entity-writes.js";
+import { deleteIndexed, planUpdate, replaceAt } from "./entity-writes.js";
 
 const RESOURCE = "participants";
 const DEFAULT_PAGE_SIZE = 100;
@@ -111,25 +100,21 @@ interface FindOrCreate {
   change(existing: StoredParticipant): StoredParticipant | null;
 }
 
-/** Creates a participant whose claim it holds: index key first, then the participant. */
+/** Creates a participant whose claim it holds; the claim is released if that fails. */
 async function createClaimed(
   deps: HandlerDeps,
   participant: StoredParticipant,
 ): Promise<Participant> {
-  const { participants } = deps.repos;
-  const indexKeys = participantIndexKeys(participant);
   let revision: number;
   try {
-    await Promise.all(indexKeys.map((key) => participants.putMarker(key, participant.uid)));
-    revision = await participants.create(directKey(participant.uid), participant);
+    revision = await deps.repos.participants.createIndexed(participant);
   } catch (err) {
-    await Promise.allSettled([
-      ...indexKeys.map((key) => participants.removeMarker(key)),
-      participantClaims(deps).release(
+    await participantClaims(deps)
+      .release(
         participantEmailClaimKey(participant.past_meeting_uid, participant.email),
         participant.uid,
-      ),
-    ]);
+      )
+      .catch(() => undefined);
     throw err;
   }
   deps.events.publish(RESOURCE, "created", participant.uid, revision, participant);
@@ -273,26 +258,18 @@ export async function deleteParticipantsOfPastMeeting(
   deps: HandlerDeps,
   pastMeetingUid: string,
 ): Promise<void> {
-  const { participants } = deps.repos;
   const claims = participantClaims(deps);
-  for await (const keys of participants.allKeysUnder(pastMeetingChildrenPrefix(pastMeetingUid))) {
-    await Promise.all(
-      keys.map(async (indexKey) => {
-        const uid = lastSegment(indexKey);
-        const found = await participants.get(directKey(uid));
-        if (found === null || found.value.past_meeting_uid !== pastMeetingUid) {
-          await participants.removeMarker(indexKey);
-          return;
-        }
-        const revision = await participants.remove(directKey(uid));
-        await Promise.all([
-          ...participantIndexKeys(found.value).map((key) => participants.removeMarker(key)),
-          claims.release(participantEmailClaimKey(pastMeetingUid, found.value.email), uid),
-        ]);
-        deps.events.publish(RESOURCE, "deleted", uid, revision, null);
-      }),
-    );
-  }
+  await deps.repos.participants.removeAllUnder(
+    pastMeetingChildrenPrefix(pastMeetingUid),
+    (participant) => participant.past_meeting_uid === pastMeetingUid,
+    async (participant, revision) => {
+      await claims.release(
+        participantEmailClaimKey(pastMeetingUid, participant.email),
+        participant.uid,
+      );
+      deps.events.publish(RESOURCE, "deleted", participant.uid, revision, null);
+    },
+  );
 }
 
 export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
@@ -393,14 +370,13 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         if (emailChanged) await claimEmail(next.past_meeting_uid, next.email, uid);
         let newRevision: number;
         try {
-          newRevision = await participants.update(key, next, current.revision);
+          newRevision = await replaceAt(participants, current, next, "participant");
         } catch (err) {
           if (emailChanged) {
             await claims
               .release(participantEmailClaimKey(next.past_meeting_uid, next.email), uid)
               .catch(() => undefined);
           }
-          if (err instanceof RevisionConflict) throw staleRevision("participant", uid);
           throw err;
         }
         if (emailChanged) {
@@ -417,26 +393,13 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.participants.delete",
       async handle({ uid, revision }) {
-        const key = directKey(uid);
-        const current = await participants.get(key);
-        if (current === null) throw notFound("participant", uid);
-        if (current.revision !== revision) throw staleRevision("participant", uid);
-        let deletedRevision: number;
-        try {
-          deletedRevision = await participants.remove(key, revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("participant", uid);
-          throw err;
-        }
-        const participant = current.value;
-        await Promise.all([
-          ...participantIndexKeys(participant).map((k) => participants.removeMarker(k)),
-          claims.release(
-            participantEmailClaimKey(participant.past_meeting_uid, participant.email),
-            uid,
-          ),
-        ]);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
+        const deleted = await deleteIndexed(participants, "participant", uid, revision);
+        const participant = deleted.value;
+        await claims.release(
+          participantEmailClaimKey(participant.past_meeting_uid, participant.email),
+          uid,
+        );
+        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),
