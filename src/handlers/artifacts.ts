@@ -15,12 +15,11 @@
 // A delete runs the other way: the artifact, its index key, then its uid leaves the list.
 import { withoutUid, withUid } from "../domain/lifecycle.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
-import { invalidField, notFound, staleRevision } from "../errors.js";
+import { invalidField, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { artifactIndexKeys } from "../store/artifacts.js";
+import type { IndexedRepository } from "../store/indexed-repository.js";
 import { GroupCommit } from "../store/group-commit.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict, type KvRepository } from "../store/kv-repository.js";
 import { readPage, type Page } from "../store/paging.js";
 import {
   pastMeetingChildrenPrefix,
@@ -28,7 +27,7 @@ import {
   type StoredPastMeeting,
 } from "../store/past-meetings.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./entity-writes.js";
+import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 
@@ -50,7 +49,7 @@ export interface ArtifactKind<S extends ArtifactBase> {
   entity: string;
   /** The past meeting's list of these artifacts. */
   list: UidList;
-  repo: KvRepository<S>;
+  repo: IndexedRepository<S>;
   /** Recomputes the server-computed fields (totals) after a change; identity when there are none. */
   derive: (artifact: S) => S;
 }
@@ -152,16 +151,7 @@ export function artifactOperations<S extends ArtifactBase>(
 
     async create(built, log) {
       const artifact = kind.derive(built);
-      const key = directKey(artifact.uid);
-      const indexKeys = artifactIndexKeys(artifact);
-      let revision: number;
-      try {
-        await Promise.all(indexKeys.map((k) => repo.putMarker(k, artifact.uid)));
-        revision = await repo.create(key, artifact);
-      } catch (err) {
-        await Promise.allSettled(indexKeys.map((k) => repo.removeMarker(k)));
-        throw err;
-      }
+      const revision = await repo.createIndexed(artifact);
       const linked = await link(
         { list: kind.list, op: "add", uid: artifact.uid },
         artifact.past_meeting_uid,
@@ -169,7 +159,7 @@ export function artifactOperations<S extends ArtifactBase>(
       );
       if (linked === null) {
         // The past meeting was deleted after it was read: the artifact goes with it.
-        await Promise.allSettled([repo.remove(key), ...indexKeys.map((k) => repo.removeMarker(k))]);
+        await repo.removeIndexed(artifact).catch(() => undefined);
         throw notFound("past meeting", artifact.past_meeting_uid);
       }
       events.publish(resource, "created", artifact.uid, revision, artifact);
@@ -178,7 +168,7 @@ export function artifactOperations<S extends ArtifactBase>(
 
     async update(uid, revision, patch) {
       const key = directKey(uid);
-      const { current, next } = await planUpdate({
+      const updated = await updateIndexed({
         repo,
         key,
         entity,
@@ -199,33 +189,15 @@ export function artifactOperations<S extends ArtifactBase>(
           return kind.derive(applyMergePatch(value, p));
         },
       });
-      if (next === null) return reply(current.value, current.revision);
-      let newRevision: number;
-      try {
-        newRevision = await repo.update(key, next, current.revision);
-      } catch (err) {
-        if (err instanceof RevisionConflict) throw staleRevision(entity, uid);
-        throw err;
-      }
-      events.publish(resource, "updated", uid, newRevision, next);
-      return reply(next, newRevision);
+      if (updated.changed)
+        events.publish(resource, "updated", uid, updated.revision, updated.value);
+      return reply(updated.value, updated.revision);
     },
 
     async remove(uid, revision, log) {
-      const key = directKey(uid);
-      const current = await repo.get(key);
-      if (current === null) throw notFound(entity, uid);
-      if (current.revision !== revision) throw staleRevision(entity, uid);
-      let deletedRevision: number;
-      try {
-        deletedRevision = await repo.remove(key, revision);
-      } catch (err) {
-        if (err instanceof RevisionConflict) throw staleRevision(entity, uid);
-        throw err;
-      }
-      const artifact = current.value;
-      await Promise.all(artifactIndexKeys(artifact).map((k) => repo.removeMarker(k)));
-      events.publish(resource, "deleted", uid, deletedRevision, null);
+      const deleted = await deleteIndexed(repo, entity, uid, revision);
+      const artifact = deleted.value;
+      events.publish(resource, "deleted", uid, deleted.revision, null);
       await link({ list: kind.list, op: "remove", uid }, artifact.past_meeting_uid, log);
       return { uid, deleted: true };
     },
@@ -256,20 +228,12 @@ export async function deleteArtifactsOfPastMeeting<S extends ArtifactBase>(
   kind: ArtifactKind<S>,
   pastMeetingUid: string,
 ): Promise<void> {
-  const { repo } = kind;
-  for await (const keys of repo.allKeysUnder(pastMeetingChildrenPrefix(pastMeetingUid))) {
-    await Promise.all(
-      keys.map(async (indexKey) => {
-        const uid = lastSegment(indexKey);
-        const found = await repo.get(directKey(uid));
-        if (found === null || found.value.past_meeting_uid !== pastMeetingUid) {
-          await repo.removeMarker(indexKey);
-          return;
-        }
-        const revision = await repo.remove(directKey(uid));
-        await Promise.all(artifactIndexKeys(found.value).map((k) => repo.removeMarker(k)));
-        deps.events.publish(kind.resource, "deleted", uid, revision, null);
-      }),
-    );
-  }
+  await kind.repo.removeAllUnder(
+    pastMeetingChildrenPrefix(pastMeetingUid),
+    (artifact) => artifact.past_meeting_uid === pastMeetingUid,
+    (artifact, revision) => {
+      deps.events.publish(kind.resource, "deleted", artifact.uid, revision, null);
+      return Promise.resolve();
+    },
+  );
 }
