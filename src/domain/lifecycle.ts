@@ -2,6 +2,7 @@
 // meeting", "participant", "recording", "summary"): which occurrence a start belongs to, what a
 // past meeting copies from its meeting, how sessions open and close, what an artifact's totals
 // are. Pure: instants and new ids are parameters. The decisions are listed in docs/LIFECYCLE.md.
+import { utcTimestamp } from "./timestamps.js";
 import { invalidField } from "../errors.js";
 import type {
   ArtifactFile,
@@ -185,24 +186,4 @@ export function withUid(uids: readonly string[], uid: string): string[] {
 
 export function withoutUid(uids: readonly string[], uid: string): string[] {
   return uids.filter((u) => u !== uid);
-}
-
-const UTC_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-
-/**
- * A lifecycle instant (started_at, ended_at, joined_at, left_at) as replies carry timestamps: in
- * UTC (`...Z`, CONTRACT §3). One given in UTC is kept exactly as given; another offset is
- * converted, with milliseconds only when it has them.
- */
-export function toUtc(timestamp: string): string {
-  const upper = timestamp.toUpperCase().replace(" ", "T");
-  if (UTC_TIMESTAMP.test(upper)) return upper;
-  const instant = Date.parse(upper);
-  if (Number.isNaN(instant)) throw new RangeError(`not an RFC 3339 date-time: ${timestamp}`);
-  return utcTimestamp(instant);
-}
-
-/** RFC 3339 UTC, with milliseconds only when there are any. */
-function utcTimestamp(instant: number): string {
-  return new Date(instant).toISOString().replace(".000Z", "Z");
 }

@@ -13,7 +13,7 @@
 //   2. the index key under the past meeting: a dangling index key is skipped by lists;
 //   3. the participant itself: the commit point.
 // A delete runs the other way: the participant, then its index key and its claim.
-import { closeAttendance, openAttendance, registrationCovers, toUtc } from "../domain/lifecycle.js";
+import { closeAttendance, openAttendance, registrationCovers } from "../domain/lifecycle.js";
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { Participant } from "../generated/schema-types.js";
@@ -428,7 +428,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request, ctx) {
         const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
         const email = normalizeEmail(request.email);
-        const joinedAt = toUtc(request.joined_at);
+        const joinedAt = request.joined_at;
         const given: PersonFields = {};
         if (request.first_name !== undefined) given.first_name = request.first_name;
         if (request.last_name !== undefined) given.last_name = request.last_name;
@@ -471,7 +471,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       subject: "lfx.participants.leave",
       async handle(request) {
         const { past_meeting_uid, leave_reason } = request;
-        const leftAt = toUtc(request.left_at);
+        const leftAt = request.left_at;
         const email = normalizeEmail(request.email);
         const missing = () =>
           new AppError(

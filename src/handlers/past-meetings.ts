@@ -24,7 +24,6 @@ import {
   meetingSnapshot,
   occurrenceOfStart,
   openMeetingSession,
-  toUtc,
 } from "../domain/lifecycle.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { isOccurrence, type Schedule } from "../domain/occurrences.js";
@@ -309,7 +308,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       subject: "lfx.past-meetings.start",
       async handle(request, ctx) {
         const { meeting_uid, platform_meeting_id } = request;
-        const startedAt = toUtc(request.started_at);
+        const startedAt = request.started_at;
         const meeting = await requireMeeting(meeting_uid);
         const occurrence = occurrenceOfStart(
           scheduleOf(meeting),
@@ -359,7 +358,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       subject: "lfx.past-meetings.end",
       async handle(request) {
         const { past_meeting_uid } = request;
-        const endedAt = toUtc(request.ended_at);
+        const endedAt = request.ended_at;
         const result = await modifyAtRevision(pastMeetings, directKey(past_meeting_uid), (pm) => {
           const sessions = closeMeetingSession(pm.sessions, endedAt);
           return sessions === null ? null : { ...pm, sessions, updated_at: now().toISOString() };

@@ -14,6 +14,7 @@ import {
   type IdempotentCreates,
 } from "./idempotency.js";
 import type { CompiledSchema } from "./schemas.js";
+import { compileUtcNormalizer } from "./utc-timestamps.js";
 import type { EndpointStats } from "./stats.js";
 
 export interface AdapterDeps {
@@ -65,12 +66,14 @@ export function createMessageHandler(
   deps: AdapterDeps,
 ): (msg: ServiceMsg) => void {
   const name = endpointName(endpoint.subject);
+  const normalizeTimestamps = compileUtcNormalizer(schema.bundled);
   const log = deps.log.child({ endpoint: name });
 
   async function handle(msg: ServiceMsg, requestLog: Logger): Promise<object> {
     const body = parseRequest(msg.data);
     const violations = schema.validate(body);
     if (violations.length > 0) throw schemaViolation(violations);
+    normalizeTimestamps?.(body);
     // The schema has just proven the shape that the generated type describes.
     const request = body as never;
     const idempotencyKey = msg.headers?.get(IDEMPOTENCY_KEY_HEADER) ?? "";

@@ -72,6 +72,17 @@ describe("lfx.meetings.create", () => {
     expect(settings.organizers).toEqual(["alice"]);
   });
 
+  it("stores and replies timestamps in UTC whatever offset they were sent with", async () => {
+    const meeting = await createMeeting({
+      start_time: "2030-01-15T10:00:00-05:00",
+      recurrence: { type: 1, repeat_interval: 1, end_date_time: "2030-01-20T01:00:00+01:00" },
+    });
+    expect(meeting).toMatchObject({
+      start_time: "2030-01-15T15:00:00Z",
+      recurrence: { end_date_time: "2030-01-20T00:00:00Z" },
+    });
+  });
+
   it("rejects an unknown field and a missing one, naming both", async () => {
     const { title: _title, ...rest } = meetingInput();
     const reply = await request<ErrorReply>(client, "lfx.meetings.create", {

@@ -11,7 +11,6 @@ import {
   openAttendance,
   openMeetingSession,
   registrationCovers,
-  toUtc,
   withoutUid,
   withUid,
 } from "../../src/domain/lifecycle.js";
@@ -178,15 +177,5 @@ describe("artifacts and registrations", () => {
       "/scheduled_end_time",
     );
     expect(pathOf(times("2030-01-15T15:00:00Z", "2030-01-15T15:00:00Z"))).toBeUndefined();
-  });
-});
-
-describe("toUtc", () => {
-  it("keeps UTC timestamps as given and converts other offsets", () => {
-    expect(toUtc("2030-01-15T15:00:00Z")).toBe("2030-01-15T15:00:00Z");
-    expect(toUtc("2030-01-15T15:00:00.25Z")).toBe("2030-01-15T15:00:00.25Z");
-    expect(toUtc("2030-01-15t15:00:00z")).toBe("2030-01-15T15:00:00Z");
-    expect(toUtc("2030-01-15T10:00:00-05:00")).toBe("2030-01-15T15:00:00Z");
-    expect(toUtc("2030-01-15T16:00:00.500+01:00")).toBe("2030-01-15T15:00:00.500Z");
   });
 });
