@@ -8,6 +8,11 @@ export interface Config {
   natsUserPassword: { user: string; pass: string } | undefined;
   /** Path of a `.creds` file (JWT + nkey seed); production's way to authenticate. */
   natsCreds: string | undefined;
+  /**
+   * Prefix of the service's reply subjects (the library's default is `_INBOX`). A prefix of its
+   * own lets NATS permissions keep other users from subscribing to the replies of its KV reads.
+   */
+  natsInboxPrefix: string | undefined;
   logLevel: string;
   /** Replicas of the buckets this service creates; existing buckets keep their own. */
   kvReplicas: number;
@@ -18,6 +23,9 @@ export interface Config {
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
 }
+
+/** One or more subject tokens: no wildcard, no whitespace, no empty token. */
+const SUBJECT_PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -63,6 +71,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("NATS_USER and NATS_PASSWORD must be set together");
   }
 
+  const natsInboxPrefix = optional(env, "NATS_INBOX_PREFIX");
+  if (natsInboxPrefix !== undefined && !SUBJECT_PREFIX.test(natsInboxPrefix)) {
+    throw new ConfigError(
+      `NATS_INBOX_PREFIX must be subject tokens without wildcards or spaces, got ${JSON.stringify(natsInboxPrefix)}`,
+    );
+  }
+
   const logLevel = optional(env, "LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(
@@ -74,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsServers,
     natsUserPassword: user !== undefined && pass !== undefined ? { user, pass } : undefined,
     natsCreds: optional(env, "NATS_CREDS"),
+    natsInboxPrefix,
     logLevel,
     kvReplicas: integer(env, "KV_REPLICAS", 1, 1, 5),
     maxInFlight: integer(env, "MAX_IN_FLIGHT", 256, 1, 100_000),

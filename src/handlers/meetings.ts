@@ -13,7 +13,7 @@ import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../s
 import { readPage } from "../store/paging.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
-import { createMeetingView, shownMeeting } from "./meeting-view.js";
+import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
@@ -70,6 +70,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           created_at: timestamp,
           updated_at: timestamp,
         };
+        checkMeetingFitsReply(meeting, deps.maxReplyBytes);
         const settings = {
           uid,
           organizers: organizers ?? [],
@@ -127,7 +128,9 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           apply: (current, p) => {
             const merged = applyMeetingPatch(current, p);
             const { series_end_date: _previous, ...rest } = merged;
-            return { ...rest, ...scheduleFields(rest) };
+            const next = { ...rest, ...scheduleFields(rest) };
+            checkMeetingFitsReply(next, deps.maxReplyBytes);
+            return next;
           },
         });
         if (updated.changed) {

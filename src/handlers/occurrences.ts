@@ -6,7 +6,7 @@ import { invalidField, notFound, staleRevision } from "../errors.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
-import { decodeCursor, encodeCursor } from "../store/paging.js";
+import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
 import { cancelledOf, createMeetingView, scheduleOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./entity-writes.js";
@@ -40,14 +40,15 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit: limit + 1,
           excluded: include_cancelled ? undefined : cancelledOf(meeting),
         });
-        const page = times.slice(0, limit);
-        const last = page.at(-1);
+        const described = await view.describe(meeting, times.slice(0, limit));
+        // Cut to fit the server's max payload, as stored lists are (store/paging.ts): 1000
+        // occurrences with a long title and description would be megabytes, a reply never sent.
+        const items = fitReply(described, deps.maxReplyBytes);
+        const last = items.at(-1);
+        const more = times.length > limit || items.length < described.length;
         return {
-          items: await view.describe(meeting, page),
-          next_cursor:
-            times.length > limit && last !== undefined
-              ? encodeCursor(scope, last.occurrence_id)
-              : null,
+          items,
+          next_cursor: more && last !== undefined ? encodeCursor(scope, last.occurrence_id) : null,
         };
       },
     }),

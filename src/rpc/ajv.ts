@@ -5,15 +5,15 @@
 import { Ajv } from "ajv";
 import type { ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
-import { IANAZone } from "luxon";
 import isEmail from "validator/lib/isEmail.js";
+import { isKnownZone } from "../domain/occurrences.js";
 import type { ErrorDetail } from "../errors.js";
 
 /** IANA names start with a letter; this keeps offsets ("+01:00") out even where Intl accepts them. */
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
 
 export function isIanaTimezone(name: string): boolean {
-  return ZONE_NAME.test(name) && IANAZone.isValidZone(name);
+  return ZONE_NAME.test(name) && isKnownZone(name);
 }
 
 /** RFC 5321 addresses, and RFC 6531 ones with non-ASCII characters in either part. */

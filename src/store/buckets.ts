@@ -37,6 +37,9 @@ const INDEXED: ReadonlySet<BucketId> = new Set<BucketId>([
 const MIB = 1024 * 1024;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** Largest value the service writes: under the server's default max payload (1 MiB), with room. */
+export const MAX_VALUE_BYTES = MIB - 64 * 1024;
+
 /**
  * Settings of a bucket created by this service. History 5 keeps the revision an update was based
  * on, which is how a retried update is recognised (CONTRACT §3); values stay under the server's
@@ -47,7 +50,7 @@ export function bucketSettings(id: BucketId, replicas: number) {
     description: `lfx-meeting-service: ${BUCKET_NAMES[id]}`,
     replicas,
     history: id === "idempotency" ? 1 : 5,
-    maxValueSize: MIB - 64 * 1024,
+    maxValueSize: MAX_VALUE_BYTES,
     ...(id === "idempotency" ? { ttl: DAY_MS } : {}),
   };
 }

@@ -12,8 +12,8 @@ import {
   TimeoutError,
   headers as natsHeaders,
 } from "@nats-io/nats-core";
-import { AppError, unavailable } from "../errors.js";
-import type { Bucket } from "./buckets.js";
+import { AppError, invalidRequest, unavailable } from "../errors.js";
+import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import type { KeyIndex } from "./key-index.js";
 
 export interface Versioned<T> {
@@ -37,11 +37,18 @@ const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([
   JetStreamApiCodes.StreamWrongLastSequenceUnknown,
 ]);
 
+/** JSStreamMessageExceedsMaximumErr: the value is over the bucket's max value size. */
+const MESSAGE_EXCEEDS_MAXIMUM = 10054;
+
 /** Maps a failure of a JetStream call to the service's errors (STYLE: one seam for this). */
 export function translateStoreError(err: unknown, bucket: string, key: string): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(err.code)) {
     return new RevisionConflict(bucket, key, err);
+  }
+  if (err instanceof JetStreamApiError && err.code === MESSAGE_EXCEEDS_MAXIMUM) {
+    // An existing bucket with a smaller max value size than MAX_VALUE_BYTES.
+    return recordTooLarge();
   }
   if (
     err instanceof TimeoutError ||
@@ -60,6 +67,23 @@ export function translateStoreError(err: unknown, bucket: string, key: string): 
     return translateStoreError(err.cause, bucket, key);
   }
   return new AppError("internal", "internal error", undefined, { cause: err });
+}
+
+/**
+ * A request that fits the server's max payload can still make a record too large to store
+ * (server-set fields added, or a merge-patch on a large entity): the client's doing, so a 400.
+ * Without this check the write fails in the client library or the server as an internal error.
+ */
+function recordTooLarge(): AppError {
+  return invalidRequest("the request would make a record too large to store", [
+    { path: "", message: "makes the record larger than the maximum value size" },
+  ]);
+}
+
+function encodeValue(value: object): string {
+  const json = JSON.stringify(value);
+  if (Buffer.byteLength(json) > MAX_VALUE_BYTES) throw recordTooLarge();
+  return json;
 }
 
 const encoder = new TextEncoder();
@@ -91,12 +115,12 @@ export class KvRepository<T extends object> {
 
   /** Writes a new key; RevisionConflict when it exists (a deleted key may be created again). */
   create(key: string, value: T): Promise<number> {
-    return this.call(key, () => this.bucket.kv.create(key, JSON.stringify(value)));
+    return this.call(key, () => this.bucket.kv.create(key, encodeValue(value)));
   }
 
   /** Replaces the value if the key is still at `revision`; RevisionConflict otherwise. */
   update(key: string, value: T, revision: number): Promise<number> {
-    return this.call(key, () => this.bucket.kv.update(key, JSON.stringify(value), revision));
+    return this.call(key, () => this.bucket.kv.update(key, encodeValue(value), revision));
   }
 
   /**

@@ -52,6 +52,16 @@ export interface PageQuery<T> {
 
 const REPLY_ENVELOPE_BYTES = 1024;
 
+/** The longest head of `items` whose page reply fits in `maxReplyBytes` (at least one item). */
+export function fitReply<T>(items: readonly T[], maxReplyBytes: number): T[] {
+  let bytes = REPLY_ENVELOPE_BYTES;
+  for (const [i, item] of items.entries()) {
+    bytes += Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (bytes > maxReplyBytes && i > 0) return items.slice(0, i);
+  }
+  return [...items];
+}
+
 export async function readPage<T>(query: PageQuery<T>): Promise<Page<T>> {
   const { limit, maxReplyBytes } = query;
   let after = decodeCursor(query.scope, query.cursor);

@@ -1,5 +1,6 @@
 // CONTRACT §1 (JSON log lines) and STYLE "fastify": one "request completed" line per request,
 // 4xx at info, and no personal data (emails, names) in any line at info level.
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
@@ -188,4 +189,175 @@ it("keeps a participant's email out of the log, also on a duplicate (409)", asyn
 
   expect(completedLines(lines())).toHaveLength(2);
   expectNoneContains(lines(), [email]);
+});
+
+/** An email as it may hide in a key name (CONTRACT §6 encodes each segment as base64url). */
+function encodedForms(email: string): string[] {
+  return [email, Buffer.from(email.toLowerCase(), "utf8").toString("base64url")];
+}
+
+it("keeps registrants' data out of the log through update, get, list, RSVP, delete and conflicts", async () => {
+  const meeting = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput());
+  const lines = linesFromNow();
+  const first = uniqueEmail("hedy.lamarr");
+  const second = uniqueEmail("annie.easley");
+  const names = ["Hedy", "Lamarr", "Annie", "Easley", "hedy_l", "Inventor", "Actress Guild"];
+  const a = await ok<{ uid: string; revision: number }>(client, "lfx.registrants.create", {
+    meeting_uid: meeting.uid,
+    email: first,
+    first_name: "Hedy",
+    last_name: "Lamarr",
+    username: "hedy_l",
+  });
+  const b = await ok<{ uid: string; revision: number }>(client, "lfx.registrants.create", {
+    meeting_uid: meeting.uid,
+    email: second,
+    first_name: "Annie",
+    last_name: "Easley",
+  });
+  // Concurrent duplicates: the losers' conflicts must not name the email or its key.
+  const racers = await Promise.all(
+    Array.from({ length: 4 }, () =>
+      request(client, "lfx.registrants.create", { meeting_uid: meeting.uid, email: first }),
+    ),
+  );
+  expect(racers.map((r) => r.status)).toEqual([409, 409, 409, 409]);
+  // An update to another registrant's email is a conflict; a stale one too.
+  const taken = await request(client, "lfx.registrants.update", {
+    uid: b.uid,
+    revision: b.revision,
+    email: first.toUpperCase(),
+  });
+  expect(taken.status).toBe(409);
+  const updated = await ok<{ revision: number }>(client, "lfx.registrants.update", {
+    uid: a.uid,
+    revision: a.revision,
+    job_title: "Inventor",
+    org_name: "Actress Guild",
+  });
+  await request(client, "lfx.registrants.update", {
+    uid: a.uid,
+    revision: a.revision,
+    last_name: "Markey",
+  });
+  await ok(client, "lfx.registrants.get", { uid: a.uid });
+  await ok(client, "lfx.registrants.list", { email: first });
+  await ok(client, "lfx.registrants.list", { meeting_uid: meeting.uid });
+  const rsvp = await ok<{ uid: string }>(client, "lfx.rsvps.create", {
+    meeting_uid: meeting.uid,
+    registrant_uid: a.uid,
+    response: "accepted",
+    scope: "all",
+  });
+  await ok(client, "lfx.rsvps.get", { uid: rsvp.uid });
+  await ok(client, "lfx.rsvps.list", { meeting_uid: meeting.uid });
+  // Invalid values are refused without being quoted.
+  const invalid = await request(client, "lfx.registrants.create", {
+    meeting_uid: meeting.uid,
+    email: "Hedy Lamarr <hedy@example>",
+    first_name: 42,
+    username: ["hedy_l"],
+  });
+  expect(invalid.status).toBe(400);
+  await ok(client, "lfx.registrants.delete", { uid: a.uid, revision: updated.revision });
+
+  expect(completedLines(lines()).length).toBeGreaterThanOrEqual(15);
+  expectNoneContains(lines(), [...encodedForms(first), ...encodedForms(second), ...names]);
+});
+
+it("keeps participants' data out of the log through start, join, leave, update and conflicts", async () => {
+  const meeting = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput());
+  const invited = uniqueEmail("radia.perlman");
+  await ok(client, "lfx.registrants.create", {
+    meeting_uid: meeting.uid,
+    email: invited,
+    first_name: "Radia",
+    last_name: "Perlman",
+  });
+  const lines = linesFromNow();
+  // start copies the registrant into an invited participant.
+  const past = await ok<{ uid: string }>(client, "lfx.past-meetings.start", {
+    meeting_uid: meeting.uid,
+    started_at: "2030-01-15T15:00:00Z",
+  });
+  const guest = uniqueEmail("evelyn.boyd");
+  const joins = await Promise.all(
+    Array.from({ length: 3 }, () =>
+      request<{ uid: string; revision: number }>(client, "lfx.participants.join", {
+        past_meeting_uid: past.uid,
+        email: guest,
+        first_name: "Evelyn",
+        last_name: "Boyd",
+        username: "evelyn_b",
+        joined_at: "2030-01-15T15:05:00Z",
+      }),
+    ),
+  );
+  expect(joins.map((j) => j.status)).toEqual([200, 200, 200]);
+  const left = await ok<{ uid: string; revision: number }>(client, "lfx.participants.leave", {
+    past_meeting_uid: past.uid,
+    email: guest,
+    left_at: "2030-01-15T15:45:00Z",
+    leave_reason: "Evelyn had to go",
+  });
+  await ok(client, "lfx.participants.update", {
+    uid: left.uid,
+    revision: left.revision,
+    last_name: "Granville",
+  });
+  const duplicate = await request(client, "lfx.participants.create", {
+    past_meeting_uid: past.uid,
+    email: invited.toUpperCase(),
+    first_name: "Radia",
+  });
+  expect(duplicate.status).toBe(409);
+  await ok(client, "lfx.participants.list", { past_meeting_uid: past.uid });
+  await request(client, "lfx.participants.leave", {
+    past_meeting_uid: past.uid,
+    email: uniqueEmail("nobody"),
+    left_at: "2030-01-15T15:45:00Z",
+  });
+
+  expect(completedLines(lines()).length).toBeGreaterThanOrEqual(9);
+  expectNoneContains(lines(), [
+    ...encodedForms(invited),
+    ...encodedForms(guest),
+    "Radia",
+    "Perlman",
+    "Evelyn",
+    "Boyd",
+    "evelyn_b",
+    "Granville",
+  ]);
+});
+
+it("keeps personal data out of the error line of a request that fails in storage", async () => {
+  const meeting = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput());
+  const email = uniqueEmail("mae.jemison");
+  const lines = linesFromNow();
+  // The registrants' bucket disappears under the running instance: the create fails in the
+  // store, and its error line carries the cause. (The instance is replaced afterwards.)
+  const jsm = await jetstreamManager(client);
+  await jsm.streams.delete("KV_meeting-registrants");
+  let written: LogLine[];
+  try {
+    const reply = await request(client, "lfx.registrants.create", {
+      meeting_uid: meeting.uid,
+      email,
+      first_name: "Mae",
+      last_name: "Jemison",
+    });
+    expect(reply.status).toBeGreaterThanOrEqual(500);
+    written = lines();
+  } finally {
+    await instance.stop();
+    instance = await startInstance(server.url, { logLevel: "info" });
+  }
+  expect(written.filter((line) => line["level"] === "error")).toEqual([
+    expect.objectContaining({
+      subject: "lfx.registrants.create",
+      err: expect.anything() as unknown,
+    }),
+  ]);
+  expectNoneContains(written, [...encodedForms(email), "Mae", "Jemison"]);
 });

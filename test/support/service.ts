@@ -32,7 +32,14 @@ export async function startInstance(
     },
   };
   const log = createLogger(options.logLevel ?? "info", destination);
-  const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  // Credentials and inbox prefix as src/main.ts passes them, for servers with permissions.
+  const nc = await connect({
+    servers: url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+    ...config.natsUserPassword,
+    ...(config.natsInboxPrefix === undefined ? {} : { inboxPrefix: config.natsInboxPrefix }),
+  });
   let running: RunningService;
   try {
     running = await startService(nc, config, log);

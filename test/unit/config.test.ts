@@ -22,6 +22,9 @@ describe("loadConfig", () => {
     [{ KV_REPLICAS: "three" }, /KV_REPLICAS/],
     [{ NATS_USER: "svc" }, /NATS_USER and NATS_PASSWORD/],
     [{ NATS_URL: " , " }, /NATS_URL/],
+    [{ NATS_INBOX_PREFIX: "_INBOX.>" }, /NATS_INBOX_PREFIX/],
+    [{ NATS_INBOX_PREFIX: "a b" }, /NATS_INBOX_PREFIX/],
+    [{ NATS_INBOX_PREFIX: "a..b" }, /NATS_INBOX_PREFIX/],
   ])("refuses %j, naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -32,5 +35,12 @@ describe("loadConfig", () => {
       user: "u",
       pass: "p",
     });
+  });
+
+  it("takes an inbox prefix of the service's own (docs/SECURITY.md)", () => {
+    expect(loadConfig({}).natsInboxPrefix).toBeUndefined();
+    expect(loadConfig({ NATS_INBOX_PREFIX: "_INBOX_lfx-meeting-service" }).natsInboxPrefix).toBe(
+      "_INBOX_lfx-meeting-service",
+    );
   });
 });
