@@ -4,7 +4,14 @@
 // gets exactly one reply, statistics are counted here, and one log line is written per request.
 import type { ServiceMsg } from "@nats-io/services";
 import type { LimitFunction } from "p-limit";
-import { AppError, invalidRequest, toWireError, unavailable, type ErrorDetail } from "../errors.js";
+import {
+  AppError,
+  invalidRequest,
+  toWireError,
+  unavailable,
+  type ErrorDetail,
+  type WireError,
+} from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { AnyEndpoint, RequestContext } from "./endpoint.js";
 import { endpointName } from "./endpoint.js";
@@ -97,64 +104,57 @@ export function createMessageHandler(
     });
   }
 
-  function withDeadline(work: Promise<object>): Promise<object> {
+  /**
+   * The handler's result, or `unavailable` once the request's deadline (counted from its arrival,
+   * so time spent waiting for a slot counts) has passed. A handler that outlives the deadline
+   * still finishes; its late failure is only logged.
+   */
+  function withDeadline(work: Promise<object>, remainingMs: number): Promise<object> {
+    work.catch((err: unknown) => log.debug({ err }, "late handler failure"));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(unavailable("the request took too long; retry")),
-        deps.requestDeadlineMs,
+        remainingMs,
       );
     });
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 
-  async function serve(msg: ServiceMsg): Promise<void> {
-    const started = performance.now();
-    const requestLog = log;
-    let status = 200;
-    let errorText: string | undefined;
+  async function serve(msg: ServiceMsg, arrived: number): Promise<void> {
+    let failure: { wire: WireError; cause: unknown } | undefined;
     try {
-      const work = handle(msg, requestLog);
-      // A handler that outlives the deadline still finishes; its late result is only logged.
-      work.catch((err: unknown) => requestLog.debug({ err }, "late handler failure"));
-      const reply = await withDeadline(work);
+      const remainingMs = deps.requestDeadlineMs - (performance.now() - arrived);
+      // Shed a request that waited out its deadline in line: its caller has given up on it.
+      if (remainingMs <= 0) throw unavailable("the service is overloaded; retry");
+      const reply = await withDeadline(handle(msg, log), remainingMs);
       msg.respond(JSON.stringify(reply));
     } catch (err) {
       const wire = toWireError(err);
-      status = wire.status;
-      errorText = `${wire.status}:${wire.message}`;
+      failure = { wire, cause: err };
       msg.respondError(wire.status, wire.message, JSON.stringify(wire.body));
-      const durationMs = performance.now() - started;
-      if (status >= 500) {
-        requestLog.error(
-          { subject: endpoint.subject, status, duration_ms: round(durationMs), err: causeOf(err) },
-          "request failed",
-        );
-      } else {
-        requestLog.info(
-          {
-            subject: endpoint.subject,
-            status,
-            duration_ms: round(durationMs),
-            error: wire.message,
-          },
-          "request completed",
-        );
-      }
-      deps.stats.record(name, durationMs, errorText);
+    }
+    const durationMs = performance.now() - arrived;
+    const line = {
+      subject: endpoint.subject,
+      status: failure?.wire.status ?? 200,
+      duration_ms: round(durationMs),
+    };
+    if (failure === undefined) {
+      log.info(line, "request completed");
+      deps.stats.record(name, durationMs);
       return;
     }
-    const durationMs = performance.now() - started;
-    requestLog.info(
-      { subject: endpoint.subject, status, duration_ms: round(durationMs) },
-      "request completed",
-    );
-    deps.stats.record(name, durationMs);
+    const { wire, cause } = failure;
+    if (wire.status >= 500) log.error({ ...line, err: causeOf(cause) }, "request failed");
+    else log.info({ ...line, error: wire.message }, "request completed");
+    deps.stats.record(name, durationMs, `${wire.status}:${wire.message}`);
   }
 
   return (msg) => {
+    const arrived = performance.now();
     deps
-      .limit(() => serve(msg))
+      .limit(() => serve(msg, arrived))
       .catch((err: unknown) => {
         // Only a failure to publish the reply itself can get here (e.g. connection closed).
         log.error({ err, subject: endpoint.subject }, "reply could not be sent");
