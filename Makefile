@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test` (see README.md).
-.PHONY: run test deps build typecheck lint format-check unit bench clean
+.PHONY: run test deps build typecheck lint format-check unit bench clean cluster test-faults
 
 deps:
 	@scripts/ensure-deps.sh
@@ -21,6 +21,20 @@ format-check: deps
 
 test: build typecheck lint format-check
 	PATH="$$PATH:/usr/sbin" npm test
+
+# The fault tests alone (test/faults/: server and instance kills, a 3-node cluster, unknown write
+# outcomes); `make test` runs them too. Figures go to $FAULTS_REPORT when set (docs/RELIABILITY.md).
+test-faults: build
+	PATH="$$PATH:/usr/sbin" npm test -- test/faults
+
+# A local 3-node JetStream cluster (cluster/*.conf) in the foreground, to run instances against.
+cluster: deps
+	scripts/run-cluster.sh
+
+# The benchmark (bench/run.ts, issue 7): its own nats-server, the service and a bare responder;
+# prints a table and writes JSON and an SVG chart to bench/results/. A few minutes; not in `make test`.
+bench: build
+	PATH="$$PATH:/usr/sbin" npm run bench
 
 clean:
 	rm -rf dist coverage

@@ -17,7 +17,7 @@ import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js"
 import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
 import { closeBuckets, openBuckets } from "./store/buckets.js";
-import { KvRepository } from "./store/kv-repository.js";
+import { KvRepository, translateStoreError } from "./store/kv-repository.js";
 import { createRepositories } from "./store/repositories.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
@@ -42,14 +42,15 @@ export async function startService(
 ): Promise<RunningService> {
   const timeout = config.kvTimeoutMs;
   const js = jetstream(nc, { timeout });
-  const jsm = await jetstreamManager(nc, { timeout });
-  const buckets = await openBuckets({
-    js,
-    jsm,
-    replicas: config.kvReplicas,
-    log,
-    kvTimeoutMs: timeout,
-  });
+  const buckets = await whenJetStreamAnswers(log, async () =>
+    openBuckets({
+      js,
+      jsm: await jetstreamManager(nc, { timeout }),
+      replicas: config.kvReplicas,
+      log,
+      kvTimeoutMs: timeout,
+    }),
+  );
   const schemas = await loadRequestSchemas();
 
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
@@ -119,6 +120,25 @@ export async function startService(
       await closeBuckets(buckets);
     },
   };
+}
+
+/**
+ * Runs `open` until JetStream answers it. At start it may not yet: a cluster that is starting or
+ * electing leaders after a restart answers "no responders" or times out for seconds (FACTS.md),
+ * which is a wait, not a reason to exit (CONTRACT §1: NATS may come up after the service). Any
+ * other failure (permissions, a bucket that cannot be created) still fails the start.
+ */
+async function whenJetStreamAnswers<T>(log: Logger, open: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await open();
+    } catch (err) {
+      if (translateStoreError(err, "", "").code !== "unavailable") throw err;
+      const retryInMs = Math.min(500 * attempt, 5000);
+      log.warn({ err, attempt, retry_in_ms: retryInMs }, "JetStream is not ready; retrying");
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+    }
+  }
 }
 
 /**

@@ -16,6 +16,8 @@ export interface UpdatePlan<S> {
   current: Versioned<S>;
   /** The value to write at `current.revision`, or null when there is nothing to write. */
   next: S | null;
+  /** For a retried update whose first try was stored: the value that try started from. */
+  retryOf?: S;
 }
 
 export interface PlanUpdateOptions<S extends Stamped> {
@@ -35,14 +37,14 @@ export async function planUpdate<S extends Stamped>(
 ): Promise<UpdatePlan<S>> {
   const { repo, key, entity, uid, revision, patch } = options;
   const apply = options.apply ?? ((current: S, p: JsonObject) => applyMergePatch(current, p));
-  const current = await repo.get(key);
+  const current = await readAtLeast(repo, key, revision);
   if (current === null) throw notFound(entity, uid);
 
   if (current.revision !== revision) {
     if (revision < current.revision) {
       const before = await repo.getAt(key, revision);
       if (before !== null && sameContent(apply(before, patch), current.value)) {
-        return { current, next: null };
+        return { current, next: null, retryOf: before };
       }
     }
     throw staleRevision(entity, uid);
@@ -51,6 +53,20 @@ export async function planUpdate<S extends Stamped>(
   const merged = apply(current.value, patch);
   if (sameContent(merged, current.value)) return { current, next: null };
   return { current, next: { ...merged, updated_at: options.now.toISOString() } };
+}
+
+/**
+ * The entity, read again from the stream leader when the read found it missing or older than the
+ * revision the client names: a direct get may come from a replica that has not applied the
+ * latest write yet (FACTS.md), and judging on it would be a spurious 404 or 409.
+ */
+async function readAtLeast<S extends object>(
+  repo: KvRepository<S>,
+  key: string,
+  revision: number,
+): Promise<Versioned<S> | null> {
+  const read = await repo.get(key);
+  return read === null || read.revision < revision ? repo.getLatest(key) : read;
 }
 
 function sameContent<S extends Stamped>(a: S, b: S): boolean {
@@ -66,7 +82,9 @@ export interface UpdateOutcome<S> extends Versioned<S> {
 export async function updateIndexed<S extends Stamped & { uid: string }>(
   options: PlanUpdateOptions<S> & { repo: IndexedRepository<S> },
 ): Promise<UpdateOutcome<S>> {
-  const { current, next } = await planUpdate(options);
+  const { current, next, retryOf } = await planUpdate(options);
+  // A retried update whose first try was stored may have lost its reply before its last step.
+  if (retryOf !== undefined) await options.repo.finishReplace(retryOf, current.value);
   if (next === null) return { ...current, changed: false };
   return {
     value: next,
@@ -97,7 +115,7 @@ export async function deleteIndexed<S extends { uid: string }>(
   uid: string,
   revision: number,
 ): Promise<{ value: S; revision: number }> {
-  const current = await repo.get(repo.layout.keyOf(uid));
+  const current = await readAtLeast(repo, repo.layout.keyOf(uid), revision);
   if (current === null) throw notFound(entity, uid);
   if (current.revision !== revision) throw staleRevision(entity, uid);
   try {

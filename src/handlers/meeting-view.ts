@@ -1,7 +1,12 @@
 // How a stored meeting is shown (CONTRACT §5 "meeting", "occurrence"): its occurrences are
 // computed when read, because "not ended yet" depends on the time of the read, with their counts
 // from index keys alone (registrants per occurrence, RSVP answers), never from other entities.
-import { countsFor, groupByRegistrant, type RegistrantTally } from "../domain/attendance.js";
+import {
+  countsFor,
+  groupByRegistrant,
+  type OccurrenceCounts,
+  type RegistrantTally,
+} from "../domain/attendance.js";
 import {
   isOccurrence,
   occurrencesNotEnded,
@@ -10,7 +15,6 @@ import {
 } from "../domain/occurrences.js";
 import { invalidField, invalidRequest } from "../errors.js";
 import type { Meeting, Occurrence } from "../generated/schema-types.js";
-import type { KeyIndex } from "../store/key-index.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import {
   occurrenceOfIndexKey,
@@ -87,22 +91,25 @@ export interface MeetingView {
   describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]): Promise<Occurrence[]>;
 }
 
-type KeyRanges = Pick<KeyIndex, "range">;
-const NO_KEYS: KeyRanges = { range: () => [] };
+/** The counts of every occurrence of a meeting nobody has registered for. */
+const NO_COUNTS: OccurrenceCounts = {
+  registrant_count: 0,
+  response_count_yes: 0,
+  response_count_no: 0,
+  response_count_maybe: 0,
+};
 
 export function createMeetingView(deps: HandlerDeps): MeetingView {
   const { repos, now } = deps;
 
-  async function describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]) {
-    if (times.length === 0) return [];
-    // A meeting without registrants has no registrant or RSVP index keys (an RSVP needs a
-    // registrant and goes with it), so its counts are 0 without the key indexes: this saves the
-    // two stream lookups that bring them up to date on every create and on every read of such a
-    // meeting, which would otherwise cost a third of a read's throughput (bench/).
-    const [registrantKeys, rsvpKeys]: [KeyRanges, KeyRanges] =
-      meeting.registrant_count === 0
-        ? [NO_KEYS, NO_KEYS]
-        : await Promise.all([repos.registrants.syncedKeys(), repos.rsvps.syncedKeys()]);
+  /** Per-occurrence counts from the key indexes, brought up to date first. */
+  async function countsOf(
+    meeting: StoredMeeting,
+  ): Promise<(occurrenceId: string) => OccurrenceCounts> {
+    const [registrantKeys, rsvpKeys] = await Promise.all([
+      repos.registrants.syncedKeys(),
+      repos.rsvps.syncedKeys(),
+    ]);
     const byOccurrence = new Map<string, number>();
     for (const key of registrantKeys.range(
       registrantsOfOccurrencesPrefix(meeting.uid),
@@ -120,6 +127,16 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
     const answers = groupByRegistrant(
       rsvpKeys.range(answersOfMeetingPrefix(meeting.uid), undefined, EVERY_KEY).map(parseAnswerKey),
     );
+    return (occurrenceId) => countsFor(occurrenceId, tally, answers);
+  }
+
+  async function describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]) {
+    if (times.length === 0) return [];
+    // A meeting without registrants has no registrant or RSVP index keys (an RSVP needs a
+    // registrant and goes with it), so its counts are 0 without the key indexes: this saves the
+    // two stream lookups that bring them up to date on every create and on every read of such a
+    // meeting, which would otherwise cost a third of a read's throughput (bench/).
+    const counts = meeting.registrant_count === 0 ? () => NO_COUNTS : await countsOf(meeting);
     const cancelled = cancelledOf(meeting);
     return times.map((time): Occurrence => ({
       occurrence_id: time.occurrence_id,
@@ -128,7 +145,7 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
       title: meeting.title,
       ...(meeting.description === undefined ? {} : { description: meeting.description }),
       is_cancelled: cancelled.has(time.occurrence_id),
-      ...countsFor(time.occurrence_id, tally, answers),
+      ...counts(time.occurrence_id),
     }));
   }
 

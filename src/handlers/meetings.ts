@@ -9,6 +9,8 @@ import { notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey, lastSegment } from "../store/keys.js";
+import { isOutcomeUnknown, RevisionConflict } from "../store/kv-repository.js";
+import type { StoredMeetingSettings } from "../store/meeting-settings.js";
 import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
@@ -49,6 +51,22 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     }
   }
 
+  /**
+   * Creates the settings of a new meeting. Settings already under its uid were written by an
+   * earlier attempt of the same create (uids are new per create, and only a retry with the same
+   * Idempotency-Key reuses one), so they are taken as they are rather than failing the retry.
+   */
+  async function createOwnSettings(key: string, settings: StoredMeetingSettings): Promise<number> {
+    try {
+      return await repos.meetingSettings.create(key, settings);
+    } catch (err) {
+      if (!(err instanceof RevisionConflict)) throw err;
+      const existing = await repos.meetingSettings.getLatest(key);
+      if (existing === null) throw err;
+      return existing.revision;
+    }
+  }
+
   return [
     endpoint({
       subject: "lfx.meetings.create",
@@ -77,25 +95,24 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           created_at: timestamp,
           updated_at: timestamp,
         };
-        // The meeting (with its index keys) and its settings are written side by side; if one
-        // fails the other is undone. A crash in between leaves a meeting without settings or
-        // settings without a meeting, which check-consistency reports and repairs.
-        const [settingsWrite, meetingWrite] = await Promise.allSettled([
-          repos.meetingSettings.create(key, settings),
-          meetings.createIndexed(meeting),
-        ]);
-        if (settingsWrite.status === "rejected" || meetingWrite.status === "rejected") {
-          await Promise.allSettled([
-            settingsWrite.status === "fulfilled" &&
-              repos.meetingSettings.remove(key, settingsWrite.value),
-            meetingWrite.status === "fulfilled" &&
-              meetings.removeIndexed(meeting, meetingWrite.value),
-          ]);
-          const failed = settingsWrite.status === "rejected" ? settingsWrite : meetingWrite;
-          throw (failed as PromiseRejectedResult).reason;
+        // The settings are written with the index keys, the meeting last: its existence is the
+        // commit point (a crash before it leaves orphans that check-consistency removes). If a
+        // write fails for sure, the others are undone; if its outcome is unknown (503), they
+        // stay, because the meeting may have been stored: a retry with the same Idempotency-Key
+        // finds it, or creates it with the same uid and the settings already there.
+        let settingsRevision = 0;
+        const writeSettings = async () => {
+          settingsRevision = await createOwnSettings(key, settings);
+        };
+        let revision: number;
+        try {
+          revision = await meetings.createIndexed(meeting, writeSettings);
+        } catch (err) {
+          if (settingsRevision > 0 && !isOutcomeUnknown(err)) {
+            await repos.meetingSettings.remove(key, settingsRevision).catch(() => undefined);
+          }
+          throw err;
         }
-        const settingsRevision = settingsWrite.value;
-        const revision = meetingWrite.value;
         ctx.log.debug({ uid }, "meeting created");
         events.publish("meeting-settings", "created", uid, settingsRevision, settings);
         events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));

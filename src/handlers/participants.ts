@@ -109,12 +109,11 @@ async function createClaimed(
   try {
     revision = await deps.repos.participants.createIndexed(participant);
   } catch (err) {
-    await participantClaims(deps)
-      .release(
-        participantEmailClaimKey(participant.past_meeting_uid, participant.email),
-        participant.uid,
-      )
-      .catch(() => undefined);
+    await participantClaims(deps).releaseAfterFailure(
+      participantEmailClaimKey(participant.past_meeting_uid, participant.email),
+      participant.uid,
+      err,
+    );
     throw err;
   }
   deps.events.publish(RESOURCE, "created", participant.uid, revision, participant);
@@ -373,9 +372,11 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           newRevision = await replaceAt(participants, current, next, "participant");
         } catch (err) {
           if (emailChanged) {
-            await claims
-              .release(participantEmailClaimKey(next.past_meeting_uid, next.email), uid)
-              .catch(() => undefined);
+            await claims.releaseAfterFailure(
+              participantEmailClaimKey(next.past_meeting_uid, next.email),
+              uid,
+              err,
+            );
           }
           throw err;
         }

@@ -125,7 +125,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     } catch (err) {
       const claimKey = startClaimKey(pastMeeting);
       if (claimKey !== undefined) {
-        await claims.release(claimKey, pastMeeting.uid).catch(() => undefined);
+        await claims.releaseAfterFailure(claimKey, pastMeeting.uid, err);
       }
       throw err;
     }

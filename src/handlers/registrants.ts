@@ -140,9 +140,11 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         try {
           revision = await registrants.createIndexed(registrant);
         } catch (err) {
-          await claims
-            .release(registrantEmailClaimKey(registrant.meeting_uid, email), uid)
-            .catch(() => undefined);
+          await claims.releaseAfterFailure(
+            registrantEmailClaimKey(registrant.meeting_uid, email),
+            uid,
+            err,
+          );
           throw err;
         }
         events.publish(RESOURCE, "created", uid, revision, registrant);
@@ -202,9 +204,11 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           newRevision = await replaceAt(registrants, current, next, "registrant");
         } catch (err) {
           if (emailChanged) {
-            await claims
-              .release(registrantEmailClaimKey(next.meeting_uid, next.email), uid)
-              .catch(() => undefined);
+            await claims.releaseAfterFailure(
+              registrantEmailClaimKey(next.meeting_uid, next.email),
+              uid,
+              err,
+            );
           }
           throw err;
         }

@@ -51,7 +51,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     try {
       revision = await rsvps.createIndexed(rsvp);
     } catch (err) {
-      await claims.release(rsvpAnswerClaimKey(rsvp), rsvp.uid).catch(() => undefined);
+      await claims.releaseAfterFailure(rsvpAnswerClaimKey(rsvp), rsvp.uid, err);
       throw err;
     }
     events.publish(RESOURCE, "created", rsvp.uid, revision, rsvp);

@@ -59,6 +59,12 @@ export interface Bucket {
   id: BucketId;
   name: string;
   kv: KV;
+  /**
+   * The same bucket bound without direct get: its reads are answered by the stream leader, so
+   * they see every acknowledged write even in a cluster (FACTS.md); `kv` is faster but may ask a
+   * replica that is behind.
+   */
+  leaderKv: KV;
   js: JetStreamClient;
   keyIndex: KeyIndex | undefined;
 }
@@ -78,12 +84,13 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
   const { js, jsm, replicas, log } = options;
   const kvm = new Kvm(js);
   const ids = Object.keys(BUCKET_NAMES) as BucketId[];
-  const entries = await Promise.all(
+  const opened = await Promise.allSettled(
     ids.map(async (id): Promise<[BucketId, Bucket]> => {
       const name = BUCKET_NAMES[id];
       // create() binds an existing bucket without changing it, and reads its config so that
       // gets use direct get where the bucket allows it (FACTS.md).
       const kv = await kvm.create(name, bucketSettings(id, replicas));
+      const leaderKv = await kvm.open(name);
       const keyIndex = INDEXED.has(id)
         ? await KeyIndex.start(
             { js, jsm, bucket: name, log, syncTimeoutMs: options.kvTimeoutMs },
@@ -91,9 +98,20 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
           )
         : undefined;
       log.debug({ bucket: name, keys: keyIndex?.size }, "bucket ready");
-      return [id, { id, name, kv, js, keyIndex }];
+      return [id, { id, name, kv, leaderKv, js, keyIndex }];
     }),
   );
+  const failed = opened.find((result) => result.status === "rejected");
+  if (failed !== undefined) {
+    // Nothing left running for a start that will be retried (service.ts) or abandoned.
+    await Promise.all(
+      opened.map(async (result) =>
+        result.status === "fulfilled" ? result.value[1].keyIndex?.stop() : undefined,
+      ),
+    );
+    throw failed.reason;
+  }
+  const entries = opened.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   return Object.fromEntries(entries) as Record<BucketId, Bucket>;
 }
 

@@ -1,13 +1,14 @@
 // A repository whose entities carry index keys (CONTRACT §6: `index/...` keys holding the uid).
 // Every resource writes them in the same crash-safe order, kept here once:
-//   create:  index keys, then the entity (the commit point); the keys are undone if it fails;
+//   create:  index keys, then the entity (the commit point); the keys are undone if it fails
+//            for sure (not when its outcome is unknown: it may have been stored);
 //   replace: the keys the new value adds, the entity at its revision, then the keys it dropped;
 //   remove:  the entity (at its revision), then its keys.
 // A crash between two steps leaves only index keys whose entity is missing or does not match:
 // lists skip them and check-consistency removes them. Claims (claims.ts) are the handlers' part.
 import type { Bucket } from "./buckets.js";
 import { lastSegment } from "./keys.js";
-import { KvRepository } from "./kv-repository.js";
+import { isOutcomeUnknown, KvRepository } from "./kv-repository.js";
 
 export interface EntityLayout<S> {
   /** The entity's own key. */
@@ -32,14 +33,21 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
     await Promise.all(keys.map((key) => this.removeMarker(key)));
   }
 
-  /** Creates the entity with its index keys; RevisionConflict when its key exists. */
-  async createIndexed(entity: S): Promise<number> {
+  /**
+   * Creates the entity with its index keys; RevisionConflict when its key exists. `alongside` is
+   * another write the entity's existence implies (a meeting's settings), made with the index
+   * keys, before the entity. After a definite failure the index keys are removed again; after
+   * one whose outcome is unknown they stay: the entity may have been stored, and a retry with
+   * the same uid completes the create (check-consistency removes them if it never comes).
+   */
+  async createIndexed(entity: S, alongside?: () => Promise<unknown>): Promise<number> {
     const keys = this.layout.indexKeysOf(entity);
     try {
-      await this.putIndexKeys(keys, entity.uid);
+      await Promise.all([this.putIndexKeys(keys, entity.uid), alongside?.()]);
       return await this.create(this.layout.keyOf(entity.uid), entity);
     } catch (err) {
-      await Promise.allSettled(keys.map((key) => this.removeMarker(key)));
+      if (!isOutcomeUnknown(err))
+        await Promise.allSettled(keys.map((key) => this.removeMarker(key)));
       throw err;
     }
   }
@@ -54,11 +62,25 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
       await this.putIndexKeys(added, after.uid);
       newRevision = await this.update(this.layout.keyOf(after.uid), after, revision);
     } catch (err) {
-      await Promise.allSettled(added.map((key) => this.removeMarker(key)));
+      // As in createIndexed: the new keys stay when the update may have been stored.
+      if (!isOutcomeUnknown(err)) {
+        await Promise.allSettled(added.map((key) => this.removeMarker(key)));
+      }
       throw err;
     }
     await this.removeIndexKeys(oldKeys.filter((key) => !newKeys.includes(key)));
     return newRevision;
+  }
+
+  /**
+   * Finishes a replace whose entity write was stored but whose reply was lost (a retried update,
+   * see handlers/entity-writes.ts): removes the keys `before` had and `current` no longer has.
+   */
+  async finishReplace(before: S, current: S): Promise<void> {
+    const currentKeys = this.layout.indexKeysOf(current);
+    await this.removeIndexKeys(
+      this.layout.indexKeysOf(before).filter((key) => !currentKeys.includes(key)),
+    );
   }
 
   /** Removes the entity (at `revision` when given), then its index keys; the delete's revision. */

@@ -14,12 +14,23 @@ import {
 } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
 import { unavailable } from "../errors.js";
+import { encodeKeyPrefix } from "./keys.js";
 
 // sorted-btree is CommonJS: under Node's ESM interop its class is the `default` property.
 const BTree = sortedBtree.default;
-type SortedKeys = InstanceType<typeof BTree<string, true>>;
+// Values are undefined: sorted-btree then keeps no values array at all.
+type SortedKeys = InstanceType<typeof BTree<string, undefined>>;
+
+/**
+ * Lists range over index keys only (`index/...`); entity keys (`registrant/{uid}`) and claims
+ * (`unique/...`) are read by key and never listed, so they are not kept: half the keys of the
+ * registrants bucket, and memory is what limits this copy (bench/: 100,000 registrants).
+ */
+const LISTED_PREFIX = encodeKeyPrefix(["index"]);
 
 const KV_OPERATION_HEADER = "KV-Operation";
+/** A feed that delivers nothing for this long while the copy is behind is replaced. */
+const FEED_STALL_MS = 1000;
 
 interface Waiter {
   sequence: number;
@@ -36,10 +47,10 @@ export interface KeyIndexOptions {
 }
 
 export class KeyIndex {
-  /** Keys made of several tokens: index keys, and registrant entity keys (CONTRACT §6). */
-  private readonly tokenKeys = new BTree<string, true>();
+  /** Index keys (several tokens, under LISTED_PREFIX; CONTRACT §6). */
+  private readonly tokenKeys: SortedKeys = new BTree<string, undefined>();
   /** Single-token keys: the uids of a direct-key bucket. */
-  private readonly directKeys = new BTree<string, true>();
+  private readonly directKeys: SortedKeys = new BTree<string, undefined>();
   private readonly stream: string;
   private readonly subjectPrefix: string;
   private lastSequence = 0;
@@ -47,6 +58,12 @@ export class KeyIndex {
   private consumer: PushConsumer | undefined;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
+  /** Feeds started so far; a message of an older feed is ignored. */
+  private generation = 0;
+  /** A feed is being started (see restart()). */
+  private starting = false;
+  /** When the feed last delivered a message (ms since epoch). */
+  private lastDeliveryAt = 0;
   /** Stream-sequence lookups: one in flight, and one queued for the callers that came after it. */
   private inFlightHead: Promise<number> | undefined;
   private queuedHead: Promise<number> | undefined;
@@ -60,7 +77,12 @@ export class KeyIndex {
   static async start(options: KeyIndexOptions, loadTimeoutMs: number): Promise<KeyIndex> {
     const index = new KeyIndex(options);
     await index.consume();
-    await index.sync(loadTimeoutMs);
+    try {
+      await index.sync(loadTimeoutMs);
+    } catch (err) {
+      await index.stop();
+      throw err;
+    }
     return index;
   }
 
@@ -70,8 +92,14 @@ export class KeyIndex {
 
   /** Multi-token keys starting with `prefix` (ending in "."), after `after`, in key order. */
   range(prefix: string, after: string | undefined, limit: number): string[] {
+    if (!prefix.startsWith(LISTED_PREFIX)) throw new RangeError(`not an index prefix: ${prefix}`);
     const start = after !== undefined && after > prefix ? after : prefix;
     return take(this.tokenKeys, start, after, limit, (key) => key.startsWith(prefix));
+  }
+
+  /** Whether the feed has delivered the key and no delete of it (only kept keys: see apply). */
+  has(key: string): boolean {
+    return (key.includes(".") ? this.tokenKeys : this.directKeys).has(key);
   }
 
   /** Single-token keys (uids) after `after`, in key order. */
@@ -83,27 +111,26 @@ export class KeyIndex {
   async sync(timeoutMs = this.options.syncTimeoutMs): Promise<void> {
     const head = await this.streamHead();
     if (this.lastSequence >= head) return;
-    const caughtUp = new Promise<void>((resolve) => {
-      this.waiters.push({ sequence: head, resolve });
+    const caughtUp = new Promise<true>((resolve) => {
+      this.waiters.push({ sequence: head, resolve: () => resolve(true) });
     });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
-    try {
-      if ((await Promise.race([caughtUp, timedOut])) === "timeout") {
-        // The newest message can be gone (a purged stream): the consumer then has nothing left
-        // to deliver although the sequence was never seen.
-        const info = await this.consumer?.info(false);
-        if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) {
-          this.advance(head);
-          return;
-        }
-        throw unavailable(`key index of ${this.options.bucket} is catching up`);
+    const deadline = Date.now() + timeoutMs;
+    const stallMs = Math.max(100, Math.min(FEED_STALL_MS, timeoutMs / 2));
+    for (let remaining = timeoutMs; remaining > 0; remaining = deadline - Date.now()) {
+      if (await settlesWithin(caughtUp, Math.min(stallMs, remaining))) return;
+      // Behind the stream and nothing delivered for a while: the feed is stalled, not slow.
+      if (Date.now() - this.lastDeliveryAt >= stallMs) {
+        this.replaceFeed(`nothing delivered for ${stallMs} ms while behind the stream`);
       }
-    } finally {
-      clearTimeout(timer);
     }
+    // The newest message can be gone (a purged stream): the consumer then has nothing left
+    // to deliver although the sequence was never seen.
+    const info = await this.consumer?.info(false).catch(() => undefined);
+    if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) {
+      this.advance(head);
+      return;
+    }
+    throw unavailable(`key index of ${this.options.bucket} is catching up`);
   }
 
   async stop(): Promise<void> {
@@ -111,17 +138,38 @@ export class KeyIndex {
     await this.messages?.close();
   }
 
+  /**
+   * Starts a feed from the last sequence seen, replacing the current one. Messages of an older
+   * feed are ignored from then on (`generation`), so two feeds never interleave.
+   */
   private async consume(): Promise<void> {
+    const generation = ++this.generation;
+    const previous = { consumer: this.consumer, messages: this.messages };
+    this.messages = undefined;
+    void previous.messages?.close().catch(ignore);
+    void previous.consumer?.delete().catch(ignore);
     const fromStart = this.lastSequence === 0;
-    this.consumer = await this.options.js.consumers.getPushConsumer(this.stream, {
+    const consumer = await this.options.js.consumers.getPushConsumer(this.stream, {
       filter_subjects: `${this.subjectPrefix}>`,
       headers_only: true,
       deliver_policy: fromStart ? DeliverPolicy.LastPerSubject : DeliverPolicy.StartSequence,
       ...(fromStart ? {} : { opt_start_seq: this.lastSequence + 1 }),
     });
-    this.messages = await this.consumer.consume({ callback: (msg) => this.apply(msg) });
-    void this.messages.closed().then((err) => {
-      if (this.stopped) return;
+    const messages = await consumer.consume({
+      callback: (msg) => {
+        if (generation === this.generation) this.apply(msg);
+      },
+    });
+    if (this.stopped || generation !== this.generation) {
+      void messages.close().catch(ignore);
+      void consumer.delete().catch(ignore);
+      return;
+    }
+    this.consumer = consumer;
+    this.messages = messages;
+    this.lastDeliveryAt = Date.now();
+    void messages.closed().then((err) => {
+      if (this.stopped || generation !== this.generation) return;
       this.options.log.warn(
         { bucket: this.options.bucket, err },
         "key index feed closed; restarting",
@@ -130,19 +178,55 @@ export class KeyIndex {
     });
   }
 
+  /**
+   * Replaces a stalled feed. Its consumer is R1 and lives on one server: when that server dies
+   * (a cluster node, or a restart that drops it) the library notices only after two missed idle
+   * heartbeats, which it fixes at 30 s for ordered consumers, and lists would wait that long
+   * (measured: 100 s). A new consumer from the last sequence seen costs one API call.
+   */
+  private replaceFeed(reason: string): void {
+    if (this.stopped || this.starting) return;
+    this.options.log.warn(
+      { bucket: this.options.bucket, reason, last_sequence: this.lastSequence },
+      "key index feed stalled; replacing it",
+    );
+    this.restart();
+  }
+
   private restart(): void {
-    this.consume().catch((err: unknown) => {
-      this.options.log.error({ bucket: this.options.bucket, err }, "key index feed restart failed");
-      setTimeout(() => this.restart(), 1000).unref();
-    });
+    if (this.stopped || this.starting) return;
+    this.starting = true;
+    this.consume().then(
+      () => {
+        this.starting = false;
+      },
+      (err: unknown) => {
+        this.starting = false;
+        this.options.log.warn(
+          { bucket: this.options.bucket, err },
+          "key index feed restart failed",
+        );
+        const failed = this.generation;
+        setTimeout(() => {
+          // Unless another start has happened since.
+          if (failed === this.generation) this.restart();
+        }, 1000).unref();
+      },
+    );
   }
 
   private apply(msg: JsMsg): void {
+    this.lastDeliveryAt = Date.now();
+    // A replaced feed starts after the last sequence seen; anything older is a repeat.
+    if (msg.seq <= this.lastSequence) return;
     const key = msg.subject.slice(this.subjectPrefix.length);
-    const keys = key.includes(".") ? this.tokenKeys : this.directKeys;
-    const operation = msg.headers?.get(KV_OPERATION_HEADER);
-    if (operation === "DEL" || operation === "PURGE") keys.delete(key);
-    else keys.set(key, true);
+    const direct = !key.includes(".");
+    if (direct || key.startsWith(LISTED_PREFIX)) {
+      const keys = direct ? this.directKeys : this.tokenKeys;
+      const operation = msg.headers?.get(KV_OPERATION_HEADER);
+      if (operation === "DEL" || operation === "PURGE") keys.delete(key);
+      else keys.set(detached(key), undefined);
+    }
     this.advance(msg.seq);
   }
 
@@ -186,6 +270,27 @@ export class KeyIndex {
 }
 
 function ignore(): void {}
+
+/**
+ * A copy of a key that does not hold on to the message's subject: V8 makes a slice of a string a
+ * view that keeps the whole string alive, which cost ~60 bytes per kept key. Keys are ASCII.
+ */
+function detached(key: string): string {
+  return Buffer.from(key, "latin1").toString("latin1");
+}
+
+/** True if `promise` resolves within `ms`. */
+async function settlesWithin(promise: Promise<true>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const later = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise, later]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function take(
   tree: SortedKeys,

@@ -86,6 +86,25 @@ function encodeValue(value: object): string {
   return json;
 }
 
+/**
+ * True for a failed write that may still have been stored: a timed-out KV write is stored in
+ * some cases (FACTS.md, "a timeout does not mean not written"), and so may be one cut off by a
+ * closed connection. What such a write leaves must stay for a retry with the same uid or revision
+ * to complete (or for check-consistency to remove); only a definite failure may be undone. No
+ * responders (no stream leader yet) and an error answered by the server are definite: nothing
+ * was stored.
+ */
+export function isOutcomeUnknown(err: unknown): boolean {
+  if (!(err instanceof AppError) || err.code !== "unavailable") return false;
+  const cause = err.cause;
+  return !(
+    cause instanceof NoRespondersError ||
+    cause instanceof jserrors.JetStreamNotEnabled ||
+    (cause instanceof RequestError && cause.isNoResponders()) ||
+    cause instanceof JetStreamApiError
+  );
+}
+
 const encoder = new TextEncoder();
 
 export class KvRepository<T extends object> {
@@ -102,6 +121,21 @@ export class KvRepository<T extends object> {
   /** The current value and its revision; a deleted or purged key is absent. */
   async get(key: string): Promise<Versioned<T> | null> {
     const entry = await this.call(key, () => this.bucket.kv.get(key));
+    if (entry === null || entry.operation !== "PUT") {
+      // A direct get may be answered by a replica that has not applied the latest write yet
+      // (FACTS.md). When the key index has seen the key, it exists: ask the stream leader, so
+      // that a list never skips an item it was told about and a write is read back at once.
+      return this.bucket.keyIndex?.has(key) === true ? this.getLatest(key) : null;
+    }
+    return { value: entry.json<T>(), revision: entry.revision };
+  }
+
+  /**
+   * The current value as the stream leader has it, for when a direct get (`get`) may have been
+   * answered by a replica that is behind (an update naming a newer revision than the one read).
+   */
+  async getLatest(key: string): Promise<Versioned<T> | null> {
+    const entry = await this.call(key, () => this.bucket.leaderKv.get(key));
     if (entry === null || entry.operation !== "PUT") return null;
     return { value: entry.json<T>(), revision: entry.revision };
   }
@@ -155,8 +189,7 @@ export class KvRepository<T extends object> {
 
   /** Multi-token keys under `prefix`, after `after`, current as of this call (key-index.ts). */
   async keysUnder(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
-    const index = this.requireKeyIndex();
-    await index.sync();
+    const index = await this.syncedKeys();
     return index.range(prefix, after, limit);
   }
 
@@ -174,14 +207,15 @@ export class KvRepository<T extends object> {
   /** The bucket's key index, current as of this call, for several ranges over one snapshot. */
   async syncedKeys(): Promise<KeyIndex> {
     const index = this.requireKeyIndex();
-    await index.sync();
+    // Through call(): a stream lookup that times out while NATS is away is `unavailable` like
+    // any other storage call, not an internal error.
+    await this.call("", () => index.sync());
     return index;
   }
 
   /** Single-token keys (entity uids) after `after`, current as of this call. */
   async directKeys(after: string | undefined, limit: number): Promise<string[]> {
-    const index = this.requireKeyIndex();
-    await index.sync();
+    const index = await this.syncedKeys();
     return index.directRange(after, limit);
   }
 

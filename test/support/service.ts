@@ -18,6 +18,8 @@ export interface TestInstance {
 export interface StartInstanceOptions {
   env?: Record<string, string>;
   logLevel?: string;
+  /** Wraps the service's connection, e.g. to inject faults (test/support/faulty-connection.ts). */
+  wrapConnection?: (nc: NatsConnection) => NatsConnection;
 }
 
 export async function startInstance(
@@ -42,7 +44,7 @@ export async function startInstance(
   });
   let running: RunningService;
   try {
-    running = await startService(nc, config, log);
+    running = await startService(options.wrapConnection?.(nc) ?? nc, config, log);
   } catch (err) {
     // A connection left open keeps reconnecting forever and Jest never exits.
     await nc.close();

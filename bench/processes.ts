@@ -1,0 +1,75 @@
+// The processes a benchmark run starts besides itself: the service (`node dist/main.js`, as in
+// production) and the bare responder, each a separate process so that its memory is its own and
+// CPU is shared as it would be. `setpriv --pdeathsig` ends them if the driver dies.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+const DEATH_SIGNAL_WRAPPER = ["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path));
+
+export interface ChildHandle {
+  pid: number;
+  child: ChildProcess;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+export function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  stdoutFile: string,
+): ChildHandle {
+  const out = openSync(stdoutFile, "w");
+  const args = [script];
+  const child =
+    DEATH_SIGNAL_WRAPPER === undefined
+      ? spawn(process.execPath, args, {
+          env: { ...process.env, ...env },
+          stdio: ["ignore", out, "inherit"],
+        })
+      : spawn(DEATH_SIGNAL_WRAPPER, ["--pdeathsig", "TERM", "--", process.execPath, ...args], {
+          env: { ...process.env, ...env },
+          stdio: ["ignore", out, "inherit"],
+        });
+  closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    pid: child.pid,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Resolves once `probe` succeeds, or fails when the process exits first or after `timeoutMs`. */
+export async function waitReady(
+  handle: ChildHandle,
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (handle.child.exitCode !== null) throw new Error(`${what} exited during start-up`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+
+/** A service instance answers `$SRV.PING` once it is ready (CONTRACT §1). */
+export async function answersPing(nc: NatsConnection, service: string): Promise<boolean> {
+  const msg = await nc.request(`$SRV.PING.${service}`, "", { timeout: 500 });
+  return msg.data.length > 0;
+}
+
+/** Peak and current resident set size of a process, in MiB (Linux: /proc/<pid>/status). */
+export function memoryOf(pid: number): { peak_rss_mib: number; rss_mib: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+  return { peak_rss_mib: kib("VmHWM") / 1024, rss_mib: kib("VmRSS") / 1024 };
+}

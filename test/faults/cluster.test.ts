@@ -1,0 +1,322 @@
+// Faults on a 3-node JetStream cluster (nats-server 2.9, buckets with KV_REPLICAS=3) with two
+// service processes and a steady load of creates, as FACTS.md describes the server's side:
+// - a follower killed: no caller sees an error;
+// - the stream leader killed: every request is answered within its deadline (success, or 503 with
+//   retry_after_ms, never silence), writes succeed again within 10 s of the new leader, and no
+//   acknowledged write is lost;
+// - two of three nodes down and back: the service resumes without a restart.
+// The service and the client connect to two of the nodes; the third is the one killed, so what
+// is measured is the service's behaviour, not the loss of a client's own connection.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { randomUUID } from "node:crypto";
+import { meetingInput } from "../support/builders.js";
+import { startCluster, type Cluster, type ClusterNode } from "../support/cluster.js";
+import { isSuccess, Load, longestStall, tally, type Outcome } from "../support/load.js";
+import { ok, request } from "../support/request.js";
+import {
+  ensureBuilt,
+  killAllServiceProcesses,
+  runConsistencyCheck,
+  startServiceProcess,
+  type ServiceProcess,
+} from "../support/service-process.js";
+import { until } from "../support/until.js";
+import { failureCauses, listAll, report } from "./kit.js";
+
+const KV_TIMEOUT_MS = 2000;
+/** The caller's deadline; the service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts). */
+const CALLER_TIMEOUT_MS = 5000;
+/** Every stream a create touches or syncs (the meeting reply reads registrant counts). */
+const STREAMS = [
+  "KV_meetings",
+  "KV_meeting-settings",
+  "KV_meeting-registrants",
+  "KV_meeting-service-idempotency",
+];
+
+let cluster: Cluster;
+let victim: ClusterNode;
+let services: ServiceProcess[] = [];
+let client: NatsConnection;
+const project = randomUUID();
+/** Every create acknowledged with a 200 in any scenario, checked at the end. */
+const acknowledged: { uid: string; revision: number }[] = [];
+
+beforeAll(async () => {
+  ensureBuilt();
+  cluster = await startCluster(3);
+  victim = cluster.nodes[2]!;
+  const survivors = cluster.nodes.slice(0, 2);
+  const env = {
+    NATS_URL: cluster.urls(survivors),
+    KV_REPLICAS: "3",
+    KV_TIMEOUT_MS: String(KV_TIMEOUT_MS),
+  };
+  // The first instance starts while the cluster is still electing its meta leader, and waits
+  // for it (service.ts); one after the other, so that one of them creates the buckets.
+  services = [await startServiceProcess(env, 60_000)];
+  await cluster.ready();
+  services.push(await startServiceProcess(env, 60_000));
+  client = await connect({
+    servers: cluster.urls(survivors),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 50,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  killAllServiceProcesses();
+  await client?.close();
+  await cluster?.stop();
+});
+
+function createLoad(label: string): Load {
+  return new Load({
+    workers: 16,
+    send: (seq) =>
+      request(
+        client,
+        "lfx.meetings.create",
+        meetingInput({ project_uid: project, title: `${label} ${seq}` }),
+        { headers: { "Idempotency-Key": `${label}-${seq}` }, timeoutMs: CALLER_TIMEOUT_MS },
+      ),
+  });
+}
+
+function keepAcknowledged(outcomes: readonly Outcome[]): void {
+  for (const o of outcomes) {
+    if (isSuccess(o)) acknowledged.push(o.body as { uid: string; revision: number });
+  }
+}
+
+/** Moves the leadership of `streams` until `wanted(leader)` holds for each. */
+async function placeLeaders(streams: readonly string[], wanted: (leader: ClusterNode) => boolean) {
+  for (const stream of streams) {
+    for (let attempt = 0; !wanted(await cluster.leaderOf(stream)); attempt += 1) {
+      if (attempt > 20) throw new Error(`could not move the leader of ${stream}`);
+      await cluster.stepDown(stream);
+    }
+  }
+}
+
+/** Restarts a killed node and waits until every replica of `STREAMS` is current again. */
+async function bringBack(...nodes: ClusterNode[]) {
+  await Promise.all(nodes.map((n) => n.server.restart()));
+  await waitUntilCurrent();
+}
+
+/** Waits until every replica of `STREAMS` is current. */
+async function waitUntilCurrent() {
+  for (const stream of STREAMS) {
+    await until(
+      async () => {
+        const info = (await client.request(`$JS.API.STREAM.INFO.${stream}`, "", {
+          timeout: 2000,
+        })) as { json<T>(): T };
+        const cluster = info.json<{
+          cluster?: { leader?: string; replicas?: { current: boolean }[] };
+        }>().cluster;
+        return (
+          cluster?.leader !== undefined &&
+          (cluster.replicas ?? []).length === 2 &&
+          (cluster.replicas ?? []).every((r) => r.current)
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 200, message: `every replica of ${stream} current` },
+    );
+  }
+}
+
+/**
+ * How long until a list of every meeting of the project is answered: the key index feeds (R1
+ * consumers, anywhere in the cluster) must have survived the fault or been replaced.
+ */
+async function timeToList(): Promise<number> {
+  const started = Date.now();
+  await until(() => listAll(client, { project_uid: project }), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    message: "a complete meetings.list",
+  });
+  return Date.now() - started;
+}
+
+/** Create, update, update chains from 16 workers; the status of every request. */
+async function writeChains(label: string, perWorker: number): Promise<number[]> {
+  const chains = await Promise.all(
+    Array.from({ length: 16 }, async (_, worker) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < perWorker; i += 1) {
+        const created = await request<{ uid: string; revision: number }>(
+          client,
+          "lfx.meetings.create",
+          meetingInput({ project_uid: project, title: `${label} ${worker}.${i}` }),
+        );
+        statuses.push(created.status);
+        if (created.status !== 200) continue;
+        let revision = created.body.revision;
+        for (const title of ["first", "second"]) {
+          const updated = await request<{ uid: string; revision: number }>(
+            client,
+            "lfx.meetings.update",
+            { uid: created.body.uid, revision, title },
+          );
+          statuses.push(updated.status);
+          if (updated.status !== 200) break;
+          revision = updated.body.revision;
+        }
+        acknowledged.push({ uid: created.body.uid, revision });
+      }
+      return statuses;
+    }),
+  );
+  return chains.flat();
+}
+
+function countStatuses(statuses: readonly number[]): Record<string, number> {
+  return statuses.reduce<Record<string, number>>((counts, status) => {
+    counts[status] = (counts[status] ?? 0) + 1;
+    return counts;
+  }, {});
+}
+
+it("reads its own writes through any replica: no spurious 404 or 409 after a write", async () => {
+  const statuses = await writeChains("chain", 15);
+  report("cluster: read after write (create, update, update)", {
+    requests: statuses.length,
+    outcomes: countStatuses(statuses),
+  });
+  expect(statuses.filter((status) => status !== 200)).toEqual([]);
+}, 120_000);
+
+it("reads its own writes while a restarted replica catches up", async () => {
+  await placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
+  await victim.server.kill();
+  await writeChains("behind", 10);
+  await victim.server.restart();
+  const statuses = await writeChains("catching-up", 10);
+  report("cluster: read after write while a replica catches up", {
+    requests: statuses.length,
+    outcomes: countStatuses(statuses),
+  });
+  await waitUntilCurrent();
+  expect(statuses.filter((status) => status !== 200)).toEqual([]);
+}, 120_000);
+
+it("kill -9 of a follower: no caller sees an error", async () => {
+  await placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
+  const load = createLoad("follower").start();
+  await load.successes(100, 30_000);
+  const killedAt = Date.now();
+  await victim.server.kill();
+  await load.successes(200, 30_000);
+  const listAfterMs = await timeToList();
+  const outcomes = await load.stop();
+  keepAcknowledged(outcomes);
+  report("cluster: follower killed", {
+    outcomes: tally(outcomes),
+    after_kill: tally(load.between(killedAt)),
+    longest_stall_ms: longestStall(outcomes, killedAt, Date.now()),
+    complete_list_after_ms: listAfterMs,
+    causes: services.map((s) => failureCauses(s.logLines(), killedAt)),
+  });
+  expect(tally(outcomes)).toEqual({ "200": outcomes.length });
+  expect(listAfterMs).toBeLessThan(10_000);
+  await bringBack(victim);
+}, 120_000);
+
+it("kill -9 of the stream leader: every request answered in time, writes back within 10 s of the new leader", async () => {
+  await placeLeaders(["KV_meetings"], (leader) => leader.name === victim.name);
+  const load = createLoad("leader").start();
+  await load.successes(100, 30_000);
+  const killedAt = Date.now();
+  await victim.server.kill();
+  const newLeader = await cluster.leaderOf("KV_meetings", 30_000);
+  const electedAt = Date.now();
+  await load.successes(100, 30_000);
+  const listAfterMs = await timeToList();
+  // The first write that was sent after the kill and succeeded: the end of the stall.
+  const firstSuccess = load.outcomes.filter((o) => isSuccess(o) && o.sentAt > killedAt)[0];
+  const outcomes = await load.stop();
+  keepAcknowledged(outcomes);
+  const afterKill = load.between(killedAt);
+  report("cluster: stream leader killed", {
+    outcomes: tally(outcomes),
+    after_kill: tally(afterKill),
+    leader_elected_after_ms: electedAt - killedAt,
+    first_write_after_kill_ms: (firstSuccess?.doneAt ?? Number.NaN) - killedAt,
+    first_write_after_election_ms: (firstSuccess?.doneAt ?? Number.NaN) - electedAt,
+    longest_stall_ms: longestStall(outcomes, killedAt, Date.now()),
+    slowest_reply_ms: Math.max(...afterKill.map((o) => o.doneAt - o.sentAt)),
+    new_leader: newLeader.name,
+    complete_list_after_ms: listAfterMs,
+    causes: services.map((s) => failureCauses(s.logLines(), killedAt)),
+  });
+  for (const o of outcomes) {
+    // Never silence: every request got a reply, a success or a 503 with a retry hint.
+    expect(o.kind).toBe("reply");
+    if (o.status !== 200) {
+      expect([o.status, o.code]).toEqual([503, "unavailable"]);
+      expect(o.retryAfterMs).toBeGreaterThan(0);
+    }
+  }
+  expect(firstSuccess).toBeDefined();
+  expect((firstSuccess?.doneAt ?? Infinity) - electedAt).toBeLessThan(10_000);
+  expect(listAfterMs).toBeLessThan(10_000);
+  await bringBack(victim);
+}, 120_000);
+
+it("two of three nodes down and back: the service resumes without a restart", async () => {
+  const load = createLoad("quorum").start();
+  await load.successes(50, 30_000);
+  const second = cluster.nodes[1]!;
+  const killedAt = Date.now();
+  await Promise.all([victim.server.kill(), second.server.kill()]);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const restartedAt = Date.now();
+  await Promise.all([victim.server.restart(), second.server.restart()]);
+  await load.successes(1, 90_000);
+  const firstSuccess = load.outcomes.filter((o) => isSuccess(o) && o.doneAt >= restartedAt)[0];
+  await load.successes(50, 30_000);
+  const listAfterMs = await timeToList();
+  const outcomes = await load.stop();
+  keepAcknowledged(outcomes);
+  report("cluster: two of three nodes down for 3 s", {
+    outcomes: tally(outcomes),
+    while_down: tally(load.between(killedAt, restartedAt)),
+    first_write_after_restart_ms: (firstSuccess?.doneAt ?? Number.NaN) - restartedAt,
+    complete_list_after_ms: listAfterMs,
+    causes: services.map((s) => failureCauses(s.logLines(), killedAt)),
+  });
+  for (const service of services) expect(service.child.exitCode).toBeNull();
+  expect(listAfterMs).toBeLessThan(10_000);
+  for (const o of outcomes) {
+    if (o.kind === "reply" && o.status !== 200) expect(o.status).toBe(503);
+  }
+}, 180_000);
+
+it("lost no acknowledged create, lists them all, and is consistent after a repair at most", async () => {
+  const listed = await until(() => listAll(client, { project_uid: project }), {
+    timeoutMs: 30_000,
+    message: "meetings.list to answer",
+  });
+  const revisions = new Map(listed.map((m) => [m.uid, m.revision]));
+  const missing = acknowledged.filter((m) => revisions.get(m.uid) !== m.revision);
+  report("cluster: acknowledged creates", {
+    acknowledged: acknowledged.length,
+    listed: listed.length,
+    missing: missing.length,
+  });
+  expect(missing).toEqual([]);
+  for (const m of acknowledged.slice(0, 50)) {
+    const got = await ok<{ revision: number }>(client, "lfx.meetings.get", { uid: m.uid });
+    expect(got.revision).toBe(m.revision);
+  }
+  const urls = cluster.urls();
+  const check = await runConsistencyCheck(urls, "--grace-seconds", "0");
+  report("cluster: consistency", { exit: check.code, findings: check.stdout.trim().split("\n") });
+  if (check.code !== 0) {
+    expect((await runConsistencyCheck(urls, "--repair", "--grace-seconds", "0")).code).toBe(0);
+    expect((await runConsistencyCheck(urls, "--grace-seconds", "0")).code).toBe(0);
+  }
+}, 120_000);

@@ -1,0 +1,199 @@
+// Faults: a KV write whose outcome is unknown (FACTS.md: "a timeout does not mean not written").
+// A proxy around the service's connection (support/faulty-connection.ts) turns a chosen write
+// into a TimeoutError, either after the server stored it ("stored") or without sending it
+// ("lost"). The caller gets 503; a retry with the same Idempotency-Key, or an update repeated
+// with the same revision and body, then gets the result of the first attempt when it was stored:
+// never a second entity, never a spurious conflict (CONTRACT §3). And nothing is left behind that
+// a repair would have to fix, except where noted.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { randomUUID } from "node:crypto";
+import { meetingInput, uniqueEmail } from "../support/builders.js";
+import { faultyConnection, kvWrite, type FaultyConnection } from "../support/faulty-connection.js";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { ok, request, type Reply } from "../support/request.js";
+import { ensureBuilt, runConsistencyCheck } from "../support/service-process.js";
+import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import { listAll } from "./kit.js";
+
+interface Meeting {
+  uid: string;
+  revision: number;
+  title: string;
+  project_uid: string;
+  registrant_count: number;
+}
+interface ErrorBody {
+  error: { status: number; code: string; retry_after_ms?: number };
+}
+
+let server: NatsServerHandle;
+let instance: TestInstance;
+let faults: FaultyConnection;
+let client: NatsConnection;
+
+beforeAll(async () => {
+  ensureBuilt();
+  server = await startNatsServer();
+  instance = await startInstance(server.url, {
+    env: { KV_TIMEOUT_MS: "1000" },
+    wrapConnection: (nc) => {
+      faults = faultyConnection(nc);
+      return faults.nc;
+    },
+  });
+  client = await connectClient(server.url);
+}, 120_000);
+
+afterEach(() => faults.clear());
+
+afterAll(async () => {
+  await client?.close();
+  await instance?.stop();
+  await server?.stop();
+});
+
+/** A meeting's own key is one token (its uid); index keys have several. */
+const meetingKey = (key: string) => !key.includes(".");
+
+function createMeeting(body: object, key: string): Promise<Reply<Meeting & ErrorBody>> {
+  return request<Meeting & ErrorBody>(client, "lfx.meetings.create", body, {
+    headers: { "Idempotency-Key": key },
+  });
+}
+
+/** Retries like a client: on 503, after retry_after_ms, until a reply that is not a 503. */
+async function retried<T>(
+  send: () => Promise<Reply<T & ErrorBody>>,
+): Promise<Reply<T & ErrorBody>> {
+  for (let attempt = 0; ; attempt += 1) {
+    const reply = await send();
+    if (reply.status !== 503 || attempt >= 20) return reply;
+    await new Promise((resolve) => setTimeout(resolve, reply.body.error.retry_after_ms ?? 500));
+  }
+}
+
+async function expectConsistent() {
+  const check = await runConsistencyCheck(server.url, "--grace-seconds", "0");
+  expect(check.stdout).toBe("");
+  expect(check.code).toBe(0);
+}
+
+describe.each([
+  ["the meeting", kvWrite("meetings", meetingKey)],
+  ["an index key", kvWrite("meetings", (key) => !meetingKey(key))],
+  ["the settings", kvWrite("meeting-settings")],
+])("a create whose write of %s timed out", (_what, write) => {
+  it.each(["stored", "lost"] as const)(
+    "(%s) is retried with its Idempotency-Key into exactly one meeting",
+    async (mode) => {
+      const body = meetingInput({ organizers: ["alice"] });
+      const key = `unknown-${randomUUID()}`;
+      const fault = faults.failNext(write, mode);
+      const first = await createMeeting(body, key);
+      expect(fault.hits).toHaveLength(1);
+      expect(first.status).toBe(503);
+      expect(first.body.error.retry_after_ms).toBeGreaterThan(0);
+
+      const retry = await retried(() => createMeeting(body, key));
+      expect(retry.status).toBe(200);
+      const listed = await listAll(client, { project_uid: body["project_uid"] });
+      expect(listed.map((m) => [m.uid, m.revision])).toEqual([
+        [retry.body.uid, retry.body.revision],
+      ]);
+      const settings = await ok<{ organizers: string[] }>(client, "lfx.meeting-settings.get", {
+        uid: retry.body.uid,
+      });
+      expect(settings.organizers).toEqual(["alice"]);
+      // A further repeat is the first successful reply again.
+      expect((await createMeeting(body, key)).body).toEqual(retry.body);
+      await expectConsistent();
+    },
+  );
+});
+
+it("a create whose Idempotency-Key claim timed out (stored) ends in exactly one meeting", async () => {
+  const body = meetingInput();
+  const key = `claim-${randomUUID()}`;
+  faults.failNext(kvWrite("meeting-service-idempotency"), "stored");
+  expect((await createMeeting(body, key)).status).toBe(503);
+  // The claim looks like an attempt in flight until its lease ends: 503s until then.
+  const retry = await retried(() => createMeeting(body, key));
+  expect(retry.status).toBe(200);
+  const listed = await listAll(client, { project_uid: body["project_uid"] });
+  expect(listed.map((m) => m.uid)).toEqual([retry.body.uid]);
+  await expectConsistent();
+}, 60_000);
+
+describe("an update whose write timed out", () => {
+  it.each(["stored", "lost"] as const)(
+    "(%s) repeated with the same revision and body gets the entity as the first try left it",
+    async (mode) => {
+      const created = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+      const update = { uid: created.uid, revision: created.revision, title: "Renamed" };
+      faults.failNext(kvWrite("meetings", meetingKey), mode);
+      expect((await request(client, "lfx.meetings.update", update)).status).toBe(503);
+
+      const retry = await retried(() =>
+        request<Meeting & ErrorBody>(client, "lfx.meetings.update", update),
+      );
+      expect(retry.status).toBe(200);
+      expect(retry.body.title).toBe("Renamed");
+      const current = await ok<Meeting>(client, "lfx.meetings.get", { uid: created.uid });
+      expect(current).toEqual(retry.body);
+      expect(current.revision).toBeGreaterThan(created.revision);
+    },
+  );
+
+  it("(stored) that moved the meeting to another project leaves no stale index key", async () => {
+    const created = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const project = randomUUID();
+    const update = { uid: created.uid, revision: created.revision, project_uid: project };
+    faults.failNext(kvWrite("meetings", meetingKey), "stored");
+    expect((await request(client, "lfx.meetings.update", update)).status).toBe(503);
+    const retry = await retried(() =>
+      request<Meeting & ErrorBody>(client, "lfx.meetings.update", update),
+    );
+    expect(retry.status).toBe(200);
+    expect((await listAll(client, { project_uid: project })).map((m) => m.uid)).toEqual([
+      created.uid,
+    ]);
+    expect(await listAll(client, { project_uid: created.project_uid })).toEqual([]);
+    await expectConsistent();
+  });
+});
+
+describe("a registrant create whose write timed out (stored)", () => {
+  it("is retried into one registrant that keeps its email unique", async () => {
+    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
+    const key = `registrant-${randomUUID()}`;
+    const send = () =>
+      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
+        headers: { "Idempotency-Key": key },
+      });
+    faults.failNext(
+      kvWrite("meeting-registrants", (k) => k.split(".").length === 2),
+      "stored",
+    );
+    expect((await send()).status).toBe(503);
+    const retry = await retried(send);
+    expect(retry.status).toBe(200);
+
+    const listed = await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
+    expect(listed.map((r) => r.uid)).toEqual([retry.body.uid]);
+    // The uniqueness claim survived the failed attempt: the same email again is a conflict.
+    const again = await request<ErrorBody>(client, "lfx.registrants.create", body);
+    expect(again.status).toBe(409);
+    // registrant_count missed the first attempt, whose reply was lost before it counted: the
+    // one thing left for check-consistency --repair (docs/RELIABILITY.md).
+    const count = async () =>
+      (await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid })).registrant_count;
+    if ((await count()) !== 1) {
+      const check = await runConsistencyCheck(server.url, "--grace-seconds", "0");
+      expect(check.stdout).toMatch(/^registrant-count /);
+      await runConsistencyCheck(server.url, "--repair", "--grace-seconds", "0");
+    }
+    expect(await count()).toBe(1);
+    await expectConsistent();
+  });
+});
