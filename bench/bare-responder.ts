@@ -5,14 +5,15 @@
 //   create: as the service (handlers/meetings.ts), create-only write of the settings and put of
 //           the project index key in parallel, then a create-only write of the meeting (two round
 //           trips), reply with the meeting and its revision.
-// Buckets are bound as the service binds them (`kvm.create`, which enables direct gets).
+// Its buckets have the service's settings and are bound as the service binds them (`kvm.create`,
+// which enables direct gets), but are its own (bare-subjects.ts).
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, headers, type Msg } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
-import { BUCKET_NAMES, bucketSettings } from "../src/store/buckets.js";
+import { bucketSettings } from "../src/store/buckets.js";
 import { meetingIndexKeys, type StoredMeeting } from "../src/store/meetings.js";
-import { BARE_CREATE, BARE_GET } from "./bare-subjects.js";
+import { BARE_BUCKETS, BARE_CREATE, BARE_GET } from "./bare-subjects.js";
 
 const QUEUE = "bench-bare";
 
@@ -31,8 +32,8 @@ async function main(): Promise<void> {
   });
   const kvm = new Kvm(jetstream(nc));
   const [meetings, settings]: KV[] = await Promise.all([
-    kvm.create(BUCKET_NAMES.meetings, bucketSettings("meetings", 1)),
-    kvm.create(BUCKET_NAMES.meetingSettings, bucketSettings("meetingSettings", 1)),
+    kvm.create(BARE_BUCKETS.meetings, bucketSettings("meetings", 1)),
+    kvm.create(BARE_BUCKETS.meetingSettings, bucketSettings("meetingSettings", 1)),
   ]);
   if (meetings === undefined || settings === undefined) throw new Error("buckets not bound");
 

@@ -1,3 +1,9 @@
-// Subjects of the bare responder (bare-responder.ts), shared with the driver.
+// What the bare responder (bare-responder.ts) and the driver share: its subjects, and its own
+// buckets. They have the service's settings but are not the service's buckets, so the service's
+// key index does not ingest the bare responder's writes while the bare responder is measured.
 export const BARE_GET = "bench.bare.meetings.get";
 export const BARE_CREATE = "bench.bare.meetings.create";
+export const BARE_BUCKETS = {
+  meetings: "bench-bare-meetings",
+  meetingSettings: "bench-bare-meeting-settings",
+} as const;

@@ -27,7 +27,7 @@ import type { StoredMeeting } from "../src/store/meetings.js";
 import { registrantKey, type StoredRegistrant } from "../src/store/registrants.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { ok } from "../test/support/request.js";
-import { BARE_CREATE, BARE_GET } from "./bare-subjects.js";
+import { BARE_BUCKETS, BARE_CREATE, BARE_GET } from "./bare-subjects.js";
 import { fillMeetings, fillRegistrants } from "./fill.js";
 import { runLoad, type LoadResult } from "./load.js";
 import { answersPing, memoryOf, spawnNode, waitReady } from "./processes.js";
@@ -323,6 +323,13 @@ async function runAll(nc: NatsConnection, servicePid: number): Promise<Report> {
     getPool.push(
       (await call<{ uid: string }>("lfx.meetings.create", meetingRequest(randomUUID()))).uid,
     );
+  }
+  // The bare responder reads the same meetings from its own bucket.
+  const bareMeetingsKv = await kvm.open(BARE_BUCKETS.meetings);
+  for (const uid of getPool) {
+    const stored = await meetingsKv.get(uid);
+    if (stored === null) throw new Error(`meeting ${uid} not found`);
+    await bareMeetingsKv.put(uid, stored.value);
   }
   const projects = Array.from({ length: 100 }, () => randomUUID());
   const getBody = (i: number) => JSON.stringify({ uid: getPool[i % getPool.length] });

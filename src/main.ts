@@ -12,8 +12,8 @@ const SHUTDOWN_GRACE_MS = 8000;
 /**
  * V8 lets the heap grow to up to 4x what survived the last full collection. The key indexes make
  * that a lot (~50 MB with 100,000 meetings and 100,000 registrants), so under load the peak RSS
- * reached ~380 MB (bench/); growing by 20% at a time keeps it under 200 MB, at the price of more
- * (mostly concurrent) collections. Read by V8 whenever it sets the next limit.
+ * reached ~380 MB (bench/); growing by 20% at a time keeps it near 200 MB, at the price of more
+ * (mostly concurrent) collections and some p99. Read by V8 whenever it sets the next limit.
  */
 const HEAP_GROWING_PERCENT = 20;
 

@@ -21,6 +21,8 @@ import { KvRepository, translateStoreError } from "./store/kv-repository.js";
 import { createRepositories } from "./store/repositories.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
+/** Creating a key index's feed on a large bucket takes seconds on nats-server 2.9 (buckets.ts). */
+const KEY_INDEX_FEED_TIMEOUT_MS = 60_000;
 export const QUEUE_GROUP = "lfx-meeting-service";
 const DESCRIPTION = "LFX meetings: meetings, registrants, RSVPs, past meetings and their artifacts";
 
@@ -45,6 +47,7 @@ export async function startService(
   const buckets = await whenJetStreamAnswers(log, async () =>
     openBuckets({
       js,
+      feedJs: jetstream(nc, { timeout: KEY_INDEX_FEED_TIMEOUT_MS }),
       jsm: await jetstreamManager(nc, { timeout }),
       replicas: config.kvReplicas,
       log,

@@ -73,6 +73,12 @@ export type Buckets = Readonly<Record<BucketId, Bucket>>;
 
 export interface OpenBucketsOptions {
   js: JetStreamClient;
+  /**
+   * For the key indexes' feeds only: creating a consumer that starts with the last message of
+   * every key walks the whole stream on nats-server 2.9, seconds on a large bucket, far beyond
+   * the deadline of a request's KV call.
+   */
+  feedJs: JetStreamClient;
   jsm: JetStreamManager;
   replicas: number;
   log: Logger;
@@ -81,7 +87,7 @@ export interface OpenBucketsOptions {
 
 /** Creates missing buckets, binds existing ones, and loads the key indexes. */
 export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets> {
-  const { js, jsm, replicas, log } = options;
+  const { js, feedJs, jsm, replicas, log } = options;
   const kvm = new Kvm(js);
   const ids = Object.keys(BUCKET_NAMES) as BucketId[];
   const opened = await Promise.allSettled(
@@ -93,7 +99,7 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       const leaderKv = await kvm.open(name);
       const keyIndex = INDEXED.has(id)
         ? await KeyIndex.start(
-            { js, jsm, bucket: name, log, syncTimeoutMs: options.kvTimeoutMs },
+            { js: feedJs, jsm, bucket: name, log, syncTimeoutMs: options.kvTimeoutMs },
             60_000,
           )
         : undefined;
