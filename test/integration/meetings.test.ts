@@ -1,9 +1,7 @@
-import type { NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
 import { meetingInput } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import { useServiceHarness } from "../support/harness.js";
 
 interface MeetingReply {
   uid: string;
@@ -34,24 +32,10 @@ interface Page<T> {
   next_cursor: string | null;
 }
 
-let server: NatsServerHandle;
-let instance: TestInstance;
-let client: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  instance = await startInstance(server.url);
-  client = await connectClient(server.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await instance?.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(1);
 
 async function createMeeting(overrides: Record<string, unknown> = {}) {
-  return ok<MeetingReply>(client, "lfx.meetings.create", meetingInput(overrides));
+  return ok<MeetingReply>(harness.client, "lfx.meetings.create", meetingInput(overrides));
 }
 
 describe("lfx.meetings.create", () => {
@@ -65,7 +49,7 @@ describe("lfx.meetings.create", () => {
     expect(meeting.series_end_date).toBe("2030-01-15T16:00:00.000Z");
     expect(meeting.created_at).toMatch(/Z$/);
     const settings = await ok<{ uid: string; organizers: string[]; revision: number }>(
-      client,
+      harness.client,
       "lfx.meeting-settings.get",
       { uid: meeting.uid },
     );
@@ -85,7 +69,7 @@ describe("lfx.meetings.create", () => {
 
   it("rejects an unknown field and a missing one, naming both", async () => {
     const { title: _title, ...rest } = meetingInput();
-    const reply = await request<ErrorReply>(client, "lfx.meetings.create", {
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.create", {
       ...rest,
       colour: "red",
     });
@@ -101,15 +85,15 @@ describe("lfx.meetings.create", () => {
     ["an array", "[]"],
     ["a string", '"meeting"'],
   ])("answers %s with a 400", async (_label, body) => {
-    const reply = await request<ErrorReply>(client, "lfx.meetings.create", body);
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.create", body);
     expect(reply.status).toBe(400);
     expect(reply.body.error.code).toBe("invalid_request");
     expect(reply.headers["Nats-Service-Error-Code"]).toBe("400");
   });
 
-  it("refuses server-set fields from the client", async () => {
+  it("refuses server-set fields from the harness.client", async () => {
     const reply = await request<ErrorReply>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput({ uid: "abc", registrant_count: 4 }),
     );
@@ -123,18 +107,20 @@ describe("lfx.meetings.create", () => {
 describe("lfx.meetings.get", () => {
   it("returns the meeting", async () => {
     const created = await createMeeting();
-    const got = await ok<MeetingReply>(client, "lfx.meetings.get", { uid: created.uid });
+    const got = await ok<MeetingReply>(harness.client, "lfx.meetings.get", { uid: created.uid });
     expect(got).toEqual(created);
   });
 
   it("is a 404 for an unknown uid", async () => {
-    const reply = await request<ErrorReply>(client, "lfx.meetings.get", { uid: "doesNotExist" });
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.get", {
+      uid: "doesNotExist",
+    });
     expect(reply.status).toBe(404);
     expect(reply.body.error.code).toBe("not_found");
   });
 
   it.each(["a.b", "*", ">", "a/b", ""])("rejects the uid %j as a 400", async (uid) => {
-    const reply = await request<ErrorReply>(client, "lfx.meetings.get", { uid });
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.get", { uid });
     expect(reply.status).toBe(400);
   });
 });
@@ -145,7 +131,7 @@ describe("lfx.meetings.update", () => {
       description: "old",
       zoom_config: { meeting_id: "123", ai_companion_enabled: true },
     });
-    const updated = await ok<MeetingReply>(client, "lfx.meetings.update", {
+    const updated = await ok<MeetingReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "New title",
@@ -165,7 +151,7 @@ describe("lfx.meetings.update", () => {
 
   it("rejects null on a required field", async () => {
     const created = await createMeeting();
-    const reply = await request<ErrorReply>(client, "lfx.meetings.update", {
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: null,
@@ -176,7 +162,7 @@ describe("lfx.meetings.update", () => {
 
   it("requires a revision", async () => {
     const created = await createMeeting();
-    const reply = await request<ErrorReply>(client, "lfx.meetings.update", {
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       title: "x",
     });
@@ -186,32 +172,32 @@ describe("lfx.meetings.update", () => {
 
   it("is a 409 on a stale revision and changes nothing", async () => {
     const created = await createMeeting();
-    await ok(client, "lfx.meetings.update", {
+    await ok(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "one",
     });
-    const reply = await request<ErrorReply>(client, "lfx.meetings.update", {
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "two",
     });
     expect(reply.status).toBe(409);
     expect(reply.body.error.code).toBe("conflict");
-    const got = await ok<MeetingReply>(client, "lfx.meetings.get", { uid: created.uid });
+    const got = await ok<MeetingReply>(harness.client, "lfx.meetings.get", { uid: created.uid });
     expect(got.title).toBe("one");
   });
 
   it("answers a repeated update with the entity it produced, not a 409", async () => {
     const created = await createMeeting();
     const update = { uid: created.uid, revision: created.revision, title: "retried" };
-    const first = await ok<MeetingReply>(client, "lfx.meetings.update", update);
-    const again = await ok<MeetingReply>(client, "lfx.meetings.update", update);
+    const first = await ok<MeetingReply>(harness.client, "lfx.meetings.update", update);
+    const again = await ok<MeetingReply>(harness.client, "lfx.meetings.update", update);
     expect(again).toEqual(first);
   });
 
   it("is a 404 for an unknown meeting", async () => {
-    const reply = await request<ErrorReply>(client, "lfx.meetings.update", {
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.update", {
       uid: "nope",
       revision: 1,
       title: "x",
@@ -223,7 +209,7 @@ describe("lfx.meetings.update", () => {
     const created = await createMeeting();
     const replies = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        request<MeetingReply>(client, "lfx.meetings.update", {
+        request<MeetingReply>(harness.client, "lfx.meetings.update", {
           uid: created.uid,
           revision: created.revision,
           title: `writer ${i}`,
@@ -238,25 +224,27 @@ describe("lfx.meetings.update", () => {
 describe("lfx.meetings.delete", () => {
   it("deletes the meeting and its settings", async () => {
     const created = await createMeeting();
-    const reply = await ok(client, "lfx.meetings.delete", {
+    const reply = await ok(harness.client, "lfx.meetings.delete", {
       uid: created.uid,
       revision: created.revision,
     });
     expect(reply).toEqual({ uid: created.uid, deleted: true });
-    expect((await request(client, "lfx.meetings.get", { uid: created.uid })).status).toBe(404);
-    expect((await request(client, "lfx.meeting-settings.get", { uid: created.uid })).status).toBe(
+    expect((await request(harness.client, "lfx.meetings.get", { uid: created.uid })).status).toBe(
       404,
     );
+    expect(
+      (await request(harness.client, "lfx.meeting-settings.get", { uid: created.uid })).status,
+    ).toBe(404);
   });
 
   it("is a 409 on a stale revision", async () => {
     const created = await createMeeting();
-    await ok(client, "lfx.meetings.update", {
+    await ok(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "x",
     });
-    const reply = await request(client, "lfx.meetings.delete", {
+    const reply = await request(harness.client, "lfx.meetings.delete", {
       uid: created.uid,
       revision: created.revision,
     });
@@ -274,11 +262,15 @@ describe("lfx.meetings.list", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Page<MeetingReply> = await ok<Page<MeetingReply>>(client, "lfx.meetings.list", {
-        project_uid: project,
-        limit: 3,
-        ...(cursor === null ? {} : { cursor }),
-      });
+      const page: Page<MeetingReply> = await ok<Page<MeetingReply>>(
+        harness.client,
+        "lfx.meetings.list",
+        {
+          project_uid: project,
+          limit: 3,
+          ...(cursor === null ? {} : { cursor }),
+        },
+      );
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items.map((m) => m.uid));
       cursor = page.next_cursor;
@@ -291,29 +283,31 @@ describe("lfx.meetings.list", () => {
     const meeting = await createMeeting({
       committees: [{ uid: committee, allowed_voting_statuses: [] }],
     });
-    const byCommittee = await ok<Page<MeetingReply>>(client, "lfx.meetings.list", {
+    const byCommittee = await ok<Page<MeetingReply>>(harness.client, "lfx.meetings.list", {
       committee_uid: committee,
     });
     expect(byCommittee.items.map((m) => m.uid)).toEqual([meeting.uid]);
 
     const newProject = randomUUID();
-    await ok(client, "lfx.meetings.update", {
+    await ok(harness.client, "lfx.meetings.update", {
       uid: meeting.uid,
       revision: meeting.revision,
       project_uid: newProject,
     });
-    const oldProject = await ok<Page<MeetingReply>>(client, "lfx.meetings.list", {
+    const oldProject = await ok<Page<MeetingReply>>(harness.client, "lfx.meetings.list", {
       project_uid: meeting.project_uid,
     });
     expect(oldProject.items).toHaveLength(0);
-    const moved = await ok<Page<MeetingReply>>(client, "lfx.meetings.list", {
+    const moved = await ok<Page<MeetingReply>>(harness.client, "lfx.meetings.list", {
       project_uid: newProject,
     });
     expect(moved.items.map((m) => m.uid)).toEqual([meeting.uid]);
   });
 
   it("rejects a cursor it did not issue", async () => {
-    const reply = await request<ErrorReply>(client, "lfx.meetings.list", { cursor: "garbage!" });
+    const reply = await request<ErrorReply>(harness.client, "lfx.meetings.list", {
+      cursor: "garbage!",
+    });
     expect(reply.status).toBe(400);
     expect(reply.body.error.details?.[0]?.path).toBe("/cursor");
   });

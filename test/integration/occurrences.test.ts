@@ -1,8 +1,6 @@
-import type { NatsConnection } from "@nats-io/transport-node";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import { useServiceHarness } from "../support/harness.js";
 
 interface Occurrence {
   occurrence_id: string;
@@ -29,21 +27,7 @@ interface ErrorBody {
   error: { code: string; details?: { path: string }[] };
 }
 
-let server: NatsServerHandle;
-let instance: TestInstance;
-let client: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  instance = await startInstance(server.url);
-  client = await connectClient(server.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await instance?.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(1);
 
 const seconds = (iso: string) => String(Date.parse(iso) / 1000);
 
@@ -63,7 +47,7 @@ const WEEKLY_STARTS = [
 ];
 
 const createMeeting = (fields: Record<string, unknown>) =>
-  ok<Meeting>(client, "lfx.meetings.create", meetingInput(fields));
+  ok<Meeting>(harness.client, "lfx.meetings.create", meetingInput(fields));
 
 describe("meeting occurrences", () => {
   it("are computed in the meeting's time zone, with the series end", async () => {
@@ -95,7 +79,7 @@ describe("meeting occurrences", () => {
 
   it("follow an update of the schedule", async () => {
     const meeting = await createMeeting(weekly);
-    const updated = await ok<Meeting>(client, "lfx.meetings.update", {
+    const updated = await ok<Meeting>(harness.client, "lfx.meetings.update", {
       uid: meeting.uid,
       revision: meeting.revision,
       recurrence: { type: 2, repeat_interval: 2, weekly_days: "3", end_times: 2 },
@@ -109,7 +93,7 @@ describe("meeting occurrences", () => {
 
   it("refuses a recurrence that yields no occurrence", async () => {
     const reply = await request<ErrorBody>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput({
         ...weekly,
@@ -123,17 +107,17 @@ describe("meeting occurrences", () => {
   it("count registrants and applicable RSVP answers per occurrence", async () => {
     const meeting = await createMeeting(weekly);
     const [first, second] = [seconds(WEEKLY_STARTS[0]!), seconds(WEEKLY_STARTS[1]!)];
-    const forAll = await ok<{ uid: string }>(client, "lfx.registrants.create", {
+    const forAll = await ok<{ uid: string }>(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: uniqueEmail(),
     });
-    const forFirst = await ok<{ uid: string }>(client, "lfx.registrants.create", {
+    const forFirst = await ok<{ uid: string }>(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: uniqueEmail(),
       occurrence_id: first,
     });
     const answer = (registrant: string, scope: string, response: string, occurrence_id?: string) =>
-      ok(client, "lfx.rsvps.create", {
+      ok(harness.client, "lfx.rsvps.create", {
         meeting_uid: meeting.uid,
         registrant_uid: registrant,
         scope,
@@ -144,7 +128,7 @@ describe("meeting occurrences", () => {
     await answer(forAll.uid, "this_and_following", "declined", second);
     await answer(forFirst.uid, "single", "maybe", first);
 
-    const shown = await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid });
+    const shown = await ok<Meeting>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
     const counts = shown.occurrences.map((o) => [
       o.registrant_count,
       o.response_count_yes,
@@ -162,7 +146,7 @@ describe("meeting occurrences", () => {
 
   it("refuse a registrant for an occurrence the meeting does not have", async () => {
     const meeting = await createMeeting(weekly);
-    const reply = await request<ErrorBody>(client, "lfx.registrants.create", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: uniqueEmail(),
       occurrence_id: seconds("2030-03-06T15:00:00Z"),
@@ -178,13 +162,17 @@ describe("lfx.occurrences.list", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Page<Occurrence> = await ok<Page<Occurrence>>(client, "lfx.occurrences.list", {
-        meeting_uid: meeting.uid,
-        from: "2030-03-12T14:00:00Z",
-        to: "2030-04-02T14:00:00Z",
-        limit: 2,
-        ...(cursor === null ? {} : { cursor }),
-      });
+      const page: Page<Occurrence> = await ok<Page<Occurrence>>(
+        harness.client,
+        "lfx.occurrences.list",
+        {
+          meeting_uid: meeting.uid,
+          from: "2030-03-12T14:00:00Z",
+          to: "2030-04-02T14:00:00Z",
+          limit: 2,
+          ...(cursor === null ? {} : { cursor }),
+        },
+      );
       seen.push(...page.items.map((o) => o.start_time));
       cursor = page.next_cursor;
     } while (cursor !== null);
@@ -193,7 +181,7 @@ describe("lfx.occurrences.list", () => {
 
   it("defaults from to now", async () => {
     const past = await createMeeting({ ...weekly, start_time: "2020-03-03T15:00:00Z" });
-    const page = await ok<Page<Occurrence>>(client, "lfx.occurrences.list", {
+    const page = await ok<Page<Occurrence>>(harness.client, "lfx.occurrences.list", {
       meeting_uid: past.uid,
     });
     expect(page.items).toEqual([]);
@@ -201,11 +189,11 @@ describe("lfx.occurrences.list", () => {
   });
 
   it("is a 404 for an unknown meeting and a 400 for to before from", async () => {
-    expect((await request(client, "lfx.occurrences.list", { meeting_uid: "nope" })).status).toBe(
-      404,
-    );
+    expect(
+      (await request(harness.client, "lfx.occurrences.list", { meeting_uid: "nope" })).status,
+    ).toBe(404);
     const meeting = await createMeeting(weekly);
-    const reply = await request<ErrorBody>(client, "lfx.occurrences.list", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.occurrences.list", {
       meeting_uid: meeting.uid,
       from: "2030-04-01T00:00:00Z",
       to: "2030-03-01T00:00:00Z",
@@ -219,7 +207,7 @@ describe("lfx.occurrences.cancel", () => {
   it("cancels one occurrence at the meeting's revision", async () => {
     const meeting = await createMeeting(weekly);
     const target = seconds(WEEKLY_STARTS[1]!);
-    const cancelled = await ok<Meeting>(client, "lfx.occurrences.cancel", {
+    const cancelled = await ok<Meeting>(harness.client, "lfx.occurrences.cancel", {
       meeting_uid: meeting.uid,
       occurrence_id: target,
       revision: meeting.revision,
@@ -229,13 +217,13 @@ describe("lfx.occurrences.cancel", () => {
     expect(cancelled.occurrences).toHaveLength(4);
     expect(cancelled).not.toHaveProperty("cancelled_occurrences");
 
-    const all = await ok<Page<Occurrence>>(client, "lfx.occurrences.list", {
+    const all = await ok<Page<Occurrence>>(harness.client, "lfx.occurrences.list", {
       meeting_uid: meeting.uid,
       from: "2030-01-01T00:00:00Z",
       include_cancelled: true,
     });
     expect(all.items.filter((o) => o.is_cancelled).map((o) => o.occurrence_id)).toEqual([target]);
-    const shown = await ok<Page<Occurrence>>(client, "lfx.occurrences.list", {
+    const shown = await ok<Page<Occurrence>>(harness.client, "lfx.occurrences.list", {
       meeting_uid: meeting.uid,
       from: "2030-01-01T00:00:00Z",
     });
@@ -244,18 +232,18 @@ describe("lfx.occurrences.cancel", () => {
 
   it("is a 404 for an id that is not an occurrence, and a 409 on a stale revision", async () => {
     const meeting = await createMeeting(weekly);
-    const notOne = await request(client, "lfx.occurrences.cancel", {
+    const notOne = await request(harness.client, "lfx.occurrences.cancel", {
       meeting_uid: meeting.uid,
       occurrence_id: seconds("2030-03-06T15:00:00Z"),
       revision: meeting.revision,
     });
     expect(notOne.status).toBe(404);
-    await ok(client, "lfx.meetings.update", {
+    await ok(harness.client, "lfx.meetings.update", {
       uid: meeting.uid,
       revision: meeting.revision,
       title: "moved on",
     });
-    const stale = await request(client, "lfx.occurrences.cancel", {
+    const stale = await request(harness.client, "lfx.occurrences.cancel", {
       meeting_uid: meeting.uid,
       occurrence_id: seconds(WEEKLY_STARTS[0]!),
       revision: meeting.revision,

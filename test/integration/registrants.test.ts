@@ -1,10 +1,8 @@
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeKey } from "../../src/store/keys.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import { useServiceHarness } from "../support/harness.js";
 
 interface Meeting {
   uid: string;
@@ -28,40 +26,30 @@ interface ErrorBody {
   error: { status: number; code: string; details?: { path: string }[] };
 }
 
-let server: NatsServerHandle;
-let instances: TestInstance[];
-let client: NatsConnection;
+const harness = useServiceHarness(2);
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
-  client = await connectClient(server.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  for (const instance of instances ?? []) await instance.stop();
-  await server?.stop();
-});
-
-const createMeeting = () => ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+const createMeeting = () => ok<Meeting>(harness.client, "lfx.meetings.create", meetingInput());
 const register = (meetingUid: string, fields: Record<string, unknown> = {}) =>
-  request<Registrant>(client, "lfx.registrants.create", {
+  request<Registrant>(harness.client, "lfx.registrants.create", {
     meeting_uid: meetingUid,
     email: uniqueEmail(),
     ...fields,
   });
-const getMeeting = (uid: string) => ok<Meeting>(client, "lfx.meetings.get", { uid });
+const getMeeting = (uid: string) => ok<Meeting>(harness.client, "lfx.meetings.get", { uid });
 
 async function listAll(filter: Record<string, unknown>, limit = 7): Promise<Registrant[]> {
   const items: Registrant[] = [];
   let cursor: string | null = null;
   do {
-    const page: Page<Registrant> = await ok<Page<Registrant>>(client, "lfx.registrants.list", {
-      ...filter,
-      limit,
-      ...(cursor === null ? {} : { cursor }),
-    });
+    const page: Page<Registrant> = await ok<Page<Registrant>>(
+      harness.client,
+      "lfx.registrants.list",
+      {
+        ...filter,
+        limit,
+        ...(cursor === null ? {} : { cursor }),
+      },
+    );
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor !== null);
@@ -86,7 +74,7 @@ describe("lfx.registrants.create", () => {
   });
 
   it("is a 404 when the meeting does not exist", async () => {
-    const reply = await request<ErrorBody>(client, "lfx.registrants.create", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.registrants.create", {
       meeting_uid: "noSuchMeeting",
       email: uniqueEmail(),
     });
@@ -113,7 +101,7 @@ describe("lfx.registrants.create", () => {
     const meeting = await createMeeting();
     const email = uniqueEmail();
     expect((await register(meeting.uid, { email })).status).toBe(200);
-    const again = await request<ErrorBody>(client, "lfx.registrants.create", {
+    const again = await request<ErrorBody>(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: email.toUpperCase(),
     });
@@ -123,7 +111,7 @@ describe("lfx.registrants.create", () => {
     expect((await register(other.uid, { email })).status).toBe(200);
   });
 
-  it("lets exactly one of 20 concurrent creates of one email win across two instances", async () => {
+  it("lets exactly one of 20 concurrent creates of one email win across two harness.instances", async () => {
     const meeting = await createMeeting();
     const email = uniqueEmail();
     const replies = await Promise.all(
@@ -155,7 +143,7 @@ describe("lfx.registrants.create", () => {
 
   it("rejects something that is not an address", async () => {
     const meeting = await createMeeting();
-    const reply = await request<ErrorBody>(client, "lfx.registrants.create", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: "not an address",
     });
@@ -165,7 +153,7 @@ describe("lfx.registrants.create", () => {
 });
 
 describe("registrant_count", () => {
-  it("is exact after 50 concurrent creates and 20 concurrent deletes on two instances", async () => {
+  it("is exact after 50 concurrent creates and 20 concurrent deletes on two harness.instances", async () => {
     const meeting = await createMeeting();
     const created = await Promise.all(Array.from({ length: 50 }, () => register(meeting.uid)));
     expect(created.every((r) => r.status === 200)).toBe(true);
@@ -174,7 +162,10 @@ describe("registrant_count", () => {
       created
         .slice(0, 20)
         .map((r) =>
-          request(client, "lfx.registrants.delete", { uid: r.body.uid, revision: r.body.revision }),
+          request(harness.client, "lfx.registrants.delete", {
+            uid: r.body.uid,
+            revision: r.body.revision,
+          }),
         ),
     );
     expect(deleted.every((r) => r.status === 200)).toBe(true);
@@ -189,7 +180,7 @@ describe("lfx.registrants.update", () => {
     const oldEmail = uniqueEmail();
     const newEmail = uniqueEmail();
     const created = (await register(meeting.uid, { email: oldEmail })).body;
-    const updated = await ok<Registrant>(client, "lfx.registrants.update", {
+    const updated = await ok<Registrant>(harness.client, "lfx.registrants.update", {
       uid: created.uid,
       revision: created.revision,
       email: newEmail.toUpperCase(),
@@ -206,7 +197,7 @@ describe("lfx.registrants.update", () => {
     const taken = uniqueEmail();
     await register(meeting.uid, { email: taken });
     const other = (await register(meeting.uid)).body;
-    const reply = await request(client, "lfx.registrants.update", {
+    const reply = await request(harness.client, "lfx.registrants.update", {
       uid: other.uid,
       revision: other.revision,
       email: taken,
@@ -218,7 +209,7 @@ describe("lfx.registrants.update", () => {
     const meeting = await createMeeting();
     const other = await createMeeting();
     const created = (await register(meeting.uid)).body;
-    const reply = await request<ErrorBody>(client, "lfx.registrants.update", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.registrants.update", {
       uid: created.uid,
       revision: created.revision,
       meeting_uid: other.uid,
@@ -230,18 +221,18 @@ describe("lfx.registrants.update", () => {
   it("is a 409 on a stale revision and a 404 for an unknown uid", async () => {
     const meeting = await createMeeting();
     const created = (await register(meeting.uid)).body;
-    await ok(client, "lfx.registrants.update", {
+    await ok(harness.client, "lfx.registrants.update", {
       uid: created.uid,
       revision: created.revision,
       first_name: "A",
     });
-    const stale = await request(client, "lfx.registrants.update", {
+    const stale = await request(harness.client, "lfx.registrants.update", {
       uid: created.uid,
       revision: created.revision,
       first_name: "B",
     });
     expect(stale.status).toBe(409);
-    const missing = await request(client, "lfx.registrants.update", {
+    const missing = await request(harness.client, "lfx.registrants.update", {
       uid: "nope",
       revision: 1,
       first_name: "B",
@@ -252,8 +243,8 @@ describe("lfx.registrants.update", () => {
 
 describe("lfx.registrants.list", () => {
   it("needs exactly one of meeting_uid and email", async () => {
-    expect((await request(client, "lfx.registrants.list", {})).status).toBe(400);
-    const both = await request(client, "lfx.registrants.list", {
+    expect((await request(harness.client, "lfx.registrants.list", {})).status).toBe(400);
+    const both = await request(harness.client, "lfx.registrants.list", {
       meeting_uid: "m",
       email: uniqueEmail(),
     });
@@ -273,7 +264,7 @@ describe("storage layout (CONTRACT §6)", () => {
     const meeting = await createMeeting();
     const email = "zoë+layout@example.org";
     const created = (await register(meeting.uid, { email })).body;
-    const kv = await new Kvm(client).open("meeting-registrants");
+    const kv = await new Kvm(harness.client).open("meeting-registrants");
     const keys: string[] = [];
     for await (const key of await kv.keys()) keys.push(key);
     const logical = keys.map((key) => decodeKey(key).join("/"));
@@ -301,10 +292,13 @@ describe("deletes", () => {
     const registrant = (await register(meeting.uid, { email })).body;
     await register(meeting.uid);
     const current = await getMeeting(meeting.uid);
-    await ok(client, "lfx.meetings.delete", { uid: meeting.uid, revision: current.revision });
-    expect((await request(client, "lfx.registrants.get", { uid: registrant.uid })).status).toBe(
-      404,
-    );
+    await ok(harness.client, "lfx.meetings.delete", {
+      uid: meeting.uid,
+      revision: current.revision,
+    });
+    expect(
+      (await request(harness.client, "lfx.registrants.get", { uid: registrant.uid })).status,
+    ).toBe(404);
     expect(await listAll({ meeting_uid: meeting.uid })).toHaveLength(0);
     expect(await listAll({ email })).toHaveLength(0);
   });
@@ -312,12 +306,12 @@ describe("deletes", () => {
   it("a registrant delete is a 409 on a stale revision", async () => {
     const meeting = await createMeeting();
     const created = (await register(meeting.uid)).body;
-    await ok(client, "lfx.registrants.update", {
+    await ok(harness.client, "lfx.registrants.update", {
       uid: created.uid,
       revision: created.revision,
       first_name: "A",
     });
-    const reply = await request(client, "lfx.registrants.delete", {
+    const reply = await request(harness.client, "lfx.registrants.delete", {
       uid: created.uid,
       revision: created.revision,
     });

@@ -1,8 +1,6 @@
-import type { NatsConnection } from "@nats-io/transport-node";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import { useServiceHarness } from "../support/harness.js";
 
 interface Entity {
   uid: string;
@@ -25,21 +23,7 @@ interface ErrorBody {
   error: { code: string; details?: { path: string }[] };
 }
 
-let server: NatsServerHandle;
-let instances: TestInstance[];
-let client: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
-  client = await connectClient(server.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  for (const instance of instances ?? []) await instance.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(2);
 
 /** Occurrence ids of the daily meeting below: its start plus `days` days, in unix seconds. */
 const START_SECONDS = Date.parse("2030-01-15T15:00:00Z") / 1000;
@@ -47,7 +31,7 @@ const occurrence = (days: number) => String(START_SECONDS + days * 86_400);
 
 async function meetingWithRegistrant(fields: Record<string, unknown> = {}) {
   const meeting = await ok<Entity>(
-    client,
+    harness.client,
     "lfx.meetings.create",
     meetingInput({
       start_time: "2030-01-15T15:00:00Z",
@@ -55,18 +39,23 @@ async function meetingWithRegistrant(fields: Record<string, unknown> = {}) {
       recurrence: { type: 1, repeat_interval: 1 },
     }),
   );
-  const registrant = await ok<Entity & { email: string }>(client, "lfx.registrants.create", {
-    meeting_uid: meeting.uid,
-    email: uniqueEmail(),
-    ...fields,
-  });
+  const registrant = await ok<Entity & { email: string }>(
+    harness.client,
+    "lfx.registrants.create",
+    {
+      meeting_uid: meeting.uid,
+      email: uniqueEmail(),
+      ...fields,
+    },
+  );
   return { meeting, registrant };
 }
 
-const answer = (body: Record<string, unknown>) => request<Rsvp>(client, "lfx.rsvps.create", body);
+const answer = (body: Record<string, unknown>) =>
+  request<Rsvp>(harness.client, "lfx.rsvps.create", body);
 
 async function listRsvps(filter: Record<string, unknown>): Promise<Rsvp[]> {
-  const page = await ok<Page<Rsvp>>(client, "lfx.rsvps.list", { ...filter, limit: 1000 });
+  const page = await ok<Page<Rsvp>>(harness.client, "lfx.rsvps.list", { ...filter, limit: 1000 });
   return page.items;
 }
 
@@ -111,7 +100,7 @@ describe("lfx.rsvps.create", () => {
     expect(await listRsvps({ meeting_uid: meeting.uid })).toHaveLength(2);
   });
 
-  it("keeps one RSVP when 10 answers race on two instances", async () => {
+  it("keeps one RSVP when 10 answers race on two harness.instances", async () => {
     const { meeting, registrant } = await meetingWithRegistrant();
     const responses = ["accepted", "declined", "maybe"];
     const replies = await Promise.all(
@@ -137,7 +126,7 @@ describe("lfx.rsvps.create", () => {
     [{ scope: "all", response: "yes" }, "/response"],
   ])("rejects %j naming %s", async (fields, path) => {
     const { meeting, registrant } = await meetingWithRegistrant();
-    const reply = await request<ErrorBody>(client, "lfx.rsvps.create", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.rsvps.create", {
       meeting_uid: meeting.uid,
       registrant_uid: registrant.uid,
       response: "accepted",
@@ -192,16 +181,16 @@ describe("lfx.rsvps.list, get and delete", () => {
         scope: "all",
       })
     ).body;
-    expect(await ok(client, "lfx.rsvps.get", { uid: rsvp.uid })).toEqual(rsvp);
-    const stale = await request(client, "lfx.rsvps.delete", {
+    expect(await ok(harness.client, "lfx.rsvps.get", { uid: rsvp.uid })).toEqual(rsvp);
+    const stale = await request(harness.client, "lfx.rsvps.delete", {
       uid: rsvp.uid,
       revision: rsvp.revision + 100,
     });
     expect(stale.status).toBe(409);
     expect(
-      await ok(client, "lfx.rsvps.delete", { uid: rsvp.uid, revision: rsvp.revision }),
+      await ok(harness.client, "lfx.rsvps.delete", { uid: rsvp.uid, revision: rsvp.revision }),
     ).toEqual({ uid: rsvp.uid, deleted: true });
-    expect((await request(client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
+    expect((await request(harness.client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
     // The answer slot is free again: a new answer creates a new RSVP.
     const again = (
       await answer({
@@ -224,11 +213,11 @@ describe("lfx.rsvps.list, get and delete", () => {
         scope: "all",
       })
     ).body;
-    await ok(client, "lfx.registrants.delete", {
+    await ok(harness.client, "lfx.registrants.delete", {
       uid: registrant.uid,
       revision: registrant.revision,
     });
-    expect((await request(client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
+    expect((await request(harness.client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
     expect(await listRsvps({ meeting_uid: meeting.uid })).toHaveLength(0);
   });
 
@@ -242,16 +231,19 @@ describe("lfx.rsvps.list, get and delete", () => {
         scope: "all",
       })
     ).body;
-    const current = await ok<Entity>(client, "lfx.meetings.get", { uid: meeting.uid });
-    await ok(client, "lfx.meetings.delete", { uid: meeting.uid, revision: current.revision });
-    expect((await request(client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
+    const current = await ok<Entity>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
+    await ok(harness.client, "lfx.meetings.delete", {
+      uid: meeting.uid,
+      revision: current.revision,
+    });
+    expect((await request(harness.client, "lfx.rsvps.get", { uid: rsvp.uid })).status).toBe(404);
   });
 });
 
 describe("occurrences of RSVPs", () => {
   it("refuses an occurrence the meeting does not have", async () => {
     const { meeting, registrant } = await meetingWithRegistrant();
-    const reply = await request<ErrorBody>(client, "lfx.rsvps.create", {
+    const reply = await request<ErrorBody>(harness.client, "lfx.rsvps.create", {
       meeting_uid: meeting.uid,
       registrant_uid: registrant.uid,
       response: "accepted",
