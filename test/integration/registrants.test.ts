@@ -159,14 +159,12 @@ describe("registrant_count", () => {
     expect(created.every((r) => r.status === 200)).toBe(true);
     expect((await getMeeting(meeting.uid)).registrant_count).toBe(50);
     const deleted = await Promise.all(
-      created
-        .slice(0, 20)
-        .map((r) =>
-          request(harness.client, "lfx.registrants.delete", {
-            uid: r.body.uid,
-            revision: r.body.revision,
-          }),
-        ),
+      created.slice(0, 20).map((r) =>
+        request(harness.client, "lfx.registrants.delete", {
+          uid: r.body.uid,
+          revision: r.body.revision,
+        }),
+      ),
     );
     expect(deleted.every((r) => r.status === 200)).toBe(true);
     expect((await getMeeting(meeting.uid)).registrant_count).toBe(30);
