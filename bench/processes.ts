@@ -73,3 +73,37 @@ export function memoryOf(pid: number): { peak_rss_mib: number; rss_mib: number }
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
   return { peak_rss_mib: kib("VmHWM") / 1024, rss_mib: kib("VmRSS") / 1024 };
 }
+
+/** CPU time (user + system) a process has used so far, in ms (Linux: /proc/<pid>/stat). */
+export function cpuTimeMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start after its closing ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Linux reports CPU times in clock ticks of 1/100 s on every platform Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Waits until every process in `pids` uses under `busyShare` of a core over half a second, or
+ * `timeoutMs` passes: after a bulk fill the server keeps writing its store and the service keeps
+ * taking in keys for a while, and a list measured then measures that work too.
+ */
+export async function waitIdle(
+  pids: readonly number[],
+  { busyShare = 0.05, timeoutMs = 30_000 } = {},
+): Promise<number> {
+  const started = Date.now();
+  const windowMs = 500;
+  let before = pids.map(cpuTimeMsOf);
+  while (Date.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = pids.map(cpuTimeMsOf);
+    const busiest = Math.max(...now.map((ms, i) => (ms - (before[i] ?? 0)) / windowMs));
+    before = now;
+    if (busiest < busyShare) break;
+  }
+  return Date.now() - started;
+}

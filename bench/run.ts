@@ -30,7 +30,7 @@ import { ok } from "../test/support/request.js";
 import { BARE_BUCKETS, BARE_CREATE, BARE_GET } from "./bare-subjects.js";
 import { fillMeetings, fillRegistrants } from "./fill.js";
 import { runLoad, type LoadResult } from "./load.js";
-import { answersPing, memoryOf, spawnNode, waitReady } from "./processes.js";
+import { answersPing, memoryOf, spawnNode, waitIdle, waitReady } from "./processes.js";
 import { evaluate, printReport, renderSvg, type Report, type Row } from "./report.js";
 
 const SERVICE_NAME = "lfx-meeting-service";
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
       return true;
     });
 
-    const report = await runAll(nc, service.pid);
+    const report = await runAll(nc, service.pid, server.pid);
     report.machine.nats_server = nc.info?.version ?? "?";
     report.memory = memoryOf(service.pid);
     const targets = evaluate(report);
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   await rm(scratch, { recursive: true, force: true });
 }
 
-async function runAll(nc: NatsConnection, servicePid: number): Promise<Report> {
+async function runAll(nc: NatsConnection, servicePid: number, serverPid: number): Promise<Report> {
   const report: Report = {
     started_at: new Date().toISOString(),
     finished_at: "",
@@ -294,9 +294,12 @@ async function runAll(nc: NatsConnection, servicePid: number): Promise<Report> {
     );
     otherMeetings = others;
     otherRegistrants = others;
+    // The first lists wait until the service's key index has caught up with the fill, then
+    // until the server has written it away: lists are measured with the others at rest.
+    for (const { workload } of lists) await waitCaughtUp(nc, workload);
+    const settledMs = await waitIdle([serverPid, servicePid]);
+    progress(`  server and service at rest ${(settledMs / 1000).toFixed(1)} s after the fill`);
     for (const { name, workload } of lists) {
-      // The first list waits until the service's key index has caught up with the fill.
-      await waitCaughtUp(nc, workload);
       // The service has just started: its code is not optimised yet when the first list runs.
       if (others === SCALE_SMALL) await warmUp(nc, workload, 16, 3 * WARMUP_MS);
       for (const inFlight of LIST_IN_FLIGHT) {

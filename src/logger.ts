@@ -17,5 +17,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: "[redacted]",
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? asyncStdout());
+}
+
+/**
+ * stdout written off the request path: a synchronous write per line cost ~6% of the service's
+ * CPU under load (bench/). Lines queue while a write is in flight and go out together; pino
+ * flushes what is queued when the process exits (also after an uncaught error), and stops
+ * writing on a closed pipe (EPIPE) instead of failing. Lost: at most the lines of the last
+ * moments before a SIGKILL.
+ */
+function asyncStdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }

@@ -35,6 +35,8 @@ const INDEXED: ReadonlySet<BucketId> = new Set<BucketId>([
 ]);
 
 const MIB = 1024 * 1024;
+/** How long one key index may take to load at start: seconds for a bucket of 100,000s of keys. */
+const KEY_INDEX_LOAD_TIMEOUT_MS = 60_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Largest value the service writes: under the server's default max payload (1 MiB), with room. */
@@ -85,40 +87,46 @@ export interface OpenBucketsOptions {
   kvTimeoutMs: number;
 }
 
-/** Creates missing buckets, binds existing ones, and loads the key indexes. */
+/**
+ * Creates missing buckets, binds existing ones, and then loads the key indexes one after another:
+ * loaded together against large buckets they asked the server for every key at once, and the
+ * server cut the connection as a slow consumer (bench/, ~430,000 keys).
+ */
 export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets> {
   const { js, feedJs, jsm, replicas, log } = options;
   const kvm = new Kvm(js);
   const ids = Object.keys(BUCKET_NAMES) as BucketId[];
-  const opened = await Promise.allSettled(
-    ids.map(async (id): Promise<[BucketId, Bucket]> => {
+  const bound = await Promise.all(
+    ids.map(async (id) => {
       const name = BUCKET_NAMES[id];
       // create() binds an existing bucket without changing it, and reads its config so that
       // gets use direct get where the bucket allows it (FACTS.md).
       const kv = await kvm.create(name, bucketSettings(id, replicas));
       const leaderKv = await kvm.open(name);
-      const keyIndex = INDEXED.has(id)
-        ? await KeyIndex.start(
-            { js: feedJs, jsm, bucket: name, log, syncTimeoutMs: options.kvTimeoutMs },
-            60_000,
-          )
-        : undefined;
-      log.debug({ bucket: name, keys: keyIndex?.size }, "bucket ready");
-      return [id, { id, name, kv, leaderKv, js, keyIndex }];
+      return { id, name, kv, leaderKv, js };
     }),
   );
-  const failed = opened.find((result) => result.status === "rejected");
-  if (failed !== undefined) {
+  const buckets: Bucket[] = [];
+  try {
+    for (const bucket of bound) {
+      const keyIndex = INDEXED.has(bucket.id)
+        ? await KeyIndex.start(
+            { js: feedJs, jsm, bucket: bucket.name, log, syncTimeoutMs: options.kvTimeoutMs },
+            KEY_INDEX_LOAD_TIMEOUT_MS,
+          )
+        : undefined;
+      log.debug({ bucket: bucket.name, keys: keyIndex?.size }, "bucket ready");
+      buckets.push({ ...bucket, keyIndex });
+    }
+  } catch (err) {
     // Nothing left running for a start that will be retried (service.ts) or abandoned.
-    await Promise.all(
-      opened.map(async (result) =>
-        result.status === "fulfilled" ? result.value[1].keyIndex?.stop() : undefined,
-      ),
-    );
-    throw failed.reason;
+    await Promise.all(buckets.map(async (bucket) => bucket.keyIndex?.stop()));
+    throw err;
   }
-  const entries = opened.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
-  return Object.fromEntries(entries) as Record<BucketId, Bucket>;
+  return Object.fromEntries(buckets.map((bucket) => [bucket.id, bucket])) as Record<
+    BucketId,
+    Bucket
+  >;
 }
 
 export async function closeBuckets(buckets: Buckets): Promise<void> {

@@ -64,6 +64,8 @@ export class KeyIndex {
   private starting = false;
   /** When the feed last delivered a message (ms since epoch). */
   private lastDeliveryAt = 0;
+  /** The last message applied: its consumer and delivery count, read only when in doubt. */
+  private lastMessage: JsMsg | undefined;
   /** Stream-sequence lookups: one in flight, and one queued for the callers that came after it. */
   private inFlightHead: Promise<number> | undefined;
   private queuedHead: Promise<number> | undefined;
@@ -118,19 +120,36 @@ export class KeyIndex {
     const stallMs = Math.max(100, Math.min(FEED_STALL_MS, timeoutMs / 2));
     for (let remaining = timeoutMs; remaining > 0; remaining = deadline - Date.now()) {
       if (await settlesWithin(caughtUp, Math.min(stallMs, remaining))) return;
-      // Behind the stream and nothing delivered for a while: the feed is stalled, not slow.
-      if (Date.now() - this.lastDeliveryAt >= stallMs) {
-        this.replaceFeed(`nothing delivered for ${stallMs} ms while behind the stream`);
+      // Still delivering: slow, not stalled.
+      if (Date.now() - this.lastDeliveryAt < stallMs) continue;
+      const unreceived = await this.undeliveredOrLost(stallMs);
+      if (unreceived === 0) {
+        // The server has nothing more for this copy: the newest messages are gone (a purged
+        // stream), so their sequences will never arrive.
+        this.advance(head);
+        return;
       }
-    }
-    // The newest message can be gone (a purged stream): the consumer then has nothing left
-    // to deliver although the sequence was never seen.
-    const info = await this.consumer?.info(false).catch(() => undefined);
-    if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) {
-      this.advance(head);
-      return;
+      this.replaceFeed(
+        unreceived === undefined
+          ? `nothing delivered for ${stallMs} ms and the feed's consumer cannot be asked`
+          : `nothing delivered for ${stallMs} ms with ${unreceived} messages not received`,
+      );
     }
     throw unavailable(`key index of ${this.options.bucket} is catching up`);
+  }
+
+  /**
+   * How many messages the feed has yet to deliver, or delivered without their arriving (the
+   * connection was cut, e.g. as a slow consumer); undefined when the consumer cannot be asked
+   * within `timeoutMs` (its server is gone: the feed is replaced rather than waited for).
+   */
+  private async undeliveredOrLost(timeoutMs: number): Promise<number | undefined> {
+    const asked = this.consumer?.info(false).catch(() => undefined);
+    const info = asked === undefined ? undefined : await valueWithin(asked, timeoutMs);
+    if (info === undefined) return undefined;
+    const last = this.lastMessage?.info;
+    const arrived = last !== undefined && last.consumer === info.name ? last.deliverySequence : 0;
+    return info.num_pending + Math.max(0, info.delivered.consumer_seq - arrived);
   }
 
   async stop(): Promise<void> {
@@ -217,6 +236,7 @@ export class KeyIndex {
 
   private apply(msg: JsMsg): void {
     this.lastDeliveryAt = Date.now();
+    this.lastMessage = msg;
     // A replaced feed starts after the last sequence seen; anything older is a repeat.
     if (msg.seq <= this.lastSequence) return;
     const key = msg.subject.slice(this.subjectPrefix.length);
@@ -279,17 +299,22 @@ function detached(key: string): string {
   return Buffer.from(key, "latin1").toString("latin1");
 }
 
-/** True if `promise` resolves within `ms`. */
-async function settlesWithin(promise: Promise<true>, ms: number): Promise<boolean> {
+/** What `promise` resolves to within `ms`, or undefined. */
+async function valueWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const later = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+  const later = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
   });
   try {
     return await Promise.race([promise, later]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** True if `promise` resolves within `ms`. */
+async function settlesWithin(promise: Promise<true>, ms: number): Promise<boolean> {
+  return (await valueWithin(promise, ms)) === true;
 }
 
 function take(
