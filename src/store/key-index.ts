@@ -3,7 +3,6 @@
 // cost must follow its result size cannot ask the server. This copy answers a prefix range in
 // O(log n + page) and is brought up to date with the stream before every list (`sync`), so a list
 // sees every write acknowledged before it was asked, on any instance. Values are never held.
-import sortedBtree from "sorted-btree";
 import {
   DeliverPolicy,
   type ConsumerMessages,
@@ -15,11 +14,7 @@ import {
 import type { Logger } from "../logger.js";
 import { unavailable } from "../errors.js";
 import { encodeKeyPrefix } from "./keys.js";
-
-// sorted-btree is CommonJS: under Node's ESM interop its class is the `default` property.
-const BTree = sortedBtree.default;
-// Values are undefined: sorted-btree then keeps no values array at all.
-type SortedKeys = InstanceType<typeof BTree<string, undefined>>;
+import { PackedKeys } from "./packed-keys.js";
 
 /**
  * Lists range over index keys only (`index/...`); entity keys (`registrant/{uid}`) and claims
@@ -48,9 +43,9 @@ export interface KeyIndexOptions {
 
 export class KeyIndex {
   /** Index keys (several tokens, under LISTED_PREFIX; CONTRACT §6). */
-  private readonly tokenKeys: SortedKeys = new BTree<string, undefined>();
+  private readonly tokenKeys = new PackedKeys();
   /** Single-token keys: the uids of a direct-key bucket. */
-  private readonly directKeys: SortedKeys = new BTree<string, undefined>();
+  private readonly directKeys = new PackedKeys();
   private readonly stream: string;
   private readonly subjectPrefix: string;
   private lastSequence = 0;
@@ -245,7 +240,7 @@ export class KeyIndex {
       const keys = direct ? this.directKeys : this.tokenKeys;
       const operation = msg.headers?.get(KV_OPERATION_HEADER);
       if (operation === "DEL" || operation === "PURGE") keys.delete(key);
-      else keys.set(detached(key), undefined);
+      else keys.add(key);
     }
     this.advance(msg.seq);
   }
@@ -291,14 +286,6 @@ export class KeyIndex {
 
 function ignore(): void {}
 
-/**
- * A copy of a key that does not hold on to the message's subject: V8 makes a slice of a string a
- * view that keeps the whole string alive, which cost ~60 bytes per kept key. Keys are ASCII.
- */
-function detached(key: string): string {
-  return Buffer.from(key, "latin1").toString("latin1");
-}
-
 /** What `promise` resolves to within `ms`, or undefined. */
 async function valueWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -318,14 +305,14 @@ async function settlesWithin(promise: Promise<true>, ms: number): Promise<boolea
 }
 
 function take(
-  tree: SortedKeys,
+  keys: PackedKeys,
   start: string | undefined,
   after: string | undefined,
   limit: number,
   accept: (key: string) => boolean,
 ): string[] {
   const result: string[] = [];
-  for (const [key] of tree.entries(start)) {
+  for (const key of keys.from(start)) {
     if (key === after) continue;
     if (!accept(key)) break;
     result.push(key);
