@@ -1,6 +1,5 @@
 // CONTRACT §2 and §3 "Errors": what `nats micro ls|info|stats|ping` sees, checked the way the CLI
 // checks it (the io.nats.micro.v1 schemas in shared/micro-schemas/), and the error envelope whole.
-import type { NatsConnection } from "@nats-io/transport-node";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { randomUUID } from "node:crypto";
@@ -16,9 +15,8 @@ import {
   type PingResponse,
   type StatsResponse,
 } from "../support/micro.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 
 /** shared/ is checked out beside the repository, here and in CI. */
 // A copy of ../shared/micro-schemas (the schemas `nats micro` validates against), kept in the
@@ -70,22 +68,11 @@ function expectValid(validate: ValidateFunction, data: unknown): void {
   expect(valid ? [] : validate.errors).toEqual([]);
 }
 
-let server: NatsServerHandle;
-let instance: TestInstance;
-let client: NatsConnection;
+const harness = useServiceHarness(1);
 let id: string;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  instance = await startInstance(server.url);
-  client = await connectClient(server.url);
-  id = instance.running.service.info().id;
-});
-
-afterAll(async () => {
-  await client?.close();
-  await instance?.stop();
-  await server?.stop();
+beforeAll(() => {
+  id = harness.instances[0]!.running.service.info().id;
 });
 
 const REQUIRED_SUBJECTS = [
@@ -100,7 +87,7 @@ const REQUIRED_SUBJECTS = [
 
 describe("$SRV.PING", () => {
   it("passes io.nats.micro.v1.ping_response and names the service and its version", async () => {
-    const ping = await discover<PingResponse>(client, "PING");
+    const ping = await discover<PingResponse>(harness.client, "PING");
     expectValid(validatePing, ping);
     expect(ping).toMatchObject({
       type: "io.nats.micro.v1.ping_response",
@@ -109,14 +96,14 @@ describe("$SRV.PING", () => {
       version: PACKAGE_VERSION,
     });
     // Addressed by name and id as well.
-    expect((await discover<PingResponse>(client, "PING", id)).id).toBe(id);
+    expect((await discover<PingResponse>(harness.client, "PING", id)).id).toBe(id);
   });
 });
 
 describe("$SRV.INFO", () => {
   let info: InfoResponse;
   beforeAll(async () => {
-    info = await discover<InfoResponse>(client, "INFO", id);
+    info = await discover<InfoResponse>(harness.client, "INFO", id);
   });
 
   it("passes io.nats.micro.v1.info_response with name, version and a description", () => {
@@ -206,7 +193,7 @@ describe("$SRV.INFO", () => {
       const schema = JSON.parse(endpoint?.metadata?.["request_schema"] ?? "{}") as object;
       const validate = newAjv(schema).compile(schema);
       expect(validate(body)).toBe(accepted);
-      const reply = await request(client, subject, body);
+      const reply = await request(harness.client, subject, body);
       expect(reply.status === 400).toBe(!accepted);
     },
   );
@@ -214,7 +201,7 @@ describe("$SRV.INFO", () => {
 
 describe("$SRV.STATS", () => {
   it("passes io.nats.micro.v1.stats_response, last_error included, for every endpoint", async () => {
-    const stats = await discover<StatsResponse>(client, "STATS", id);
+    const stats = await discover<StatsResponse>(harness.client, "STATS", id);
     expectValid(validateStats, stats);
     expect(stats).toMatchObject({
       type: "io.nats.micro.v1.stats_response",
@@ -222,7 +209,7 @@ describe("$SRV.STATS", () => {
       id,
       version: PACKAGE_VERSION,
     });
-    const info = await discover<InfoResponse>(client, "INFO", id);
+    const info = await discover<InfoResponse>(harness.client, "INFO", id);
     expect(stats.endpoints.map((e) => e.name).sort()).toEqual(
       info.endpoints.map((e) => e.name).sort(),
     );
@@ -230,19 +217,23 @@ describe("$SRV.STATS", () => {
 
   it("counts every request and every error reply, and shows the latest error", async () => {
     const name = "meetings-get";
-    const before = await endpointStats(client, id, name);
-    const meeting = await ok<{ uid: string }>(client, "lfx.meetings.create", meetingInput());
+    const before = await endpointStats(harness.client, id, name);
+    const meeting = await ok<{ uid: string }>(
+      harness.client,
+      "lfx.meetings.create",
+      meetingInput(),
+    );
 
     const successes = 3;
     for (let i = 0; i < successes; i += 1) {
-      await ok(client, "lfx.meetings.get", { uid: meeting.uid });
+      await ok(harness.client, "lfx.meetings.get", { uid: meeting.uid });
     }
-    const notFound = await request(client, "lfx.meetings.get", { uid: "missingMeeting1" });
-    const invalid = await request(client, "lfx.meetings.get", { uid: "x", colour: "red" });
+    const notFound = await request(harness.client, "lfx.meetings.get", { uid: "missingMeeting1" });
+    const invalid = await request(harness.client, "lfx.meetings.get", { uid: "x", colour: "red" });
     expect([notFound.status, invalid.status]).toEqual([404, 400]);
     const errors = 2;
 
-    const after = await endpointStats(client, id, name);
+    const after = await endpointStats(harness.client, id, name);
     expect(after.num_requests - before.num_requests).toBe(successes + errors);
     expect(after.num_errors - before.num_errors).toBe(errors);
     expect(after.last_error).toEqual(expect.stringContaining(invalid.errorHeader ?? "?"));
@@ -256,19 +247,19 @@ describe("$SRV.STATS", () => {
     ).toBeLessThanOrEqual(1);
 
     // The latest error replaces the previous one.
-    const another = await request(client, "lfx.meetings.get", { uid: "missingMeeting2" });
+    const another = await request(harness.client, "lfx.meetings.get", { uid: "missingMeeting2" });
     expect(another.status).toBe(404);
-    const latest = await endpointStats(client, id, name);
+    const latest = await endpointStats(harness.client, id, name);
     expect(latest.last_error).toEqual(expect.stringContaining("missingMeeting2"));
     expect(latest.num_errors).toBe(after.num_errors + 1);
   });
 
   it("counts errors of every kind on a create: not only those before the first await", async () => {
     const name = "meetings-create";
-    const before: EndpointStats = await endpointStats(client, id, name);
-    await ok(client, "lfx.meetings.create", meetingInput());
-    expect((await request(client, "lfx.meetings.create", "{nope")).status).toBe(400);
-    const after = await endpointStats(client, id, name);
+    const before: EndpointStats = await endpointStats(harness.client, id, name);
+    await ok(harness.client, "lfx.meetings.create", meetingInput());
+    expect((await request(harness.client, "lfx.meetings.create", "{nope")).status).toBe(400);
+    const after = await endpointStats(harness.client, id, name);
     expect(after.num_requests - before.num_requests).toBe(2);
     expect(after.num_errors - before.num_errors).toBe(1);
   });
@@ -277,7 +268,7 @@ describe("$SRV.STATS", () => {
 describe("error envelope", () => {
   it("is whole on a 404: headers and body", async () => {
     const uid = "neverCreated0001";
-    const reply = await request(client, "lfx.meetings.get", { uid });
+    const reply = await request(harness.client, "lfx.meetings.get", { uid });
     expect(reply.status).toBe(404);
     expect(reply.body).toEqual({
       error: { status: 404, code: "not_found", message: expect.any(String) as string },
@@ -289,7 +280,10 @@ describe("error envelope", () => {
   });
 
   it("is whole on a 400, with the details", async () => {
-    const reply = await request(client, "lfx.meetings.get", { uid: "someUid", colour: "red" });
+    const reply = await request(harness.client, "lfx.meetings.get", {
+      uid: "someUid",
+      colour: "red",
+    });
     expect(reply.status).toBe(400);
     expect(reply.body).toEqual({
       error: {

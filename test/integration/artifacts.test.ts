@@ -1,9 +1,7 @@
 // lfx.recordings.*, lfx.transcripts.*, lfx.summaries.* (CONTRACT §4 "Lifecycle rules", §5
 // "recording", "transcript", "summary") over NATS, two instances, and their events (§7).
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import { until } from "../support/until.js";
 import { errorPaths, expectEntity, lifecycleClient, type Entity } from "./lifecycle-kit.js";
 
@@ -35,31 +33,18 @@ interface ChangeEvent {
   data: Record<string, unknown> | null;
 }
 
-let server: NatsServerHandle;
-let instances: TestInstance[];
-let client: NatsConnection;
-let kit: ReturnType<typeof lifecycleClient>;
-let subscription: Subscription;
+const harness = useServiceHarness(2);
+const kit = lifecycleClient(() => harness.client);
 const received: { subject: string; event: ChangeEvent }[] = [];
 
+// Runs after the harness has connected; closing the client ends the subscription.
 beforeAll(async () => {
-  server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
-  client = await connectClient(server.url);
-  kit = lifecycleClient(client);
-  subscription = client.subscribe("lfx.events.>", {
+  harness.client.subscribe("lfx.events.>", {
     callback: (err, msg) => {
       if (err === null) received.push({ subject: msg.subject, event: msg.json<ChangeEvent>() });
     },
   });
-  await client.flush();
-});
-
-afterAll(async () => {
-  subscription?.unsubscribe();
-  await client?.close();
-  for (const instance of instances ?? []) await instance.stop();
-  await server?.stop();
+  await harness.client.flush();
 });
 
 const file = (id: string, size?: number) => ({
@@ -77,7 +62,7 @@ const file = (id: string, size?: number) => ({
 describe("recordings", () => {
   it("computes total_size and recording_count, and links the uid to the past meeting", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const reply = await request<Recording>(client, "lfx.recordings.create", {
+    const reply = await request<Recording>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
       platform: "Zoom",
       platform_meeting_id: "123",
@@ -90,7 +75,7 @@ describe("recordings", () => {
     expect(reply.body).toMatchObject({ total_size: 1234, recording_count: 3 });
     expect((await kit.getPastMeeting(pastMeeting.uid)).recording_uids).toEqual([reply.body.uid]);
 
-    const updated = await ok<Recording>(client, "lfx.recordings.update", {
+    const updated = await ok<Recording>(harness.client, "lfx.recordings.update", {
       uid: reply.body.uid,
       revision: reply.body.revision,
       recording_files: [file("d", 50)],
@@ -103,7 +88,7 @@ describe("recordings", () => {
 
   it("starts empty without files", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Recording>(client, "lfx.recordings.create", {
+    const created = await ok<Recording>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
     });
     expect(created).toMatchObject({
@@ -118,7 +103,7 @@ describe("recordings", () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const created = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        ok<Recording>(client, "lfx.recordings.create", {
+        ok<Recording>(harness.client, "lfx.recordings.create", {
           past_meeting_uid: pastMeeting.uid,
           recording_files: [file(`f${i}`, i)],
         }),
@@ -134,7 +119,7 @@ describe("recordings", () => {
     const [first, second] = created;
     await Promise.all(
       [first!, second!].map((r) =>
-        ok(client, "lfx.recordings.delete", { uid: r.uid, revision: r.revision }),
+        ok(harness.client, "lfx.recordings.delete", { uid: r.uid, revision: r.revision }),
       ),
     );
     const after = await kit.getPastMeeting(pastMeeting.uid);
@@ -144,7 +129,7 @@ describe("recordings", () => {
   });
 
   it("rejects unknown and server-set fields, a missing past meeting, stale revisions", async () => {
-    const bad = await request(client, "lfx.recordings.create", {
+    const bad = await request(harness.client, "lfx.recordings.create", {
       past_meeting_uid: "nope",
       total_size: 5,
       recording_count: 1,
@@ -159,31 +144,33 @@ describe("recordings", () => {
         "/recording_files/0/extra",
       ]),
     );
-    const missing = await request(client, "lfx.recordings.create", { past_meeting_uid: "nope" });
+    const missing = await request(harness.client, "lfx.recordings.create", {
+      past_meeting_uid: "nope",
+    });
     expect(missing.status).toBe(404);
-    expect((await request(client, "lfx.recordings.get", { uid: "nope" })).status).toBe(404);
+    expect((await request(harness.client, "lfx.recordings.get", { uid: "nope" })).status).toBe(404);
 
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Recording>(client, "lfx.recordings.create", {
+    const created = await ok<Recording>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    await ok(client, "lfx.recordings.update", {
+    await ok(harness.client, "lfx.recordings.update", {
       uid: created.uid,
       revision: created.revision,
       platform: "Zoom",
     });
-    const stale = await request(client, "lfx.recordings.update", {
+    const stale = await request(harness.client, "lfx.recordings.update", {
       uid: created.uid,
       revision: created.revision,
       platform_meeting_id: "x",
     });
     expect(stale.status).toBe(409);
-    const staleDelete = await request(client, "lfx.recordings.delete", {
+    const staleDelete = await request(harness.client, "lfx.recordings.delete", {
       uid: created.uid,
       revision: created.revision,
     });
     expect(staleDelete.status).toBe(409);
-    const move = await request(client, "lfx.recordings.update", {
+    const move = await request(harness.client, "lfx.recordings.update", {
       uid: created.uid,
       revision: created.revision + 1,
       past_meeting_uid: "elsewhere",
@@ -197,7 +184,7 @@ describe("recordings", () => {
     const body = { past_meeting_uid: pastMeeting.uid, recording_files: [file("x", 7)] };
     const headers = { "Idempotency-Key": `recording-${Date.now()}` };
     const replies = await Promise.all(
-      [1, 2, 3].map(() => request(client, "lfx.recordings.create", body, { headers })),
+      [1, 2, 3].map(() => request(harness.client, "lfx.recordings.create", body, { headers })),
     );
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(replies[1]?.body).toEqual(replies[0]?.body);
@@ -210,7 +197,7 @@ describe("transcripts", () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const created = await Promise.all(
       Array.from({ length: 5 }, () =>
-        ok<Transcript>(client, "lfx.transcripts.create", {
+        ok<Transcript>(harness.client, "lfx.transcripts.create", {
           past_meeting_uid: pastMeeting.uid,
           transcript_files: [
             { id: "t", file_type: "TRANSCRIPT", file_size: 10 },
@@ -226,13 +213,16 @@ describe("transcripts", () => {
     const pastMeeting2 = await kit.getPastMeeting(pastMeeting.uid);
     expect([...pastMeeting2.transcript_uids].sort()).toEqual(created.map((t) => t.uid).sort());
     expect(pastMeeting2.recording_uids).toEqual([]);
-    const recordingFields = await request(client, "lfx.transcripts.create", {
+    const recordingFields = await request(harness.client, "lfx.transcripts.create", {
       past_meeting_uid: pastMeeting.uid,
       recording_files: [],
     });
     expect(recordingFields.status).toBe(400);
     const [first] = created;
-    await ok(client, "lfx.transcripts.delete", { uid: first!.uid, revision: first!.revision });
+    await ok(harness.client, "lfx.transcripts.delete", {
+      uid: first!.uid,
+      revision: first!.revision,
+    });
     expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).not.toContain(first!.uid);
   });
 });
@@ -242,7 +232,7 @@ describe("summaries", () => {
     const { meeting, pastMeeting } = await kit.startedPastMeeting({
       zoom_config: { ai_summary_require_approval: true },
     });
-    const created = await ok<Summary>(client, "lfx.summaries.create", {
+    const created = await ok<Summary>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
       platform: "Zoom",
       zoom_config: { meeting_id: "1", meeting_uuid: "u==" },
@@ -258,7 +248,7 @@ describe("summaries", () => {
     });
     expect((await kit.getPastMeeting(pastMeeting.uid)).summary_uids).toEqual([created.uid]);
 
-    const approved = await ok<Summary>(client, "lfx.summaries.approve", {
+    const approved = await ok<Summary>(harness.client, "lfx.summaries.approve", {
       uid: created.uid,
       revision: created.revision,
     });
@@ -266,15 +256,18 @@ describe("summaries", () => {
     expect(approved.revision).toBeGreaterThan(created.revision);
     // A retried approve gets the approved summary; another stale change is a 409.
     expect(
-      await ok(client, "lfx.summaries.approve", { uid: created.uid, revision: created.revision }),
+      await ok(harness.client, "lfx.summaries.approve", {
+        uid: created.uid,
+        revision: created.revision,
+      }),
     ).toEqual(approved);
-    const stale = await request(client, "lfx.summaries.update", {
+    const stale = await request(harness.client, "lfx.summaries.update", {
       uid: created.uid,
       revision: created.revision,
       email_sent: true,
     });
     expect(stale.status).toBe(409);
-    const serverSet = await request(client, "lfx.summaries.update", {
+    const serverSet = await request(harness.client, "lfx.summaries.update", {
       uid: created.uid,
       revision: approved.revision,
       approved: false,
@@ -285,7 +278,7 @@ describe("summaries", () => {
       expect.arrayContaining(["/approved", "/requires_approval"]),
     );
     expect(
-      (await request(client, "lfx.summaries.approve", { uid: "nope", revision: 1 })).status,
+      (await request(harness.client, "lfx.summaries.approve", { uid: "nope", revision: 1 })).status,
     ).toBe(404);
   });
 
@@ -293,20 +286,20 @@ describe("summaries", () => {
     const { pastMeeting } = await kit.startedPastMeeting({
       zoom_config: { ai_summary_require_approval: true },
     });
-    const created = await ok<Summary>(client, "lfx.summaries.create", {
+    const created = await ok<Summary>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    const edited = await ok<Summary>(client, "lfx.summaries.update", {
+    const edited = await ok<Summary>(harness.client, "lfx.summaries.update", {
       uid: created.uid,
       revision: created.revision,
       email_sent: true,
     });
-    const stale = await request(client, "lfx.summaries.approve", {
+    const stale = await request(harness.client, "lfx.summaries.approve", {
       uid: created.uid,
       revision: created.revision,
     });
     expect(stale.status).toBe(409);
-    const fresh = await ok<Summary>(client, "lfx.summaries.approve", {
+    const fresh = await ok<Summary>(harness.client, "lfx.summaries.approve", {
       uid: created.uid,
       revision: edited.revision,
     });
@@ -315,7 +308,7 @@ describe("summaries", () => {
 
   it("needs no approval when the meeting does not ask for it", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Summary>(client, "lfx.summaries.create", {
+    const created = await ok<Summary>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
     });
     expect(created).toMatchObject({ requires_approval: false, approved: true });
@@ -323,7 +316,7 @@ describe("summaries", () => {
 
   it("an edit of edited_content keeps content", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Summary>(client, "lfx.summaries.create", {
+    const created = await ok<Summary>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
       summary_data: {
         title: "Summary",
@@ -331,7 +324,7 @@ describe("summaries", () => {
         doc_url: "https://docs.example/1",
       },
     });
-    const edited = await ok<Summary>(client, "lfx.summaries.update", {
+    const edited = await ok<Summary>(harness.client, "lfx.summaries.update", {
       uid: created.uid,
       revision: created.revision,
       summary_data: { edited_content: "What a person wrote", doc_url: null },
@@ -350,12 +343,17 @@ describe("summaries", () => {
 
   it("delete removes the uid from summary_uids", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Summary>(client, "lfx.summaries.create", {
+    const created = await ok<Summary>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    await ok(client, "lfx.summaries.delete", { uid: created.uid, revision: created.revision });
+    await ok(harness.client, "lfx.summaries.delete", {
+      uid: created.uid,
+      revision: created.revision,
+    });
     expect((await kit.getPastMeeting(pastMeeting.uid)).summary_uids).toEqual([]);
-    expect((await request(client, "lfx.summaries.get", { uid: created.uid })).status).toBe(404);
+    expect((await request(harness.client, "lfx.summaries.get", { uid: created.uid })).status).toBe(
+      404,
+    );
   });
 });
 
@@ -364,16 +362,19 @@ describe("events", () => {
 
   it("announces recordings created, updated and deleted, and the past meeting's changes", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const created = await ok<Recording>(client, "lfx.recordings.create", {
+    const created = await ok<Recording>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
       recording_files: [file("a", 3)],
     });
-    const updated = await ok<Recording>(client, "lfx.recordings.update", {
+    const updated = await ok<Recording>(harness.client, "lfx.recordings.update", {
       uid: created.uid,
       revision: created.revision,
       recording_files: [],
     });
-    await ok(client, "lfx.recordings.delete", { uid: created.uid, revision: updated.revision });
+    await ok(harness.client, "lfx.recordings.delete", {
+      uid: created.uid,
+      revision: updated.revision,
+    });
     await until(() => eventsOf(created.uid).some((r) => r.event.action === "deleted"), {
       message: "recording deleted event",
     });
@@ -410,12 +411,12 @@ describe("events", () => {
   it("announces a join as participants created, a leave as updated", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const email = `events-${Date.now()}@example.org`;
-    const joined = await ok<Entity>(client, "lfx.participants.join", {
+    const joined = await ok<Entity>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email,
       joined_at: "2030-01-15T15:05:00Z",
     });
-    const left = await ok<Entity>(client, "lfx.participants.leave", {
+    const left = await ok<Entity>(harness.client, "lfx.participants.leave", {
       past_meeting_uid: pastMeeting.uid,
       email,
       left_at: "2030-01-15T15:06:00Z",

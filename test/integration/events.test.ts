@@ -1,10 +1,8 @@
 // CONTRACT §7: after every committed change, `lfx.events.<resource>.<action>` with
 // `{resource, action, uid, revision, data, at}`; nothing for a change that was refused.
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { meetingInput } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import { until } from "../support/until.js";
 
 interface ChangeEvent {
@@ -35,30 +33,18 @@ interface SettingsReply {
 
 const RFC3339_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
-let server: NatsServerHandle;
-let instance: TestInstance;
-let client: NatsConnection;
-let subscription: Subscription;
+const harness = useServiceHarness(1);
 const received: Received[] = [];
 
+// Runs after the harness has connected; closing the client ends the subscription.
 beforeAll(async () => {
-  server = await startNatsServer();
-  instance = await startInstance(server.url);
-  client = await connectClient(server.url);
-  subscription = client.subscribe("lfx.events.>", {
+  harness.client.subscribe("lfx.events.>", {
     callback: (err, msg) => {
       if (err === null) received.push({ subject: msg.subject, event: msg.json<ChangeEvent>() });
     },
   });
   // The server knows the subscription before any test publishes.
-  await client.flush();
-});
-
-afterAll(async () => {
-  subscription?.unsubscribe();
-  await client?.close();
-  await instance?.stop();
-  await server?.stop();
+  await harness.client.flush();
 });
 
 /** Events about one uid, in the order they arrived. */
@@ -88,13 +74,16 @@ function expectTimestampWithin(at: string, from: number, to: number): void {
 describe("meeting events", () => {
   it("announces a create, an update and a delete with the reply's revision", async () => {
     const started = Date.now();
-    const created = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput());
-    const updated = await ok<MeetingReply>(client, "lfx.meetings.update", {
+    const created = await ok<MeetingReply>(harness.client, "lfx.meetings.create", meetingInput());
+    const updated = await ok<MeetingReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "Renamed",
     });
-    await ok(client, "lfx.meetings.delete", { uid: created.uid, revision: updated.revision });
+    await ok(harness.client, "lfx.meetings.delete", {
+      uid: created.uid,
+      revision: updated.revision,
+    });
 
     const deleted = await waitForEvent(created.uid, "lfx.events.meetings.deleted");
     const meetingEvents = eventsOf(created.uid).filter((r) => r.event.resource === "meetings");
@@ -141,22 +130,22 @@ describe("meeting events", () => {
   });
 
   it("announces nothing for a refused change", async () => {
-    const created = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput());
-    const first = await ok<MeetingReply>(client, "lfx.meetings.update", {
+    const created = await ok<MeetingReply>(harness.client, "lfx.meetings.create", meetingInput());
+    const first = await ok<MeetingReply>(harness.client, "lfx.meetings.update", {
       uid: created.uid,
       revision: created.revision,
       title: "one",
     });
     const stale = { uid: created.uid, revision: created.revision };
-    expect((await request(client, "lfx.meetings.update", { ...stale, title: "two" })).status).toBe(
-      409,
-    );
-    expect((await request(client, "lfx.meetings.delete", stale)).status).toBe(409);
-    expect((await request(client, "lfx.meetings.update", { ...stale, title: null })).status).toBe(
-      400,
-    );
+    expect(
+      (await request(harness.client, "lfx.meetings.update", { ...stale, title: "two" })).status,
+    ).toBe(409);
+    expect((await request(harness.client, "lfx.meetings.delete", stale)).status).toBe(409);
+    expect(
+      (await request(harness.client, "lfx.meetings.update", { ...stale, title: null })).status,
+    ).toBe(400);
     // Events of one publisher arrive in order: once the delete's is here, no other can follow.
-    await ok(client, "lfx.meetings.delete", { uid: created.uid, revision: first.revision });
+    await ok(harness.client, "lfx.meetings.delete", { uid: created.uid, revision: first.revision });
     await waitForEvent(created.uid, "lfx.events.meetings.deleted");
     expect(
       eventsOf(created.uid)
@@ -173,20 +162,25 @@ describe("meeting events", () => {
 describe("meeting-settings events", () => {
   it("announces settings created with the meeting, updated, and deleted with it", async () => {
     const created = await ok<MeetingReply>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput({ organizers: ["Ada"] }),
     );
-    const settings = await ok<SettingsReply>(client, "lfx.meeting-settings.get", {
+    const settings = await ok<SettingsReply>(harness.client, "lfx.meeting-settings.get", {
       uid: created.uid,
     });
-    const updatedSettings = await ok<SettingsReply>(client, "lfx.meeting-settings.update", {
+    const updatedSettings = await ok<SettingsReply>(harness.client, "lfx.meeting-settings.update", {
       uid: created.uid,
       revision: settings.revision,
       organizers: ["Ada", "Grace"],
     });
-    const meeting = await ok<MeetingReply>(client, "lfx.meetings.get", { uid: created.uid });
-    await ok(client, "lfx.meetings.delete", { uid: created.uid, revision: meeting.revision });
+    const meeting = await ok<MeetingReply>(harness.client, "lfx.meetings.get", {
+      uid: created.uid,
+    });
+    await ok(harness.client, "lfx.meetings.delete", {
+      uid: created.uid,
+      revision: meeting.revision,
+    });
     await waitForEvent(created.uid, "lfx.events.meetings.deleted");
 
     const settingsEvents = eventsOf(created.uid).filter(

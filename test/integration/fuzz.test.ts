@@ -7,12 +7,10 @@
 import { randomUUID } from "node:crypto";
 import { Socket } from "node:net";
 import fc from "fast-check";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
+import { useServiceHarness } from "../support/harness.js";
 import { discover, type InfoResponse } from "../support/micro.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { ok, request, type Reply } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 
 const CODE_BY_STATUS: Readonly<Record<number, string>> = {
   400: "invalid_request",
@@ -23,9 +21,7 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
 // Per endpoint and kind of input; 48 endpoints x 3 kinds, run side by side, take ~15 s on 2 cores.
 const RUNS = { json: 30, objects: 150, bytes: 30 };
 
-let server: NatsServerHandle;
-let instance: TestInstance;
-let client: NatsConnection;
+const harness = useServiceHarness(1);
 let endpoints: { subject: string; schema: Schema }[];
 /**
  * Uids and values of real entities by the field (or resource) they belong in, so that generated
@@ -33,11 +29,9 @@ let endpoints: { subject: string; schema: Schema }[];
  */
 const known = new Map<string, string[]>();
 
+// Runs after the harness has started the server, the instance and the client.
 beforeAll(async () => {
-  server = await startNatsServer();
-  instance = await startInstance(server.url);
-  client = await connectClient(server.url);
-  const info = await discover<InfoResponse>(client, "INFO");
+  const info = await discover<InfoResponse>(harness.client, "INFO");
   endpoints = info.endpoints.map((e) => ({
     subject: e.subject,
     schema: JSON.parse(e.metadata?.["request_schema"] ?? "{}") as Schema,
@@ -50,44 +44,42 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await client?.close();
-  await instance?.stop();
-  await server?.stop();
-});
-
 /** A meeting series with a registrant, an RSVP, a past meeting, a participant and artifacts. */
 async function someEntities(): Promise<Record<string, string>> {
   const meeting = await ok<{
     uid: string;
     project_uid: string;
     occurrences: { occurrence_id: string }[];
-  }>(client, "lfx.meetings.create", meetingInput({ recurrence: { type: 2, repeat_interval: 1 } }));
+  }>(
+    harness.client,
+    "lfx.meetings.create",
+    meetingInput({ recurrence: { type: 2, repeat_interval: 1 } }),
+  );
   const occurrenceId = meeting.occurrences[0]?.occurrence_id ?? "0";
   const email = uniqueEmail("fuzz");
-  const registrant = await ok<{ uid: string }>(client, "lfx.registrants.create", {
+  const registrant = await ok<{ uid: string }>(harness.client, "lfx.registrants.create", {
     meeting_uid: meeting.uid,
     email,
   });
-  const rsvp = await ok<{ uid: string }>(client, "lfx.rsvps.create", {
+  const rsvp = await ok<{ uid: string }>(harness.client, "lfx.rsvps.create", {
     meeting_uid: meeting.uid,
     registrant_uid: registrant.uid,
     response: "accepted",
     scope: "all",
   });
-  const past = await ok<{ uid: string }>(client, "lfx.past-meetings.start", {
+  const past = await ok<{ uid: string }>(harness.client, "lfx.past-meetings.start", {
     meeting_uid: meeting.uid,
     occurrence_id: occurrenceId,
     started_at: new Date().toISOString(),
   });
-  const participant = await ok<{ uid: string }>(client, "lfx.participants.join", {
+  const participant = await ok<{ uid: string }>(harness.client, "lfx.participants.join", {
     past_meeting_uid: past.uid,
     email,
     joined_at: new Date().toISOString(),
   });
   const [recording, transcript, summary] = await Promise.all(
     ["recordings", "transcripts", "summaries"].map((resource) =>
-      ok<{ uid: string }>(client, `lfx.${resource}.create`, { past_meeting_uid: past.uid }),
+      ok<{ uid: string }>(harness.client, `lfx.${resource}.create`, { past_meeting_uid: past.uid }),
     ),
   );
   return {
@@ -366,7 +358,7 @@ function checkReply(subject: string, reply: Reply): void {
 async function send(subject: string, body: unknown, idempotencyKey?: string): Promise<void> {
   const options =
     idempotencyKey === undefined ? {} : { headers: { "Idempotency-Key": idempotencyKey } };
-  checkReply(subject, await request(client, subject, body, options));
+  checkReply(subject, await request(harness.client, subject, body, options));
 }
 
 /** Runs `property` for every endpoint at once (one fast-check run per endpoint). */
@@ -440,7 +432,7 @@ describe("every endpoint", () => {
 });
 
 describe("payloads near and above the max payload", () => {
-  const maxPayload = () => client.info?.max_payload ?? 0;
+  const maxPayload = () => harness.client.info?.max_payload ?? 0;
 
   /** A meetings.create body of exactly `size` bytes, its description `size` minus a little. */
   function paddedMeeting(size: number): string {
@@ -452,7 +444,7 @@ describe("payloads near and above the max payload", () => {
     for (const size of [maxPayload() - 1, maxPayload()]) {
       const body = paddedMeeting(size);
       expect(body.length).toBe(size);
-      const reply = await request(client, "lfx.meetings.create", body);
+      const reply = await request(harness.client, "lfx.meetings.create", body);
       checkReply("lfx.meetings.create", reply);
       expect(reply.body).toEqual({
         error: expect.objectContaining({
@@ -465,7 +457,7 @@ describe("payloads near and above the max payload", () => {
 
   it("cannot send a body over the max payload: the client library refuses it", async () => {
     await expect(
-      request(client, "lfx.meetings.create", paddedMeeting(maxPayload() + 1)),
+      request(harness.client, "lfx.meetings.create", paddedMeeting(maxPayload() + 1)),
     ).rejects.toThrow(/max_payload/);
   });
 
@@ -484,7 +476,7 @@ describe("payloads near and above the max payload", () => {
       });
       socket.on("error", reject);
       socket.on("close", () => resolve(text));
-      socket.connect(server.port, "127.0.0.1", () => {
+      socket.connect(harness.server.port, "127.0.0.1", () => {
         // The header announces the size: the server refuses before the payload is sent.
         socket.write(
           `CONNECT {"verbose":false,"pedantic":false}\r\nPUB lfx.meetings.create _INBOX.raw ${size}\r\n`,
@@ -492,16 +484,16 @@ describe("payloads near and above the max payload", () => {
       });
     });
     expect(answer).toMatch(/Maximum Payload/i);
-    expect((await request(client, "lfx.meetings.get", { uid: "gone" })).status).toBe(404);
+    expect((await request(harness.client, "lfx.meetings.get", { uid: "gone" })).status).toBe(404);
   });
 
   it("answers a valid request whose record would be too large to store with a 400", async () => {
     const { uid: meetingUid } = await ok<{ uid: string }>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput(),
     );
-    const past = await ok<{ uid: string }>(client, "lfx.past-meetings.create", {
+    const past = await ok<{ uid: string }>(harness.client, "lfx.past-meetings.create", {
       meeting_uid: meetingUid,
       scheduled_start_time: "2030-01-15T15:00:00Z",
       scheduled_end_time: "2030-01-15T16:00:00Z",
@@ -521,11 +513,11 @@ describe("payloads near and above the max payload", () => {
     last.download_url = url(maxPayload() - 10 - JSON.stringify(body).length);
     expect(maxPayload() - JSON.stringify(body).length).toBe(10);
 
-    const reply = await request(client, "lfx.recordings.create", body);
+    const reply = await request(harness.client, "lfx.recordings.create", body);
     checkReply("lfx.recordings.create", reply);
     expect(reply.status).toBe(400);
     expect(reply.errorHeader).toMatch(/too large/);
-    const list = await ok<{ items: unknown[] }>(client, "lfx.recordings.list", {
+    const list = await ok<{ items: unknown[] }>(harness.client, "lfx.recordings.list", {
       past_meeting_uid: past.uid,
     });
     expect(list.items).toEqual([]);
@@ -545,13 +537,13 @@ describe("payloads near and above the max payload", () => {
       committees,
     };
     const once = await request<{ uid: string; revision: number }>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput(big),
     );
     expect(once.status).toBe(200);
     const series = await request(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput({ ...big, recurrence: { type: 1, repeat_interval: 1 } }),
     );
@@ -559,13 +551,13 @@ describe("payloads near and above the max payload", () => {
     expect(series.status).toBe(400);
     expect(series.errorHeader).toMatch(/too large/);
     // The same by an update, which leaves the meeting as it was.
-    const update = await request(client, "lfx.meetings.update", {
+    const update = await request(harness.client, "lfx.meetings.update", {
       uid: once.body.uid,
       revision: once.body.revision,
       recurrence: { type: 1, repeat_interval: 1 },
     });
     expect(update.status).toBe(400);
-    const after = await ok<{ revision: number }>(client, "lfx.meetings.get", {
+    const after = await ok<{ revision: number }>(harness.client, "lfx.meetings.get", {
       uid: once.body.uid,
     });
     expect(after.revision).toBe(once.body.revision);
@@ -582,7 +574,7 @@ describe("payloads near and above the max payload", () => {
     const created = await Promise.all(
       Array.from({ length: 45 }, () =>
         ok<{ uid: string }>(
-          client,
+          harness.client,
           "lfx.meetings.create",
           meetingInput({
             project_uid: projectUid,
@@ -597,7 +589,7 @@ describe("payloads near and above the max payload", () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const msg = await client.request(
+      const msg = await harness.client.request(
         "lfx.meetings.list",
         JSON.stringify({ project_uid: projectUid, limit: 1000, ...(cursor ? { cursor } : {}) }),
         { timeout: 5000 },
@@ -615,7 +607,7 @@ describe("payloads near and above the max payload", () => {
 
   it("cuts a page of occurrences to fit the max payload", async () => {
     const meeting = await ok<{ uid: string }>(
-      client,
+      harness.client,
       "lfx.meetings.create",
       meetingInput({
         title: "t".repeat(256),
@@ -623,7 +615,7 @@ describe("payloads near and above the max payload", () => {
         recurrence: { type: 1, repeat_interval: 1 },
       }),
     );
-    const msg = await client.request(
+    const msg = await harness.client.request(
       "lfx.occurrences.list",
       JSON.stringify({ meeting_uid: meeting.uid, limit: 1000 }),
       { timeout: 5000 },
@@ -633,11 +625,15 @@ describe("payloads near and above the max payload", () => {
     expect(page.items.length).toBeGreaterThan(100);
     expect(page.items.length).toBeLessThan(1000);
     expect(page.next_cursor).not.toBeNull();
-    const next = await ok<{ items: { occurrence_id: string }[] }>(client, "lfx.occurrences.list", {
-      meeting_uid: meeting.uid,
-      limit: 1000,
-      cursor: page.next_cursor,
-    });
+    const next = await ok<{ items: { occurrence_id: string }[] }>(
+      harness.client,
+      "lfx.occurrences.list",
+      {
+        meeting_uid: meeting.uid,
+        limit: 1000,
+        cursor: page.next_cursor,
+      },
+    );
     expect(Number(next.items[0]?.occurrence_id)).toBeGreaterThan(
       Number(page.items.at(-1)?.occurrence_id),
     );

@@ -1,12 +1,11 @@
 // CONTRACT §3 "Retried creates": `Idempotency-Key` on lfx.meetings.create, with one instance and
 // with two sharing the queue group.
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
 import { meetingInput } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request, type Reply } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
+import type { TestInstance } from "../support/service.js";
 
 interface MeetingReply {
   uid: string;
@@ -24,28 +23,11 @@ interface Page {
   next_cursor: string | null;
 }
 
-let server: NatsServerHandle;
-let first: TestInstance;
-let second: TestInstance;
-let client: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  first = await startInstance(server.url);
-  second = await startInstance(server.url);
-  client = await connectClient(server.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await second?.stop();
-  await first?.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(2);
 
 function create(body: unknown, key?: string): Promise<Reply<MeetingReply & ErrorReply>> {
   return request<MeetingReply & ErrorReply>(
-    client,
+    harness.client,
     "lfx.meetings.create",
     body,
     key === undefined ? {} : { headers: { "Idempotency-Key": key } },
@@ -53,7 +35,7 @@ function create(body: unknown, key?: string): Promise<Reply<MeetingReply & Error
 }
 
 async function meetingsOf(project: string): Promise<MeetingReply[]> {
-  const page = await ok<Page>(client, "lfx.meetings.list", { project_uid: project });
+  const page = await ok<Page>(harness.client, "lfx.meetings.list", { project_uid: project });
   expect(page.next_cursor).toBeNull();
   return page.items;
 }
@@ -85,7 +67,7 @@ describe("Idempotency-Key on lfx.meetings.create", () => {
     const key = `retry-${randomUUID()}`;
     const original = await create(body, key);
     expect(original.status).toBe(200);
-    await ok(client, "lfx.meetings.update", {
+    await ok(harness.client, "lfx.meetings.update", {
       uid: original.body.uid,
       revision: original.body.revision,
       title: "renamed",
@@ -177,7 +159,7 @@ describe("Idempotency-Key on lfx.meetings.create", () => {
   });
 
   it("keeps keys for 24 h: the records' bucket expires them then", async () => {
-    const jsm = await jetstreamManager(client);
+    const jsm = await jetstreamManager(harness.client);
     const streams = await jsm.streams.list().next();
     const idempotency = streams.filter((s) => /idempotency/.test(s.config.name));
     expect(idempotency.map((s) => s.config.max_age)).toEqual([24 * 60 * 60 * 1e9]);
@@ -190,7 +172,7 @@ describe("Idempotency-Key on lfx.meetings.create", () => {
     // Sent with a get, the header means nothing: two gets with it both read the meeting.
     const get = { uid: meeting.body.uid };
     for (let i = 0; i < 2; i += 1) {
-      const reply = await request<MeetingReply>(client, "lfx.meetings.get", get, {
+      const reply = await request<MeetingReply>(harness.client, "lfx.meetings.get", get, {
         headers: { "Idempotency-Key": key },
       });
       expect(reply.status).toBe(200);
@@ -201,6 +183,7 @@ describe("Idempotency-Key on lfx.meetings.create", () => {
   it("lets 10 concurrent creates with one key create exactly one meeting, on any instance", async () => {
     // Queue groups pick an instance at random: over three rounds of 10, both instances serve
     // some of them (all 30 on one instance has a chance of 2^-29).
+    const [first, second] = harness.instances as [TestInstance, TestInstance];
     const servedBefore = [createsServedBy(first), createsServedBy(second)];
     for (let round = 0; round < 3; round += 1) {
       const project = randomUUID();

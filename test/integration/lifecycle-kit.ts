@@ -79,33 +79,35 @@ export async function expectEntity(name: string, reply: unknown): Promise<void> 
   });
 }
 
-export function lifecycleClient(client: NatsConnection) {
+/** `client` may be a getter, for a connection opened only in beforeAll (test/support/harness.ts). */
+export function lifecycleClient(client: NatsConnection | (() => NatsConnection)) {
+  const nc = (): NatsConnection => (typeof client === "function" ? client() : client);
   return {
     createMeeting: (overrides: Record<string, unknown> = {}) =>
-      ok<Meeting>(client, "lfx.meetings.create", meetingInput(overrides)),
+      ok<Meeting>(nc(), "lfx.meetings.create", meetingInput(overrides)),
     createDailyMeeting: (overrides: Record<string, unknown> = {}) =>
-      ok<Meeting>(client, "lfx.meetings.create", dailyMeetingInput(overrides)),
+      ok<Meeting>(nc(), "lfx.meetings.create", dailyMeetingInput(overrides)),
     start: (body: Record<string, unknown>) =>
-      request<PastMeeting>(client, "lfx.past-meetings.start", body),
+      request<PastMeeting>(nc(), "lfx.past-meetings.start", body),
     /** A started past meeting of a one-off meeting (its only occurrence). */
     async startedPastMeeting(meetingOverrides: Record<string, unknown> = {}) {
       const meeting = await ok<Meeting>(
-        client,
+        nc(),
         "lfx.meetings.create",
         meetingInput(meetingOverrides),
       );
-      const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+      const pastMeeting = await ok<PastMeeting>(nc(), "lfx.past-meetings.start", {
         meeting_uid: meeting.uid,
         started_at: "2030-01-15T15:02:00Z",
       });
       return { meeting, pastMeeting };
     },
-    getPastMeeting: (uid: string) => ok<PastMeeting>(client, "lfx.past-meetings.get", { uid }),
+    getPastMeeting: (uid: string) => ok<PastMeeting>(nc(), "lfx.past-meetings.get", { uid }),
     async listAll<T>(subject: string, filter: Record<string, unknown>, limit = 7): Promise<T[]> {
       const items: T[] = [];
       let cursor: string | null = null;
       do {
-        const page: Page<T> = await ok<Page<T>>(client, subject, {
+        const page: Page<T> = await ok<Page<T>>(nc(), subject, {
           ...filter,
           limit,
           ...(cursor === null ? {} : { cursor }),

@@ -1,9 +1,7 @@
 // lfx.participants.* (CONTRACT §4 "Lifecycle rules", §5 "participant") over NATS, two instances.
-import type { NatsConnection } from "@nats-io/transport-node";
 import { uniqueEmail } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import {
   dailyOccurrenceId,
   dailyOccurrenceStart,
@@ -14,28 +12,13 @@ import {
   type PastMeeting,
 } from "./lifecycle-kit.js";
 
-let server: NatsServerHandle;
-let instances: TestInstance[];
-let client: NatsConnection;
-let kit: ReturnType<typeof lifecycleClient>;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
-  client = await connectClient(server.url);
-  kit = lifecycleClient(client);
-});
-
-afterAll(async () => {
-  await client?.close();
-  for (const instance of instances ?? []) await instance.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(2);
+const kit = lifecycleClient(() => harness.client);
 
 const join = (body: Record<string, unknown>) =>
-  request<Participant>(client, "lfx.participants.join", body);
+  request<Participant>(harness.client, "lfx.participants.join", body);
 const leave = (body: Record<string, unknown>) =>
-  request<Participant>(client, "lfx.participants.leave", body);
+  request<Participant>(harness.client, "lfx.participants.leave", body);
 const participantsOf = (pastMeetingUid: string) =>
   kit.listAll<Participant>("lfx.participants.list", { past_meeting_uid: pastMeetingUid }, 3);
 
@@ -67,19 +50,19 @@ describe("lfx.participants.join / leave", () => {
   it("finds the invited participant of a registrant, case-insensitively, and marks it attended", async () => {
     const meeting = await kit.createMeeting();
     const email = uniqueEmail("reg");
-    await ok(client, "lfx.registrants.create", {
+    await ok(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email,
       first_name: "Ada",
     });
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       started_at: "2030-01-15T15:00:00Z",
     });
     const [invited] = await participantsOf(pastMeeting.uid);
     expect(invited).toMatchObject({ email, is_invited: true, is_attended: false });
 
-    const joined = await ok<Participant>(client, "lfx.participants.join", {
+    const joined = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email: email.toUpperCase(),
       first_name: "Someone else",
@@ -100,27 +83,27 @@ describe("lfx.participants.join / leave", () => {
 
   it("invites a registrant who joins without having been created at start", async () => {
     const meeting = await kit.createDailyMeeting();
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       occurrence_id: dailyOccurrenceId(0),
       started_at: dailyOccurrenceStart(0),
     });
     const late = uniqueEmail("late");
     const elsewhere = uniqueEmail("elsewhere");
-    await ok(client, "lfx.registrants.create", { meeting_uid: meeting.uid, email: late });
-    await ok(client, "lfx.registrants.create", {
+    await ok(harness.client, "lfx.registrants.create", { meeting_uid: meeting.uid, email: late });
+    await ok(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: elsewhere,
       occurrence_id: dailyOccurrenceId(4),
     });
-    const lateJoin = await ok<Participant>(client, "lfx.participants.join", {
+    const lateJoin = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email: late,
       joined_at: dailyOccurrenceStart(0),
     });
     expect(lateJoin.is_invited).toBe(true);
     // Registered for another occurrence only: a guest here.
-    const otherJoin = await ok<Participant>(client, "lfx.participants.join", {
+    const otherJoin = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email: elsewhere,
       joined_at: dailyOccurrenceStart(0),
@@ -150,12 +133,12 @@ describe("lfx.participants.join / leave", () => {
   it("leave closes the open session; a join after it opens another", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const email = uniqueEmail();
-    const joined = await ok<Participant>(client, "lfx.participants.join", {
+    const joined = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email,
       joined_at: "2030-01-15T15:05:00Z",
     });
-    const left = await ok<Participant>(client, "lfx.participants.leave", {
+    const left = await ok<Participant>(harness.client, "lfx.participants.leave", {
       past_meeting_uid: pastMeeting.uid,
       email: email.toUpperCase(),
       left_at: "2030-01-15T15:25:00Z",
@@ -170,13 +153,13 @@ describe("lfx.participants.join / leave", () => {
       },
     ]);
     // Nothing open: unchanged.
-    const leftAgain = await ok<Participant>(client, "lfx.participants.leave", {
+    const leftAgain = await ok<Participant>(harness.client, "lfx.participants.leave", {
       past_meeting_uid: pastMeeting.uid,
       email,
       left_at: "2030-01-15T15:26:00Z",
     });
     expect(leftAgain).toEqual(left);
-    const rejoined = await ok<Participant>(client, "lfx.participants.join", {
+    const rejoined = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email,
       joined_at: "2030-01-15T15:30:00Z",
@@ -198,7 +181,7 @@ describe("lfx.participants.join / leave", () => {
     });
     expect(unknown.status).toBe(404);
     const email = uniqueEmail();
-    await ok(client, "lfx.participants.join", {
+    await ok(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email,
       joined_at: "2030-01-15T15:05:00Z",
@@ -231,7 +214,7 @@ describe("participants CRUD", () => {
   it("creates with defaults; the same email again, in any case, is a 409", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const email = uniqueEmail();
-    const created = await request<Participant>(client, "lfx.participants.create", {
+    const created = await request<Participant>(harness.client, "lfx.participants.create", {
       past_meeting_uid: pastMeeting.uid,
       email: email.toUpperCase(),
       first_name: "Ada",
@@ -245,13 +228,13 @@ describe("participants CRUD", () => {
       is_attended: false,
       sessions: [],
     });
-    const again = await request(client, "lfx.participants.create", {
+    const again = await request(harness.client, "lfx.participants.create", {
       past_meeting_uid: pastMeeting.uid,
       email,
     });
     expect(again.status).toBe(409);
     // A join finds the created participant.
-    const joined = await ok<Participant>(client, "lfx.participants.join", {
+    const joined = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email,
       joined_at: "2030-01-15T15:05:00Z",
@@ -260,12 +243,12 @@ describe("participants CRUD", () => {
   });
 
   it("create is a 404 for an unknown past meeting and a 400 for server-set fields", async () => {
-    const missing = await request(client, "lfx.participants.create", {
+    const missing = await request(harness.client, "lfx.participants.create", {
       past_meeting_uid: "nope",
       email: uniqueEmail(),
     });
     expect(missing.status).toBe(404);
-    const serverSet = await request(client, "lfx.participants.create", {
+    const serverSet = await request(harness.client, "lfx.participants.create", {
       past_meeting_uid: "nope",
       email: uniqueEmail(),
       meeting_uid: "m",
@@ -279,8 +262,8 @@ describe("participants CRUD", () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const body = { past_meeting_uid: pastMeeting.uid, email: uniqueEmail() };
     const headers = { "Idempotency-Key": `participant-${Date.now()}` };
-    const first = await request(client, "lfx.participants.create", body, { headers });
-    const again = await request(client, "lfx.participants.create", body, { headers });
+    const first = await request(harness.client, "lfx.participants.create", body, { headers });
+    const again = await request(harness.client, "lfx.participants.create", body, { headers });
     expect(first.status).toBe(200);
     expect(again).toEqual(first);
   });
@@ -289,12 +272,12 @@ describe("participants CRUD", () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const oldEmail = uniqueEmail();
     const newEmail = uniqueEmail();
-    const created = await ok<Participant>(client, "lfx.participants.create", {
+    const created = await ok<Participant>(harness.client, "lfx.participants.create", {
       past_meeting_uid: pastMeeting.uid,
       email: oldEmail,
       first_name: "A",
     });
-    const updated = await ok<Participant>(client, "lfx.participants.update", {
+    const updated = await ok<Participant>(harness.client, "lfx.participants.update", {
       uid: created.uid,
       revision: created.revision,
       email: newEmail.toUpperCase(),
@@ -305,7 +288,7 @@ describe("participants CRUD", () => {
     expect(updated).not.toHaveProperty("first_name");
     expect(
       (
-        await request(client, "lfx.participants.create", {
+        await request(harness.client, "lfx.participants.create", {
           past_meeting_uid: pastMeeting.uid,
           email: newEmail,
         })
@@ -313,27 +296,27 @@ describe("participants CRUD", () => {
     ).toBe(409);
     expect(
       (
-        await request(client, "lfx.participants.create", {
+        await request(harness.client, "lfx.participants.create", {
           past_meeting_uid: pastMeeting.uid,
           email: oldEmail,
         })
       ).status,
     ).toBe(200);
 
-    const stale = await request(client, "lfx.participants.update", {
+    const stale = await request(harness.client, "lfx.participants.update", {
       uid: created.uid,
       revision: created.revision,
       last_name: "B",
     });
     expect(stale.status).toBe(409);
-    const move = await request(client, "lfx.participants.update", {
+    const move = await request(harness.client, "lfx.participants.update", {
       uid: created.uid,
       revision: updated.revision,
       past_meeting_uid: "elsewhere",
     });
     expect(move.status).toBe(400);
     expect(errorPaths(move)).toEqual(["/past_meeting_uid"]);
-    const missing = await request(client, "lfx.participants.update", {
+    const missing = await request(harness.client, "lfx.participants.update", {
       uid: "nope",
       revision: 1,
       last_name: "B",
@@ -344,27 +327,32 @@ describe("participants CRUD", () => {
   it("deletes at a revision and frees the email", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const email = uniqueEmail();
-    const created = await ok<Participant>(client, "lfx.participants.create", {
+    const created = await ok<Participant>(harness.client, "lfx.participants.create", {
       past_meeting_uid: pastMeeting.uid,
       email,
     });
-    const updated = await ok<Participant>(client, "lfx.participants.update", {
+    const updated = await ok<Participant>(harness.client, "lfx.participants.update", {
       uid: created.uid,
       revision: created.revision,
       host: true,
     });
     expect(
       (
-        await request(client, "lfx.participants.delete", {
+        await request(harness.client, "lfx.participants.delete", {
           uid: created.uid,
           revision: created.revision,
         })
       ).status,
     ).toBe(409);
     expect(
-      await ok(client, "lfx.participants.delete", { uid: created.uid, revision: updated.revision }),
+      await ok(harness.client, "lfx.participants.delete", {
+        uid: created.uid,
+        revision: updated.revision,
+      }),
     ).toEqual({ uid: created.uid, deleted: true });
-    expect((await request(client, "lfx.participants.get", { uid: created.uid })).status).toBe(404);
+    expect(
+      (await request(harness.client, "lfx.participants.get", { uid: created.uid })).status,
+    ).toBe(404);
     expect(await participantsOf(pastMeeting.uid)).toHaveLength(0);
     const leaveGone = await leave({
       past_meeting_uid: pastMeeting.uid,
@@ -375,11 +363,11 @@ describe("participants CRUD", () => {
   });
 
   it("lists need past_meeting_uid and page through every participant once", async () => {
-    expect((await request(client, "lfx.participants.list", {})).status).toBe(400);
+    expect((await request(harness.client, "lfx.participants.list", {})).status).toBe(400);
     const { pastMeeting } = await kit.startedPastMeeting();
     const created = await Promise.all(
       Array.from({ length: 12 }, () =>
-        ok<Participant>(client, "lfx.participants.create", {
+        ok<Participant>(harness.client, "lfx.participants.create", {
           past_meeting_uid: pastMeeting.uid,
           email: uniqueEmail(),
         }),

@@ -1,11 +1,9 @@
 // lfx.past-meetings.* (CONTRACT §4 "Lifecycle rules", §5 "past meeting") over NATS, two instances.
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeKey } from "../../src/store/keys.js";
 import { uniqueEmail } from "../support/builders.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
-import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import {
   dailyOccurrenceId,
   dailyOccurrenceStart,
@@ -17,27 +15,12 @@ import {
   type PastMeeting,
 } from "./lifecycle-kit.js";
 
-let server: NatsServerHandle;
-let instances: TestInstance[];
-let client: NatsConnection;
-let kit: ReturnType<typeof lifecycleClient>;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
-  client = await connectClient(server.url);
-  kit = lifecycleClient(client);
-});
-
-afterAll(async () => {
-  await client?.close();
-  for (const instance of instances ?? []) await instance.stop();
-  await server?.stop();
-});
+const harness = useServiceHarness(2);
+const kit = lifecycleClient(() => harness.client);
 
 const createPastMeeting = (body: Record<string, unknown>, headers?: Record<string, string>) =>
   request<PastMeeting>(
-    client,
+    harness.client,
     "lfx.past-meetings.create",
     body,
     headers === undefined ? {} : { headers },
@@ -86,8 +69,8 @@ describe("lfx.past-meetings.start", () => {
   it("is idempotent: a repeated start returns the same past meeting unchanged", async () => {
     const meeting = await kit.createMeeting();
     const body = { meeting_uid: meeting.uid, started_at: "2030-01-15T15:00:00Z" };
-    const first = await ok<PastMeeting>(client, "lfx.past-meetings.start", body);
-    const again = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const first = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", body);
+    const again = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       ...body,
       started_at: "2030-01-15T15:01:00Z",
     });
@@ -98,7 +81,7 @@ describe("lfx.past-meetings.start", () => {
     const meeting = await kit.createMeeting();
     const emails = Array.from({ length: 5 }, () => uniqueEmail("invitee"));
     for (const email of emails) {
-      await ok(client, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
+      await ok(harness.client, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
     }
     const replies = await Promise.all(
       Array.from({ length: 10 }, () =>
@@ -131,7 +114,7 @@ describe("lfx.past-meetings.start", () => {
       ["2031-01-01T00:00:00Z", 9],
     ];
     for (const [startedAt, k] of cases) {
-      const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+      const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
         meeting_uid: meeting.uid,
         started_at: startedAt,
       });
@@ -154,7 +137,7 @@ describe("lfx.past-meetings.start", () => {
 
   it("uses the occurrence_id given, and 404s one that is not an occurrence", async () => {
     const meeting = await kit.createDailyMeeting();
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       occurrence_id: dailyOccurrenceId(5),
       started_at: "2030-01-15T15:00:00Z",
@@ -185,7 +168,7 @@ describe("lfx.past-meetings.start", () => {
 
   it("converts a started_at with an offset to UTC", async () => {
     const meeting = await kit.createMeeting();
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       started_at: "2030-01-15T10:01:00-05:00",
     });
@@ -197,7 +180,7 @@ describe("lfx.past-meetings.start", () => {
     const forAll = uniqueEmail("all");
     const forThis = uniqueEmail("this");
     const forOther = uniqueEmail("other");
-    await ok(client, "lfx.registrants.create", {
+    await ok(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: forAll,
       first_name: "Ada",
@@ -210,17 +193,17 @@ describe("lfx.past-meetings.start", () => {
       linkedin_profile: "https://linkedin.com/in/ada",
       username: "ada",
     });
-    await ok(client, "lfx.registrants.create", {
+    await ok(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: forThis,
       occurrence_id: dailyOccurrenceId(1),
     });
-    await ok(client, "lfx.registrants.create", {
+    await ok(harness.client, "lfx.registrants.create", {
       meeting_uid: meeting.uid,
       email: forOther,
       occurrence_id: dailyOccurrenceId(2),
     });
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       occurrence_id: dailyOccurrenceId(1),
       started_at: dailyOccurrenceStart(1),
@@ -252,7 +235,7 @@ describe("lfx.past-meetings.start", () => {
     });
 
     // A repeated start invites nobody twice.
-    await ok(client, "lfx.past-meetings.start", {
+    await ok(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       occurrence_id: dailyOccurrenceId(1),
       started_at: dailyOccurrenceStart(1),
@@ -267,7 +250,7 @@ describe("lfx.past-meetings.start", () => {
 describe("lfx.past-meetings.end", () => {
   it("closes the open session; a start after it opens a second one", async () => {
     const { meeting, pastMeeting } = await kit.startedPastMeeting();
-    const ended = await ok<PastMeeting>(client, "lfx.past-meetings.end", {
+    const ended = await ok<PastMeeting>(harness.client, "lfx.past-meetings.end", {
       past_meeting_uid: pastMeeting.uid,
       ended_at: "2030-01-15T15:40:00Z",
     });
@@ -279,13 +262,13 @@ describe("lfx.past-meetings.end", () => {
       },
     ]);
     // Nothing open: unchanged.
-    const endedAgain = await ok<PastMeeting>(client, "lfx.past-meetings.end", {
+    const endedAgain = await ok<PastMeeting>(harness.client, "lfx.past-meetings.end", {
       past_meeting_uid: pastMeeting.uid,
       ended_at: "2030-01-15T15:45:00Z",
     });
     expect(endedAgain).toEqual(ended);
 
-    const restarted = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const restarted = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       started_at: "2030-01-15T15:50:00Z",
     });
@@ -301,13 +284,13 @@ describe("lfx.past-meetings.end", () => {
 
   it("refuses an end before the session's start, and 404s an unknown past meeting", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const early = await request<ErrorBody>(client, "lfx.past-meetings.end", {
+    const early = await request<ErrorBody>(harness.client, "lfx.past-meetings.end", {
       past_meeting_uid: pastMeeting.uid,
       ended_at: "2030-01-15T14:00:00Z",
     });
     expect(early.status).toBe(400);
     expect(errorPaths(early)).toEqual(["/ended_at"]);
-    const missing = await request(client, "lfx.past-meetings.end", {
+    const missing = await request(harness.client, "lfx.past-meetings.end", {
       past_meeting_uid: "nope",
       ended_at: "2030-01-15T14:00:00Z",
     });
@@ -382,7 +365,7 @@ describe("lfx.past-meetings.create", () => {
     expect(first.status).toBe(200);
     expect((await createPastMeeting(body)).status).toBe(409);
     // A start of that occurrence finds it.
-    const started = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    const started = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       occurrence_id: dailyOccurrenceId(3),
       started_at: dailyOccurrenceStart(3),
@@ -390,7 +373,10 @@ describe("lfx.past-meetings.create", () => {
     expect(started.uid).toBe(first.body.uid);
     expect(started.sessions).toHaveLength(1);
     // After a delete the slot is free again.
-    await ok(client, "lfx.past-meetings.delete", { uid: started.uid, revision: started.revision });
+    await ok(harness.client, "lfx.past-meetings.delete", {
+      uid: started.uid,
+      revision: started.revision,
+    });
     expect((await createPastMeeting(body)).status).toBe(200);
   });
 
@@ -411,14 +397,16 @@ describe("lfx.past-meetings.create", () => {
 
 describe("lfx.past-meetings.get / update / delete", () => {
   it("get is a 404 for an unknown uid", async () => {
-    expect((await request(client, "lfx.past-meetings.get", { uid: "nope" })).status).toBe(404);
+    expect((await request(harness.client, "lfx.past-meetings.get", { uid: "nope" })).status).toBe(
+      404,
+    );
   });
 
   it("updates at a revision: merge patch, 409 stale, retried update, fixed fields", async () => {
     const { meeting, pastMeeting } = await kit.startedPastMeeting({
       zoom_config: { meeting_id: "1", passcode: "secret" },
     });
-    const updated = await ok<PastMeeting>(client, "lfx.past-meetings.update", {
+    const updated = await ok<PastMeeting>(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: pastMeeting.revision,
       title: "Renamed",
@@ -431,7 +419,7 @@ describe("lfx.past-meetings.get / update / delete", () => {
     expect(updated.sessions).toEqual(pastMeeting.sessions);
     await expectEntity("past-meeting", updated);
 
-    const retried = await ok<PastMeeting>(client, "lfx.past-meetings.update", {
+    const retried = await ok<PastMeeting>(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: pastMeeting.revision,
       title: "Renamed",
@@ -439,7 +427,7 @@ describe("lfx.past-meetings.get / update / delete", () => {
       platform_meeting_id: null,
     });
     expect(retried).toEqual(updated);
-    const stale = await request(client, "lfx.past-meetings.update", {
+    const stale = await request(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: pastMeeting.revision,
       title: "Other",
@@ -447,20 +435,20 @@ describe("lfx.past-meetings.get / update / delete", () => {
     expect(stale.status).toBe(409);
 
     const other = await kit.createMeeting();
-    const move = await request(client, "lfx.past-meetings.update", {
+    const move = await request(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: updated.revision,
       meeting_uid: other.uid,
     });
     expect(move.status).toBe(400);
     expect(errorPaths(move)).toEqual(["/meeting_uid"]);
-    const same = await request(client, "lfx.past-meetings.update", {
+    const same = await request(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: updated.revision,
       meeting_uid: meeting.uid,
     });
     expect(same.status).toBe(200);
-    const clearRequired = await request(client, "lfx.past-meetings.update", {
+    const clearRequired = await request(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: updated.revision,
       title: null,
@@ -468,7 +456,7 @@ describe("lfx.past-meetings.get / update / delete", () => {
     });
     expect(clearRequired.status).toBe(400);
     expect(errorPaths(clearRequired)).toEqual(expect.arrayContaining(["/title", "/sessions"]));
-    const missing = await request(client, "lfx.past-meetings.update", {
+    const missing = await request(harness.client, "lfx.past-meetings.update", {
       uid: "nope",
       revision: 1,
       title: "x",
@@ -479,7 +467,7 @@ describe("lfx.past-meetings.get / update / delete", () => {
   it("moves the project index when project_uid changes", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
     const project = "0f8b3c1e-8f7d-4a3b-9c2d-1e2f3a4b5c6d";
-    const updated = await ok<PastMeeting>(client, "lfx.past-meetings.update", {
+    const updated = await ok<PastMeeting>(harness.client, "lfx.past-meetings.update", {
       uid: pastMeeting.uid,
       revision: pastMeeting.revision,
       project_uid: project,
@@ -496,36 +484,40 @@ describe("lfx.past-meetings.get / update / delete", () => {
 
   it("delete is a 409 on a stale revision and takes participants and artifacts along", async () => {
     const { pastMeeting } = await kit.startedPastMeeting();
-    const participant = await ok<Participant>(client, "lfx.participants.join", {
+    const participant = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email: uniqueEmail(),
       joined_at: "2030-01-15T15:05:00Z",
     });
-    const recording = await ok<{ uid: string }>(client, "lfx.recordings.create", {
+    const recording = await ok<{ uid: string }>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    const summary = await ok<{ uid: string }>(client, "lfx.summaries.create", {
+    const summary = await ok<{ uid: string }>(harness.client, "lfx.summaries.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    const stale = await request(client, "lfx.past-meetings.delete", {
+    const stale = await request(harness.client, "lfx.past-meetings.delete", {
       uid: pastMeeting.uid,
       revision: pastMeeting.revision,
     });
     expect(stale.status).toBe(409);
     const current = await kit.getPastMeeting(pastMeeting.uid);
-    const deleted = await ok(client, "lfx.past-meetings.delete", {
+    const deleted = await ok(harness.client, "lfx.past-meetings.delete", {
       uid: pastMeeting.uid,
       revision: current.revision,
     });
     expect(deleted).toEqual({ uid: pastMeeting.uid, deleted: true });
-    expect((await request(client, "lfx.past-meetings.get", { uid: pastMeeting.uid })).status).toBe(
+    expect(
+      (await request(harness.client, "lfx.past-meetings.get", { uid: pastMeeting.uid })).status,
+    ).toBe(404);
+    expect(
+      (await request(harness.client, "lfx.participants.get", { uid: participant.uid })).status,
+    ).toBe(404);
+    expect(
+      (await request(harness.client, "lfx.recordings.get", { uid: recording.uid })).status,
+    ).toBe(404);
+    expect((await request(harness.client, "lfx.summaries.get", { uid: summary.uid })).status).toBe(
       404,
     );
-    expect((await request(client, "lfx.participants.get", { uid: participant.uid })).status).toBe(
-      404,
-    );
-    expect((await request(client, "lfx.recordings.get", { uid: recording.uid })).status).toBe(404);
-    expect((await request(client, "lfx.summaries.get", { uid: summary.uid })).status).toBe(404);
     expect(
       await kit.listAll("lfx.participants.list", { past_meeting_uid: pastMeeting.uid }),
     ).toHaveLength(0);
@@ -538,7 +530,7 @@ describe("lfx.past-meetings.list", () => {
     const started: PastMeeting[] = [];
     for (const k of [0, 1, 2, 3]) {
       started.push(
-        await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+        await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
           meeting_uid: meeting.uid,
           occurrence_id: dailyOccurrenceId(k),
           started_at: dailyOccurrenceStart(k),
@@ -574,18 +566,22 @@ describe("lfx.past-meetings.list", () => {
   it("rejects a cursor of another list", async () => {
     const meeting = await kit.createDailyMeeting();
     for (const k of [0, 1]) {
-      await ok(client, "lfx.past-meetings.start", {
+      await ok(harness.client, "lfx.past-meetings.start", {
         meeting_uid: meeting.uid,
         occurrence_id: dailyOccurrenceId(k),
         started_at: dailyOccurrenceStart(k),
       });
     }
-    const page = await ok<{ next_cursor: string | null }>(client, "lfx.past-meetings.list", {
-      meeting_uid: meeting.uid,
-      limit: 1,
-    });
+    const page = await ok<{ next_cursor: string | null }>(
+      harness.client,
+      "lfx.past-meetings.list",
+      {
+        meeting_uid: meeting.uid,
+        limit: 1,
+      },
+    );
     expect(page.next_cursor).not.toBeNull();
-    const other = await request(client, "lfx.past-meetings.list", {
+    const other = await request(harness.client, "lfx.past-meetings.list", {
       project_uid: meeting.project_uid,
       cursor: page.next_cursor,
     });
@@ -595,7 +591,7 @@ describe("lfx.past-meetings.list", () => {
 
 describe("storage layout (CONTRACT §6, docs/LIFECYCLE.md)", () => {
   async function logicalKeys(bucket: string): Promise<string[]> {
-    const kv = await new Kvm(client).open(bucket);
+    const kv = await new Kvm(harness.client).open(bucket);
     const keys: string[] = [];
     for await (const key of await kv.keys()) {
       expect(key).toMatch(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/);
@@ -607,8 +603,8 @@ describe("storage layout (CONTRACT §6, docs/LIFECYCLE.md)", () => {
   it("keeps entities under their uid, and encoded index keys and claims", async () => {
     const meeting = await kit.createMeeting();
     const email = "Zoë+Layout@Example.org";
-    await ok(client, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
-    const pastMeeting = await ok<PastMeeting>(client, "lfx.past-meetings.start", {
+    await ok(harness.client, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
+    const pastMeeting = await ok<PastMeeting>(harness.client, "lfx.past-meetings.start", {
       meeting_uid: meeting.uid,
       started_at: "2030-01-15T15:00:00Z",
     });
@@ -630,7 +626,7 @@ describe("storage layout (CONTRACT §6, docs/LIFECYCLE.md)", () => {
         `unique/past-meeting-email/${pastMeeting.uid}/${email.toLowerCase()}`,
       ]),
     );
-    const kv = await new Kvm(client).open("past-meetings");
+    const kv = await new Kvm(harness.client).open("past-meetings");
     const stored = (await kv.get(pastMeeting.uid))?.json<Record<string, unknown>>();
     expect(stored).toMatchObject({ uid: pastMeeting.uid, meeting_uid: meeting.uid });
     expect(stored).not.toHaveProperty("revision");
@@ -640,30 +636,33 @@ describe("storage layout (CONTRACT §6, docs/LIFECYCLE.md)", () => {
 describe("history stays", () => {
   it("deleting the meeting leaves its past meetings, participants and artifacts readable", async () => {
     const { meeting, pastMeeting } = await kit.startedPastMeeting();
-    const participant = await ok<Participant>(client, "lfx.participants.join", {
+    const participant = await ok<Participant>(harness.client, "lfx.participants.join", {
       past_meeting_uid: pastMeeting.uid,
       email: uniqueEmail(),
       joined_at: "2030-01-15T15:05:00Z",
     });
-    const transcript = await ok<{ uid: string }>(client, "lfx.transcripts.create", {
+    const transcript = await ok<{ uid: string }>(harness.client, "lfx.transcripts.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    const current = await ok<{ revision: number }>(client, "lfx.meetings.get", {
+    const current = await ok<{ revision: number }>(harness.client, "lfx.meetings.get", {
       uid: meeting.uid,
     });
-    await ok(client, "lfx.meetings.delete", { uid: meeting.uid, revision: current.revision });
+    await ok(harness.client, "lfx.meetings.delete", {
+      uid: meeting.uid,
+      revision: current.revision,
+    });
 
     const kept = await kit.getPastMeeting(pastMeeting.uid);
     expect(kept.transcript_uids).toEqual([transcript.uid]);
-    await ok(client, "lfx.participants.get", { uid: participant.uid });
-    await ok(client, "lfx.transcripts.get", { uid: transcript.uid });
+    await ok(harness.client, "lfx.participants.get", { uid: participant.uid });
+    await ok(harness.client, "lfx.transcripts.get", { uid: transcript.uid });
     const listed = await kit.listAll<PastMeeting>("lfx.past-meetings.list", {
       meeting_uid: meeting.uid,
     });
     expect(listed.map((p) => p.uid)).toEqual([pastMeeting.uid]);
     // A summary of a past meeting whose meeting is gone needs no approval.
     const summary = await ok<{ requires_approval: boolean; approved: boolean }>(
-      client,
+      harness.client,
       "lfx.summaries.create",
       { past_meeting_uid: pastMeeting.uid },
     );

@@ -111,7 +111,7 @@ describe("lfx.registrants.create", () => {
     expect((await register(other.uid, { email })).status).toBe(200);
   });
 
-  it("lets exactly one of 20 concurrent creates of one email win across two harness.instances", async () => {
+  it("lets exactly one of 20 concurrent creates of one email win across two instances", async () => {
     const meeting = await createMeeting();
     const email = uniqueEmail();
     const replies = await Promise.all(
