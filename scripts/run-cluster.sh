@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make cluster`: a local 3-node JetStream cluster (cluster/node-{1,2,3}.conf) in the foreground,
-# data in ./data/cluster, logs in data/cluster/node-N.log. Ctrl-C stops the three servers.
+# `make cluster`: a local 3-node JetStream cluster (cluster/node-{1,2,3}.conf, with the users of
+# nats-auth.conf) in the foreground, data in ./data/cluster, logs in data/cluster/node-N.log.
+# Ctrl-C stops the three servers.
 # Run service instances against it from other terminals (README.md, "Running on a cluster"), and
 # kill or restart a node to see what a node loss costs:
 #   kill -9 "$(cat data/cluster/node-2.pid)"      then  scripts/run-cluster.sh --node 2
@@ -49,7 +50,10 @@ cat <<EOF
 3-node JetStream cluster up (Ctrl-C stops it):
   clients    nats://127.0.0.1:4231  nats://127.0.0.1:4232  nats://127.0.0.1:4233
   monitoring http://127.0.0.1:8231  http://127.0.0.1:8232  http://127.0.0.1:8233
-Start instances (each in its own terminal):
-  NATS_URL=nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233 KV_REPLICAS=3 npm start
+Users and permissions as for make run (nats-auth.conf); start instances as the service's user
+(each in its own terminal):
+  NATS_URL=nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233 KV_REPLICAS=3 \\
+  NATS_USER=lfx-meeting-service NATS_PASSWORD=local-service-password \\
+  NATS_INBOX_PREFIX=_INBOX_lfx-meeting-service npm start
 EOF
 wait "${pids[@]}" 2>/dev/null || true

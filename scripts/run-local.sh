@@ -20,7 +20,7 @@ for _ in $(seq 1 50); do
 done
 
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
-# The service's user in nats-server.conf (local development credentials, docs/SECURITY.md), and
+# The service's user in nats-auth.conf (local development credentials, docs/SECURITY.md), and
 # the inbox prefix that user may subscribe to.
 export NATS_USER="${NATS_USER:-lfx-meeting-service}"
 export NATS_PASSWORD="${NATS_PASSWORD:-local-service-password}"

@@ -17,7 +17,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: "[redacted]",
     },
   };
-  return pino(options, destination ?? asyncStdout());
+  return pino(options, destination ?? stdoutDestination());
 }
 
 /**
@@ -27,6 +27,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * writing on a closed pipe (EPIPE) instead of failing. Lost: at most the lines of the last
  * moments before a SIGKILL.
  */
-function asyncStdout(): pino.DestinationStream {
+export function stdoutDestination(): ReturnType<typeof pino.destination> {
   return pino.destination({ dest: 1, sync: false });
 }

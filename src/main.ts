@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createLogger, type Logger } from "./logger.js";
-import { startService, SERVICE_NAME } from "./service.js";
+import { createLogger, stdoutDestination, type Logger } from "./logger.js";
+import { startService, SERVICE_NAME, type RunningService } from "./service.js";
 
 /** CONTRACT §1: exit 0 within 10 s of SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 8000;
@@ -18,6 +18,9 @@ const SHUTDOWN_GRACE_MS = 8000;
 const HEAP_GROWING_PERCENT = 20;
 
 async function connectToNats(config: Config, log: Logger): Promise<NatsConnection> {
+  // Shows that the process is up while NATS is not yet (it may come later); no URLs, as they may
+  // carry credentials.
+  log.info({ servers: config.natsServers.length }, "connecting to NATS");
   const nc = await connect({
     servers: config.natsServers,
     name: SERVICE_NAME,
@@ -57,32 +60,64 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
-  const nc = await connectToNats(config, log);
-  const running = await startService(nc, config, log);
+  // The logger's stdout, held here so that an exit can wait for its last lines (`exit` below).
+  const logDestination = stdoutDestination();
+  const log = createLogger(config.logLevel, logDestination);
+  /**
+   * Exits once every log line is out: pino writes stdout asynchronously, and an exit in the middle
+   * of a write loses that line or puts it after the ones behind it.
+   */
+  const exit = (code: number) => {
+    process.exitCode = code;
+    logDestination.once("close", () => process.exit(code));
+    logDestination.end();
+  };
 
+  // The handlers go in before anything that can wait (connecting, JetStream not ready yet), so a
+  // signal at any point of start-up stops the process with exit 0 too (CONTRACT §1).
+  const startup = new AbortController();
+  const started: { nc?: NatsConnection; running?: RunningService } = {};
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down: finishing requests in flight");
     const forceExit = setTimeout(() => {
       log.error("shutdown took too long; exiting");
       process.exit(1);
     }, SHUTDOWN_GRACE_MS + 1500);
     forceExit.unref();
     try {
-      await running.stop(SHUTDOWN_GRACE_MS);
-      await nc.drain();
+      const { nc, running } = started;
+      if (running === undefined) {
+        // Nothing is served yet: end the wait for NATS or JetStream; a connection still being
+        // made has nothing to close.
+        log.info({ signal }, "shutting down during start-up");
+        startup.abort();
+        await nc?.close();
+      } else {
+        log.info({ signal }, "shutting down: finishing requests in flight");
+        await running.stop(SHUTDOWN_GRACE_MS);
+        await nc?.drain();
+      }
       log.info("stopped");
-      process.exit(0);
+      exit(0);
     } catch (err) {
       log.error({ err }, "shutdown failed");
-      process.exit(1);
+      exit(1);
     }
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  const nc = await connectToNats(config, log);
+  started.nc = nc;
+  try {
+    started.running = await startService(nc, config, log, startup.signal);
+  } catch (err) {
+    // An abandoned start-up; shutdown() ends the process.
+    if (stopping) return;
+    throw err;
+  }
 }
 
 process.on("unhandledRejection", (reason) => {

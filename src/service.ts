@@ -2,6 +2,7 @@
 // that knows every part; it registers endpoints only once the buckets (and their key indexes) are
 // ready, so `$SRV.PING` is answered only by an instance that can serve (CONTRACT §1).
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceStats } from "@nats-io/services";
@@ -37,14 +38,20 @@ export interface RunningService {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Opens the buckets (waiting for JetStream as long as it takes) and registers the endpoints.
+ * Aborting `startup` (a signal during start-up, main.ts) ends the wait: the promise then rejects
+ * with the signal's reason.
+ */
 export async function startService(
   nc: NatsConnection,
   config: Config,
   log: Logger,
+  startup?: AbortSignal,
 ): Promise<RunningService> {
   const timeout = config.kvTimeoutMs;
   const js = jetstream(nc, { timeout });
-  const buckets = await whenJetStreamAnswers(log, async () =>
+  const buckets = await whenJetStreamAnswers(log, startup, async () =>
     openBuckets({
       js,
       feedJs: jetstream(nc, { timeout: KEY_INDEX_FEED_TIMEOUT_MS }),
@@ -54,6 +61,11 @@ export async function startService(
       kvTimeoutMs: timeout,
     }),
   );
+  if (startup?.aborted === true) {
+    // Endpoints registered now would outlive the start-up that was abandoned.
+    await closeBuckets(buckets);
+    throw startup.reason;
+  }
   const schemas = await loadRequestSchemas();
 
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
@@ -129,17 +141,24 @@ export async function startService(
  * Runs `open` until JetStream answers it. At start it may not yet: a cluster that is starting or
  * electing leaders after a restart answers "no responders" or times out for seconds (FACTS.md),
  * which is a wait, not a reason to exit (CONTRACT §1: NATS may come up after the service). Any
- * other failure (permissions, a bucket that cannot be created) still fails the start.
+ * other failure (permissions, a bucket that cannot be created) still fails the start, and so does
+ * an abort of `startup`, at once, also in the middle of the pause between attempts.
  */
-async function whenJetStreamAnswers<T>(log: Logger, open: () => Promise<T>): Promise<T> {
+async function whenJetStreamAnswers<T>(
+  log: Logger,
+  startup: AbortSignal | undefined,
+  open: () => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
+    startup?.throwIfAborted();
     try {
       return await open();
     } catch (err) {
+      startup?.throwIfAborted();
       if (translateStoreError(err, "", "").code !== "unavailable") throw err;
       const retryInMs = Math.min(500 * attempt, 5000);
       log.warn({ err, attempt, retry_in_ms: retryInMs }, "JetStream is not ready; retrying");
-      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      await sleep(retryInMs, undefined, startup === undefined ? {} : { signal: startup });
     }
   }
 }

@@ -18,7 +18,7 @@ import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-pat
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { Participant } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
+import { Claims, type ClaimGuard } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { modifyAtRevision } from "../store/modify.js";
@@ -287,17 +287,13 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found.value;
   }
 
-  /** Claims (past meeting, email) for `uid`, taking over a claim whose participant never appeared. */
-  async function claimEmail(pastMeetingUid: string, email: string, uid: string): Promise<void> {
-    const key = participantEmailClaimKey(pastMeetingUid, email);
-    const outcome = await claims.claim(key, uid);
-    if (outcome.won || outcome.holder === uid) return;
-    const holder = await participants.get(directKey(outcome.holder));
-    if (holder === null && outcome.stale && (await claims.takeOver(key, outcome.revision, uid))) {
-      return;
-    }
-    // The email is personal data: replies (and the log lines made of them) never echo it.
-    throw conflict(`the email is already a participant of past meeting ${pastMeetingUid}`);
+  /** The claim of (past meeting, email): held by a participant, or by a create that crashed. */
+  function emailClaim(pastMeetingUid: string): ClaimGuard {
+    return {
+      exists: async (holder) => (await participants.get(directKey(holder))) !== null,
+      // The email is personal data: replies (and the log lines made of them) never echo it.
+      taken: () => conflict(`the email is already a participant of past meeting ${pastMeetingUid}`),
+    };
   }
 
   return [
@@ -320,7 +316,11 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           },
           now().toISOString(),
         );
-        await claimEmail(pastMeeting.uid, email, participant.uid);
+        await claims.claimUnique(
+          participantEmailClaimKey(pastMeeting.uid, email),
+          participant.uid,
+          emailClaim(pastMeeting.uid),
+        );
         return createClaimed(deps, participant);
       },
     }),
@@ -363,29 +363,14 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         });
         if (next === null) return reply(current.value, current.revision);
 
-        const before = current.value;
-        const emailChanged = next.email !== before.email;
-        // As in a create: the new claim first, then the participant, then the old claim goes.
-        if (emailChanged) await claimEmail(next.past_meeting_uid, next.email, uid);
-        let newRevision: number;
-        try {
-          newRevision = await replaceAt(participants, current, next, "participant");
-        } catch (err) {
-          if (emailChanged) {
-            await claims.releaseAfterFailure(
-              participantEmailClaimKey(next.past_meeting_uid, next.email),
-              uid,
-              err,
-            );
-          }
-          throw err;
-        }
-        if (emailChanged) {
-          await claims.release(
-            participantEmailClaimKey(before.past_meeting_uid, before.email),
-            uid,
-          );
-        }
+        // A changed email takes its claim along, in the order of a create (store/claims.ts).
+        const newRevision = await claims.moveClaim({
+          uid,
+          from: participantEmailClaimKey(current.value.past_meeting_uid, current.value.email),
+          to: participantEmailClaimKey(next.past_meeting_uid, next.email),
+          guard: emailClaim(next.past_meeting_uid),
+          write: () => replaceAt(participants, current, next, "participant"),
+        });
         events.publish(RESOURCE, "updated", uid, newRevision, next);
         return reply(next, newRevision);
       },

@@ -13,7 +13,7 @@ import { conflict, invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
+import { Claims, type ClaimGuard } from "../store/claims.js";
 import { GroupCommit } from "../store/group-commit.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
@@ -101,17 +101,13 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found === null ? null : reply(found.value, found.revision);
   }
 
-  /** Claims (meeting, email) for `uid`, taking over a claim whose registrant never appeared. */
-  async function claimEmail(meetingUid: string, email: string, uid: string): Promise<void> {
-    const key = registrantEmailClaimKey(meetingUid, email);
-    const outcome = await claims.claim(key, uid);
-    if (outcome.won || outcome.holder === uid) return;
-    const holder = await registrants.get(registrantKey(outcome.holder));
-    if (holder === null && outcome.stale && (await claims.takeOver(key, outcome.revision, uid))) {
-      return;
-    }
-    // The message goes to logs at info level: it must not name the email (personal data).
-    throw conflict(`the email is already registered for meeting ${meetingUid}`);
+  /** The claim of (meeting, email): held by a registrant, or by a create that crashed. */
+  function emailClaim(meetingUid: string): ClaimGuard {
+    return {
+      exists: async (holder) => (await registrants.get(registrantKey(holder))) !== null,
+      // The message goes to logs at info level: it must not name the email (personal data).
+      taken: () => conflict(`the email is already registered for meeting ${meetingUid}`),
+    };
   }
 
   return [
@@ -135,16 +131,13 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         };
         checkRegistrantRules(registrant);
 
-        await claimEmail(registrant.meeting_uid, email, uid);
+        const claimKey = registrantEmailClaimKey(registrant.meeting_uid, email);
+        await claims.claimUnique(claimKey, uid, emailClaim(registrant.meeting_uid));
         let revision: number;
         try {
           revision = await registrants.createIndexed(registrant);
         } catch (err) {
-          await claims.releaseAfterFailure(
-            registrantEmailClaimKey(registrant.meeting_uid, email),
-            uid,
-            err,
-          );
+          await claims.releaseAfterFailure(claimKey, uid, err);
           throw err;
         }
         events.publish(RESOURCE, "created", uid, revision, registrant);
@@ -195,26 +188,14 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         });
         if (next === null) return reply(current.value, current.revision);
 
-        const before = current.value;
-        const emailChanged = next.email !== before.email;
-        // As in a create: the new claim first, then the registrant, then the old claim goes.
-        if (emailChanged) await claimEmail(next.meeting_uid, next.email, uid);
-        let newRevision: number;
-        try {
-          newRevision = await replaceAt(registrants, current, next, "registrant");
-        } catch (err) {
-          if (emailChanged) {
-            await claims.releaseAfterFailure(
-              registrantEmailClaimKey(next.meeting_uid, next.email),
-              uid,
-              err,
-            );
-          }
-          throw err;
-        }
-        if (emailChanged) {
-          await claims.release(registrantEmailClaimKey(before.meeting_uid, before.email), uid);
-        }
+        // A changed email takes its claim along, in the order of a create (store/claims.ts).
+        const newRevision = await claims.moveClaim({
+          uid,
+          from: registrantEmailClaimKey(current.value.meeting_uid, current.value.email),
+          to: registrantEmailClaimKey(next.meeting_uid, next.email),
+          guard: emailClaim(next.meeting_uid),
+          write: () => replaceAt(registrants, current, next, "registrant"),
+        });
         events.publish(RESOURCE, "updated", uid, newRevision, next);
         return reply(next, newRevision);
       },

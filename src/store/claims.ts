@@ -15,6 +15,14 @@ export type ClaimOutcome =
   | { won: true; revision: number }
   | { won: false; holder: string; revision: number; stale: boolean };
 
+/** What a claim guards, for `claimUnique` and `moveClaim`. */
+export interface ClaimGuard {
+  /** Whether the entity `uid` exists: a claim whose entity never appeared may be taken over. */
+  exists(uid: string): Promise<boolean>;
+  /** The error when another entity holds the claim (a conflict). */
+  taken(): Error;
+}
+
 export class Claims {
   constructor(
     private readonly repo: KvRepository<Claim>,
@@ -41,6 +49,48 @@ export class Claims {
         stale: !(age < this.leaseMs),
       };
     }
+  }
+
+  /**
+   * Claims `key` for `uid`, taking over a claim whose entity never appeared once its lease is
+   * over; throws `guard.taken()` when another entity holds it.
+   */
+  async claimUnique(key: string, uid: string, guard: ClaimGuard): Promise<void> {
+    const outcome = await this.claim(key, uid);
+    if (outcome.won || outcome.holder === uid) return;
+    const holderExists = await guard.exists(outcome.holder);
+    if (!holderExists && outcome.stale && (await this.takeOver(key, outcome.revision, uid))) {
+      return;
+    }
+    throw guard.taken();
+  }
+
+  /**
+   * Writes an entity whose claimed field may change (an update), moving `uid`'s claim from
+   * `from` to `to` in the order of a create: the new claim first, then the entity (`write`, the
+   * commit point), then the old claim goes. A crash in between leaves `uid` holding both claims,
+   * which check-consistency repairs, never an entity without its claim. A write that failed
+   * releases the new claim unless its outcome is unknown (see `releaseAfterFailure`).
+   */
+  async moveClaim<T>(move: {
+    uid: string;
+    from: string;
+    to: string;
+    guard: ClaimGuard;
+    write: () => Promise<T>;
+  }): Promise<T> {
+    const { uid, from, to } = move;
+    if (from === to) return move.write();
+    await this.claimUnique(to, uid, move.guard);
+    let written: T;
+    try {
+      written = await move.write();
+    } catch (err) {
+      await this.releaseAfterFailure(to, uid, err);
+      throw err;
+    }
+    await this.release(from, uid);
+    return written;
   }
 
   /** Takes over a stale claim; false when someone else changed it first. */

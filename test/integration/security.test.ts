@@ -1,5 +1,6 @@
-// The permissions of nats-server.conf (docs/SECURITY.md), proven on a server started with that
-// very `authorization` block and `no_auth_user`: the service serves with its own user; a client,
+// The permissions of nats-auth.conf (docs/SECURITY.md), which nats-server.conf and the local
+// cluster's nodes include, proven on a server started with that very `authorization` block and
+// `no_auth_user`: the service serves with its own user; a client,
 // authenticated or not, can send requests, run discovery and read events, and nothing more: no
 // bucket, no JetStream API, no serving or eavesdropping on lfx.* subjects, no publishing events,
 // no reading the service's replies from JetStream.
@@ -25,7 +26,7 @@ import { ok, request } from "../support/request.js";
 import { startInstance, type TestInstance } from "../support/service.js";
 import { until } from "../support/until.js";
 
-// Local development credentials, as nats-server.conf defines them and scripts/run-local.sh passes
+// Local development credentials, as nats-auth.conf defines them and scripts/run-local.sh passes
 // them to the service (documented in docs/SECURITY.md).
 const SERVICE_ENV = {
   NATS_USER: "lfx-meeting-service",
@@ -35,17 +36,25 @@ const SERVICE_ENV = {
 const CLIENT = { user: "lfx-client", pass: "local-client-password" };
 const ADMIN = { user: "lfx-admin", pass: "local-admin-password" };
 
-const CONF_URL = new URL("../../nats-server.conf", import.meta.url);
+const CONF_URL = new URL("../../nats-auth.conf", import.meta.url);
+/** The local servers' configurations, every one of which must include nats-auth.conf. */
+const INCLUDERS = [
+  "nats-server.conf",
+  "cluster/node-1.conf",
+  "cluster/node-2.conf",
+  "cluster/node-3.conf",
+];
+const ROOT_URL = new URL("../../", import.meta.url);
 const RUN_LOCAL_URL = new URL("../../scripts/run-local.sh", import.meta.url);
 
-/** The `authorization { ... }` block and the `no_auth_user` line of nats-server.conf, verbatim. */
+/** The `authorization { ... }` block and the `no_auth_user` line of nats-auth.conf, verbatim. */
 function securitySection(conf: string): string {
   const text = conf
     .split("\n")
     .filter((line) => !line.trimStart().startsWith("#"))
     .join("\n");
   const start = text.search(/^authorization\s*\{/m);
-  if (start === -1) throw new Error("nats-server.conf has no authorization block");
+  if (start === -1) throw new Error("nats-auth.conf has no authorization block");
   let depth = 0;
   let end = -1;
   for (let i = text.indexOf("{", start); i < text.length; i += 1) {
@@ -57,7 +66,7 @@ function securitySection(conf: string): string {
     }
   }
   const noAuthUser = /^no_auth_user\s*:.*$/m.exec(text);
-  if (end === -1 || noAuthUser === null) throw new Error("nats-server.conf: no no_auth_user");
+  if (end === -1 || noAuthUser === null) throw new Error("nats-auth.conf: no no_auth_user");
   return `${text.slice(start, end)}\n${noAuthUser[0]}\n`;
 }
 
@@ -134,7 +143,7 @@ function expectPermissionViolation(err: unknown, operation: string, subject: str
   expect([refused, on]).toEqual([operation, subject]);
 }
 
-describe("nats-server.conf", () => {
+describe("nats-auth.conf", () => {
   it("lets the service publish to every bucket it owns, and no others", () => {
     const granted = [...conf.matchAll(/"\$KV\.([^."]+)\.>"/g)].map((m) => m[1]);
     expect(granted.sort()).toEqual(Object.values(BUCKET_NAMES).sort());
@@ -144,6 +153,16 @@ describe("nats-server.conf", () => {
     const script = await readFile(RUN_LOCAL_URL, "utf8");
     for (const value of Object.values(SERVICE_ENV)) expect(script).toContain(value);
     expect(conf).toContain(`password: "${SERVICE_ENV.NATS_PASSWORD}"`);
+  });
+
+  it.each(INCLUDERS)("is included by %s", async (path) => {
+    const includer = new URL(path, ROOT_URL);
+    const text = await readFile(includer, "utf8");
+    // nats-server resolves an include relative to the including file.
+    const included = [...text.matchAll(/^include\s+"?([^"\s]+)"?\s*$/gm)].map(
+      (m) => new URL(m[1] ?? "", includer).href,
+    );
+    expect(included).toEqual([CONF_URL.href]);
   });
 });
 

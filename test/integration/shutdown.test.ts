@@ -4,6 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { execSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { meetingInput } from "../support/builders.js";
@@ -168,6 +169,86 @@ describe.each(["SIGTERM", "SIGINT"] as const)("%s", (signal) => {
     );
     expect(String(after)).toMatch(/no responders|503/i);
   }, 60_000);
+});
+
+/** A loopback port that nothing listens on (it was free a moment ago). */
+async function unusedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** Well within the 10 s: start-up has nothing in flight to finish. */
+const START_UP_EXIT_MS = 3000;
+
+describe("a signal during start-up", () => {
+  let withoutJetStream: NatsServerHandle;
+
+  beforeAll(async () => {
+    withoutJetStream = await startNatsServer({ jetstream: false });
+  }, 30_000);
+
+  afterAll(async () => {
+    await withoutJetStream?.stop();
+  });
+
+  async function signalAfter(
+    env: Record<string, string>,
+    logged: string,
+    signal: NodeJS.Signals,
+  ): Promise<{ exit: Exit | "timeout"; elapsedMs: number; messages: unknown[] }> {
+    const service = spawnService({ LOG_LEVEL: "info", ...env });
+    await until(
+      () => {
+        if (service.child.exitCode !== null) throw new Error(`exited: ${service.stderr()}`);
+        return logLines(service.stdout()).some((line) => line["msg"] === logged);
+      },
+      { timeoutMs: 20_000, message: `the service to log "${logged}"` },
+    );
+    const signalled = Date.now();
+    service.child.kill(signal);
+    const exit = await exitWithin(service, EXIT_DEADLINE_MS);
+    return {
+      exit,
+      elapsedMs: Date.now() - signalled,
+      messages: logLines(service.stdout()).map((line) => line["msg"]),
+    };
+  }
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "%s while JetStream does not answer yet: exit 0 at once",
+    async (signal) => {
+      const { exit, elapsedMs, messages } = await signalAfter(
+        { NATS_URL: withoutJetStream.url },
+        "JetStream is not ready; retrying",
+        signal,
+      );
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(elapsedMs).toBeLessThan(START_UP_EXIT_MS);
+      const shuttingDown = messages.indexOf("shutting down during start-up");
+      expect(shuttingDown).toBeGreaterThanOrEqual(0);
+      expect(messages.indexOf("stopped")).toBeGreaterThan(shuttingDown);
+      expect(messages).not.toContain("service started");
+    },
+    30_000,
+  );
+
+  it("SIGTERM while NATS is not reachable yet: exit 0 at once", async () => {
+    const { exit, elapsedMs, messages } = await signalAfter(
+      { NATS_URL: `nats://127.0.0.1:${await unusedPort()}` },
+      "connecting to NATS",
+      "SIGTERM",
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(elapsedMs).toBeLessThan(START_UP_EXIT_MS);
+    expect(messages).not.toContain("connected to NATS");
+    expect(messages.indexOf("stopped")).toBeGreaterThan(
+      messages.indexOf("shutting down during start-up"),
+    );
+  }, 30_000);
 });
 
 it("refuses to start with LOG_LEVEL=bogus, naming the variable", async () => {
