@@ -339,7 +339,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
-        const { current, next } = await planUpdate({
+        const { current, next, retryOf } = await planUpdate({
           repo: participants,
           key,
           entity: "participant",
@@ -361,6 +361,17 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             return { ...merged, email: normalizeEmail(merged.email) };
           },
         });
+        if (retryOf !== undefined) {
+          // The first try was stored and lost its reply, maybe before its last steps.
+          await Promise.all([
+            participants.finishReplace(retryOf, current.value),
+            claims.finishMove(
+              participantEmailClaimKey(retryOf.past_meeting_uid, retryOf.email),
+              participantEmailClaimKey(current.value.past_meeting_uid, current.value.email),
+              uid,
+            ),
+          ]);
+        }
         if (next === null) return reply(current.value, current.revision);
 
         // A changed email takes its claim along, in the order of a create (store/claims.ts).

@@ -163,7 +163,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         // A new occurrence must be one of the meeting's (the meeting cannot change, see below).
         const occurrenceMeeting =
           typeof patch.occurrence_id === "string" ? await registrantMeeting(uid) : undefined;
-        const { current, next } = await planUpdate({
+        const { current, next, retryOf } = await planUpdate({
           repo: registrants,
           key,
           entity: "registrant",
@@ -186,6 +186,17 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             return result;
           },
         });
+        if (retryOf !== undefined) {
+          // The first try was stored and lost its reply, maybe before its last steps.
+          await Promise.all([
+            registrants.finishReplace(retryOf, current.value),
+            claims.finishMove(
+              registrantEmailClaimKey(retryOf.meeting_uid, retryOf.email),
+              registrantEmailClaimKey(current.value.meeting_uid, current.value.email),
+              uid,
+            ),
+          ]);
+        }
         if (next === null) return reply(current.value, current.revision);
 
         // A changed email takes its claim along, in the order of a create (store/claims.ts).

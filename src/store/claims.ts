@@ -93,6 +93,14 @@ export class Claims {
     return written;
   }
 
+  /**
+   * The last step of a `moveClaim` whose write was stored but whose reply was lost (a retried
+   * update, handlers/entity-writes.ts `retryOf`): the claim left behind at `from` goes.
+   */
+  async finishMove(from: string, to: string, uid: string): Promise<void> {
+    if (from !== to) await this.release(from, uid);
+  }
+
   /** Takes over a stale claim; false when someone else changed it first. */
   async takeOver(key: string, revision: number, uid: string): Promise<boolean> {
     try {

@@ -197,3 +197,36 @@ describe("a registrant create whose write timed out (stored)", () => {
     await expectConsistent();
   });
 });
+
+describe("a registrant update that changed the email, whose write timed out (stored)", () => {
+  it("is finished by its retry: the old email is free again, the new one taken", async () => {
+    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const oldEmail = uniqueEmail();
+    const registrant = await ok<{ uid: string; revision: number }>(
+      client,
+      "lfx.registrants.create",
+      { meeting_uid: meeting.uid, email: oldEmail },
+    );
+    const newEmail = uniqueEmail();
+    const update = { uid: registrant.uid, revision: registrant.revision, email: newEmail };
+    faults.failNext(
+      kvWrite("meeting-registrants", (k) => k.split(".").length === 2),
+      "stored",
+    );
+    expect((await request(client, "lfx.registrants.update", update)).status).toBe(503);
+    const retry = await retried(() =>
+      request<{ email: string } & ErrorBody>(client, "lfx.registrants.update", update),
+    );
+    expect(retry.status).toBe(200);
+    expect(retry.body.email).toBe(newEmail);
+
+    const register = (email: string) =>
+      request(client, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
+    expect((await register(newEmail)).status).toBe(409);
+    expect((await register(oldEmail)).status).toBe(200);
+    expect(
+      await listAll(client, { email: oldEmail }, "lfx.registrants.list").then((r) => r.length),
+    ).toBe(1);
+    await expectConsistent();
+  });
+});
