@@ -4,16 +4,27 @@
 // dependents whose parent is gone. Each finding is one line naming the key or uid; with `repair`
 // each is fixed as it is found.
 //
-// Buckets are walked key by key (values are read one at a time, with bounded parallelism), so
-// memory follows the number of keys, not the size of the data. Keys written within the grace
-// period are left alone: they may belong to a request still in flight.
-import type { KV } from "@nats-io/kv";
+// Memory is bounded whatever the size of the buckets. Keys are listed a batch at a time, the next
+// batch fetched only once the keys before it have been checked (`listKeys`), and values are read
+// one at a time with bounded parallelism. The two checks that need facts about many entities at
+// once, a meeting's registrant_count and a past meeting's artifact uid lists, take their parents
+// a page at a time (`pageSize`) and count the children of a page in one pass over the children's
+// index keys, `index/meeting/{meeting_uid}/{uid}` and `index/past-meeting/{past_meeting_uid}/{uid}`
+// (CONTRACT §6): the parent is in the key, so a pass reads no value. The index-key findings of
+// the children's own walk correct those counts (`IndexCorrections`), so that they count entities
+// as if every index key were right. What is held: one page of parents with their counts, one
+// entry per index-key finding, and the parents of children written within the grace period.
+//
+// Keys written within the grace period are left alone: they may belong to a request in flight.
+import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import pLimit from "p-limit";
+import { artifactIndexKeys } from "../store/artifacts.js";
+import { BUCKET_NAMES } from "../store/buckets.js";
 import type { Claim } from "../store/claims.js";
-import { decodeKey, isDirectKey } from "../store/keys.js";
+import { decodeKey, encodeKey, encodeKeyPrefix, isDirectKey } from "../store/keys.js";
 import { RevisionConflict, translateStoreError } from "../store/kv-repository.js";
 import { meetingIndexKeys, type StoredMeeting } from "../store/meetings.js";
-import { artifactIndexKeys } from "../store/artifacts.js";
 import {
   participantEmailClaimKey,
   participantIndexKeys,
@@ -52,16 +63,45 @@ export interface Finding {
   message: string;
 }
 
+export interface Progress {
+  /** The bucket whose keys are being read. */
+  bucket: string;
+  /** Keys read so far by this walk or pass. */
+  keys: number;
+  /** Set while counting the children of one page of parents: the parents, and the page (from 1). */
+  pass?: { parents: string; page: number };
+}
+
 export interface CheckOptions {
   repair: boolean;
   now: () => Date;
   /** Keys younger than this may belong to a write in flight and are not judged (default 60 s). */
   graceMs?: number;
+  /**
+   * Parents (meetings, past meetings) judged per pass over their children's index keys (default
+   * 10,000): memory follows this, and the number of passes is the number of parents over it.
+   */
+  pageSize?: number;
+  /**
+   * JetStream client for the key listings (default: the one given for reads). Give it a long
+   * timeout: on nats-server 2.9 creating a listing's consumer walks the whole bucket (FACTS.md).
+   */
+  listingJs?: JetStreamClient;
   onFinding: (finding: Finding) => void;
-  onProgress?: (bucket: string, keysSeen: number) => void;
+  onProgress?: (progress: Progress) => void;
 }
 
 const PARALLEL_READS = 32;
+const DEFAULT_PAGE_SIZE = 10_000;
+/** Keys per fetch of a listing: what a listing holds at most, beyond the key being checked. */
+const KEYS_PER_FETCH = 500;
+const FETCH_EXPIRES_MS = 5_000;
+/**
+ * A listing's consumer is left idle while a page of parents is judged (a pass over the children):
+ * the server must not remove it meanwhile. A listing that ends deletes its consumer.
+ */
+const LISTING_INACTIVE_MS = 30 * 60_000;
+const KV_OPERATION_HEADER = "KV-Operation";
 
 interface Entry<T> {
   value: T;
@@ -90,6 +130,111 @@ function logical(key: string): string {
   }
 }
 
+interface ListedKey {
+  key: string;
+  /** When its latest value was written. */
+  created: Date;
+}
+
+/**
+ * The keys of a bucket (under `filter`, one subject filter: nats-server 2.9 takes no more) with
+ * their latest write time, deleted keys left out. A headers-only ordered pull consumer delivers
+ * them a fetch at a time, and the next fetch is made only when the caller asks for the key after
+ * the last one: nothing is requested ahead, so a slow caller holds one batch at most. The listing
+ * ends with the keys the bucket had when it started.
+ */
+async function* listKeys(js: JetStreamClient, bucket: string, filter = ">") {
+  const stream = `KV_${bucket}`;
+  const prefix = `$KV.${bucket}.`;
+  const head = (await js.streams.get(stream).then((s) => s.info(true))).state.last_seq;
+  const consumer = await js.consumers.get(stream, {
+    filter_subjects: prefix + filter,
+    headers_only: true,
+    deliver_policy: DeliverPolicy.LastPerSubject,
+    inactive_threshold: LISTING_INACTIVE_MS,
+  });
+  try {
+    if ((await consumer.info(true)).num_pending === 0) return;
+    for (;;) {
+      // A whole fetch is taken before its keys are handed out: a pull left open while the caller
+      // is busy would be refilled by the library when its heartbeats stop.
+      const batch: ListedKey[] = [];
+      let received = 0;
+      let last = false;
+      const messages = await consumer.fetch({
+        max_messages: KEYS_PER_FETCH,
+        expires: FETCH_EXPIRES_MS,
+      });
+      for await (const msg of messages) {
+        received += 1;
+        const operation = msg.headers?.get(KV_OPERATION_HEADER);
+        if (operation !== "DEL" && operation !== "PURGE") {
+          const created = new Date(Math.floor(msg.info.timestampNanos / 1e6));
+          batch.push({ key: msg.subject.slice(prefix.length), created });
+        }
+        if (msg.info.pending === 0 || msg.info.streamSequence >= head) {
+          last = true;
+          break;
+        }
+      }
+      yield* batch;
+      if (last) return;
+      if (received === 0 && (await consumer.info()).num_pending === 0) return;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+}
+
+/**
+ * Index keys under `prefix` that a count must not take as they are, found by the walk of their
+ * bucket: a missing one still counts its entity, an orphan one counts nothing. Both are skipped
+ * when a pass meets them (a repair may have rewritten or removed them meanwhile), and the missing
+ * ones are counted after it. One entry per finding: memory follows the damage, not the data.
+ */
+class IndexCorrections {
+  private readonly counts = new Map<string, boolean>();
+
+  constructor(readonly prefix: string) {}
+
+  note(key: string, counts: boolean): void {
+    if (key.startsWith(this.prefix)) this.counts.set(key, counts);
+  }
+
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
+
+  missing(): string[] {
+    return [...this.counts].flatMap(([key, counts]) => (counts ? [key] : []));
+  }
+}
+
+/** What a walk needs of a page it fills: how full it is, and judging it. */
+interface Pager {
+  readonly size: number;
+  flush(): Promise<void>;
+}
+
+/** Parents gathered for one pass over their children; `judge` compares and clears them. */
+class Page<T> implements Pager {
+  readonly parents = new Map<string, T>();
+  private pages = 0;
+
+  constructor(private readonly judge: (parents: Map<string, T>, page: number) => Promise<void>) {}
+
+  get size(): number {
+    return this.parents.size;
+  }
+
+  async flush(): Promise<void> {
+    if (this.parents.size === 0) return;
+    this.pages += 1;
+    await this.judge(this.parents, this.pages);
+    this.parents.clear();
+  }
+}
+
 /**
  * How one bucket of entities hangs together: the keys an entity must have besides its own
  * (index keys holding its uid, claims holding `{uid}`), and the parent it cannot live without.
@@ -106,15 +251,35 @@ interface EntitySpec<T extends { uid: string }> {
   orphaned(entity: T): Promise<string | null>;
   /** Called for every entity that stays (to gather facts for later checks). */
   seen?(entity: T, young: boolean): void;
+  /** Where index-key findings are noted for a later count of these entities by index key. */
+  corrections?: IndexCorrections;
+  /** Filled by `seen`; judged whenever it is full. */
+  page?: Pager;
 }
 
 export async function checkConsistency(
-  buckets: ConsistencyBuckets,
+  js: JetStreamClient,
   options: CheckOptions,
 ): Promise<number> {
   const graceMs = options.graceMs ?? 60_000;
+  const pageSize = Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE);
+  const listingJs = options.listingJs ?? js;
   const limit = pLimit(PARALLEL_READS);
   let findings = 0;
+
+  // Bind only: a consistency check never creates a bucket.
+  const kvm = new Kvm(js);
+  const buckets: ConsistencyBuckets = {
+    meetings: await kvm.open(BUCKET_NAMES.meetings),
+    meetingSettings: await kvm.open(BUCKET_NAMES.meetingSettings),
+    registrants: await kvm.open(BUCKET_NAMES.registrants),
+    rsvps: await kvm.open(BUCKET_NAMES.rsvps),
+    pastMeetings: await kvm.open(BUCKET_NAMES.pastMeetings),
+    participants: await kvm.open(BUCKET_NAMES.participants),
+    recordings: await kvm.open(BUCKET_NAMES.recordings),
+    transcripts: await kvm.open(BUCKET_NAMES.transcripts),
+    summaries: await kvm.open(BUCKET_NAMES.summaries),
+  };
 
   const isYoung = (created: Date) => options.now().getTime() - created.getTime() < graceMs;
   const found = (kind: string, bucket: string, subject: string, message: string) => {
@@ -124,19 +289,63 @@ export async function checkConsistency(
   const claimOf = (uid: string) =>
     JSON.stringify({ uid, claimed_at: options.now().toISOString() } satisfies Claim);
 
-  /** Visits every key of a bucket with bounded parallelism. */
-  async function walk(name: string, kv: KV, visit: (key: string) => Promise<void>) {
+  /**
+   * Visits every key of a bucket with bounded parallelism. With a page, the visits are let finish
+   * and the page judged whenever they could fill it, so it never holds more than `pageSize`.
+   */
+  async function walk(
+    bucket: string,
+    visit: (key: string) => Promise<void>,
+    page?: Pager,
+  ): Promise<void> {
     let seen = 0;
     const pending = new Set<Promise<void>>();
-    for await (const key of await kv.keys()) {
+    for await (const { key } of listKeys(listingJs, bucket)) {
+      if (page !== undefined && page.size + pending.size >= pageSize) {
+        await Promise.all(pending);
+        if (page.size >= pageSize) await page.flush();
+      }
       const task = limit(() => visit(key)).finally(() => pending.delete(task));
       pending.add(task);
       seen += 1;
-      if (seen % 1000 === 0) options.onProgress?.(name, seen);
+      if (seen % 1000 === 0) options.onProgress?.({ bucket, keys: seen });
       if (pending.size >= PARALLEL_READS * 4) await Promise.race(pending);
     }
     await Promise.all(pending);
-    options.onProgress?.(name, seen);
+    await page?.flush();
+    options.onProgress?.({ bucket, keys: seen });
+  }
+
+  /**
+   * One pass over the index keys under `corrections.prefix` (`index/{kind}/{parent}/{uid}`) of a
+   * bucket: `count(parent, uid)` for each that stands for an entity of a parent in `parents`.
+   */
+  async function countChildren(
+    bucket: string,
+    corrections: IndexCorrections,
+    pass: { parents: string; page: number },
+    parents: ReadonlyMap<string, unknown>,
+    count: (parent: string, uid: string) => void,
+  ): Promise<void> {
+    // Compared as key tokens, so that only the keys of the page's parents are decoded.
+    const parentOfToken = new Map([...parents.keys()].map((uid) => [encodeKey([uid]), uid]));
+    const countKey = (key: string) => {
+      const tokens = key.split(".");
+      const parent = parentOfToken.get(tokens[2] ?? "");
+      if (parent === undefined || tokens.length !== 4) return;
+      const uid = logical(tokens[3] ?? "");
+      count(parent, uid);
+    };
+    let keys = 0;
+    for await (const { key, created } of listKeys(listingJs, bucket, `${corrections.prefix}>`)) {
+      keys += 1;
+      if (keys % 1000 === 0) options.onProgress?.({ bucket, keys, pass });
+      // A young key's entity may not be written yet; a settled parent has no young children.
+      if (corrections.has(key) || isYoung(created)) continue;
+      countKey(key);
+    }
+    for (const key of corrections.missing()) countKey(key);
+    options.onProgress?.({ bucket, keys, pass });
   }
 
   /** Entities, their index keys and claims, both ways; orphans are deleted with their keys. */
@@ -148,7 +357,7 @@ export async function checkConsistency(
         [...spec.indexKeys(entity), ...spec.claimKeys(entity)].map((k) => kv.delete(k)),
       );
     };
-    await walk(bucket, kv, async (key) => {
+    const visit = async (key: string) => {
       if (spec.isEntityKey(key)) {
         const entry = await read<T>(kv, key);
         if (entry === null) return;
@@ -164,6 +373,7 @@ export async function checkConsistency(
         for (const indexKey of spec.indexKeys(entity)) {
           if ((await readMarker(kv, indexKey)) !== null) continue;
           found("missing-index-key", bucket, logical(indexKey), `missing for ${entity.uid}`);
+          spec.corrections?.note(indexKey, true);
           if (options.repair) await kv.put(indexKey, entity.uid);
         }
         for (const claimKey of spec.claimKeys(entity)) {
@@ -193,18 +403,22 @@ export async function checkConsistency(
           logical(key),
           `${holder || "no entity"} does not match`,
         );
+        if (!isClaim) spec.corrections?.note(key, false);
         if (options.repair) await kv.delete(key);
       }
-    });
+    };
+    await walk(bucket, visit, spec.page);
   }
 
   const exists = async (kv: KV, key: string) => (await readMarker(kv, key)) !== null;
 
-  // Registrants, counted per meeting for registrant_count below.
-  const registrantsByMeeting = new Map<string, number>();
+  // Registrants, counted per meeting by their `index/meeting/{meeting_uid}/{uid}` keys for
+  // registrant_count below; a meeting with a registrant written within the grace period is not
+  // judged.
+  const registrantCorrections = new IndexCorrections(encodeKeyPrefix(["index", "meeting"]));
   const meetingsInFlight = new Set<string>();
   await checkEntities<StoredRegistrant>({
-    bucket: "meeting-registrants",
+    bucket: BUCKET_NAMES.registrants,
     kv: buckets.registrants,
     entityKey: registrantKey,
     isEntityKey: (key) => decodeKey(key)[0] === "registrant",
@@ -215,13 +429,13 @@ export async function checkConsistency(
         ? null
         : `meeting ${r.meeting_uid} does not exist`,
     seen: (r, young) => {
-      registrantsByMeeting.set(r.meeting_uid, (registrantsByMeeting.get(r.meeting_uid) ?? 0) + 1);
       if (young) meetingsInFlight.add(r.meeting_uid);
     },
+    corrections: registrantCorrections,
   });
 
   await checkEntities<StoredRsvp>({
-    bucket: "meeting-rsvps",
+    bucket: BUCKET_NAMES.rsvps,
     kv: buckets.rsvps,
     entityKey: (uid) => uid,
     isEntityKey: isDirectKey,
@@ -233,58 +447,90 @@ export async function checkConsistency(
         : `registrant ${r.registrant_uid} does not exist`,
   });
 
-  // Meetings: index keys both ways, settings, registrant_count.
-  await walk("meetings", buckets.meetings, async (key) => {
-    if (!isDirectKey(key)) {
-      const marker = await readMarker(buckets.meetings, key);
-      if (marker === null || isYoung(marker.created)) return;
-      const meeting = await read<StoredMeeting>(buckets.meetings, marker.uid);
-      if (meeting === null || !meetingIndexKeys(meeting.value).includes(key)) {
-        found("orphan-index-key", "meetings", logical(key), `meeting ${marker.uid} does not match`);
-        if (options.repair) await buckets.meetings.delete(key);
-      }
-      return;
-    }
-    const entry = await read<StoredMeeting>(buckets.meetings, key);
-    if (entry === null) return;
-    const meeting = entry.value;
-    for (const indexKey of meetingIndexKeys(meeting)) {
-      if (await exists(buckets.meetings, indexKey)) continue;
-      found("missing-index-key", "meetings", logical(indexKey), `missing for ${meeting.uid}`);
-      if (options.repair) await buckets.meetings.put(indexKey, meeting.uid);
-    }
-    if (!(await exists(buckets.meetingSettings, meeting.uid)) && !isYoung(entry.created)) {
-      found(
-        "missing-settings",
-        "meeting-settings",
-        meeting.uid,
-        `meeting ${meeting.uid} has no settings`,
-      );
-      if (options.repair) {
-        const stamp = options.now().toISOString();
-        const settings = { uid: meeting.uid, organizers: [], created_at: stamp, updated_at: stamp };
-        await buckets.meetingSettings.create(meeting.uid, JSON.stringify(settings));
-      }
-    }
-    const counted = registrantsByMeeting.get(meeting.uid) ?? 0;
-    const settled = !isYoung(entry.created) && !meetingsInFlight.has(meeting.uid);
-    if (meeting.registrant_count !== counted && settled) {
+  // Meetings: index keys both ways, settings, and registrant_count a page of meetings at a time
+  // (their stored count by uid) against one pass over the registrants' meeting index keys.
+  const meetingsPage = new Page<number>(async (page, number) => {
+    const counted = new Map<string, number>();
+    await countChildren(
+      BUCKET_NAMES.registrants,
+      registrantCorrections,
+      { parents: BUCKET_NAMES.meetings, page: number },
+      page,
+      (meetingUid) => counted.set(meetingUid, (counted.get(meetingUid) ?? 0) + 1),
+    );
+    const repairs: Promise<void>[] = [];
+    for (const [uid, registrantCount] of page) {
+      const registrants = counted.get(uid) ?? 0;
+      if (registrantCount === registrants) continue;
       found(
         "registrant-count",
-        "meetings",
-        meeting.uid,
-        `registrant_count is ${meeting.registrant_count}, registrants ${counted}`,
+        BUCKET_NAMES.meetings,
+        uid,
+        `registrant_count is ${registrantCount}, registrants ${registrants}`,
       );
       if (options.repair) {
-        await modify<StoredMeeting>(buckets.meetings, meeting.uid, (m) => ({
-          ...m,
-          registrant_count: counted,
-        }));
+        repairs.push(
+          modify<StoredMeeting>(buckets.meetings, uid, (m) => ({
+            ...m,
+            registrant_count: registrants,
+          })),
+        );
       }
     }
+    await Promise.all(repairs);
   });
+  await walk(
+    BUCKET_NAMES.meetings,
+    async (key) => {
+      if (!isDirectKey(key)) {
+        const marker = await readMarker(buckets.meetings, key);
+        if (marker === null || isYoung(marker.created)) return;
+        const meeting = await read<StoredMeeting>(buckets.meetings, marker.uid);
+        if (meeting === null || !meetingIndexKeys(meeting.value).includes(key)) {
+          found(
+            "orphan-index-key",
+            "meetings",
+            logical(key),
+            `meeting ${marker.uid} does not match`,
+          );
+          if (options.repair) await buckets.meetings.delete(key);
+        }
+        return;
+      }
+      const entry = await read<StoredMeeting>(buckets.meetings, key);
+      if (entry === null) return;
+      const meeting = entry.value;
+      for (const indexKey of meetingIndexKeys(meeting)) {
+        if (await exists(buckets.meetings, indexKey)) continue;
+        found("missing-index-key", "meetings", logical(indexKey), `missing for ${meeting.uid}`);
+        if (options.repair) await buckets.meetings.put(indexKey, meeting.uid);
+      }
+      if (!(await exists(buckets.meetingSettings, meeting.uid)) && !isYoung(entry.created)) {
+        found(
+          "missing-settings",
+          "meeting-settings",
+          meeting.uid,
+          `meeting ${meeting.uid} has no settings`,
+        );
+        if (options.repair) {
+          const stamp = options.now().toISOString();
+          const settings = {
+            uid: meeting.uid,
+            organizers: [],
+            created_at: stamp,
+            updated_at: stamp,
+          };
+          await buckets.meetingSettings.create(meeting.uid, JSON.stringify(settings));
+        }
+      }
+      if (!isYoung(entry.created) && !meetingsInFlight.has(meeting.uid)) {
+        meetingsPage.parents.set(meeting.uid, meeting.registrant_count);
+      }
+    },
+    meetingsPage,
+  );
 
-  await walk("meeting-settings", buckets.meetingSettings, async (key) => {
+  await walk(BUCKET_NAMES.meetingSettings, async (key) => {
     const settings = await readMarker(buckets.meetingSettings, key);
     if (settings === null || isYoung(settings.created)) return;
     if (!(await exists(buckets.meetings, key))) {
@@ -293,27 +539,29 @@ export async function checkConsistency(
     }
   });
 
-  // The lifecycle: children of past meetings, gathered per parent for the uid lists below.
+  // The lifecycle: children of past meetings, and the uid lists of past meetings, a page at a
+  // time against one pass over each artifact bucket's `index/past-meeting/...` keys.
   const pastMeetingGone = async (child: { past_meeting_uid: string }) =>
     (await exists(buckets.pastMeetings, child.past_meeting_uid))
       ? null
       : `past meeting ${child.past_meeting_uid} does not exist`;
-  const artifactsOf = {
-    recording_uids: new Map<string, Set<string>>(),
-    transcript_uids: new Map<string, Set<string>>(),
-    summary_uids: new Map<string, Set<string>>(),
-  };
+  const artifactBuckets = (
+    [
+      [BUCKET_NAMES.recordings, buckets.recordings, "recording_uids"],
+      [BUCKET_NAMES.transcripts, buckets.transcripts, "transcript_uids"],
+      [BUCKET_NAMES.summaries, buckets.summaries, "summary_uids"],
+    ] as const
+  ).map(([bucket, kv, list]) => ({
+    bucket,
+    kv,
+    list,
+    corrections: new IndexCorrections(encodeKeyPrefix(["index", "past-meeting"])),
+  }));
+  /** Past meetings with an artifact written within the grace period: not judged. */
   const youngArtifactParents = new Set<string>();
-  /** Uid-list repairs, started while past meetings are walked. */
-  const pendingRepairs: Promise<void>[] = [];
-  const artifactBuckets = [
-    ["past-meeting-recordings", buckets.recordings, "recording_uids"],
-    ["past-meeting-transcripts", buckets.transcripts, "transcript_uids"],
-    ["past-meeting-summaries", buckets.summaries, "summary_uids"],
-  ] as const;
 
   await checkEntities<StoredParticipant>({
-    bucket: "past-meeting-participants",
+    bucket: BUCKET_NAMES.participants,
     kv: buckets.participants,
     entityKey: (uid) => uid,
     isEntityKey: isDirectKey,
@@ -321,7 +569,7 @@ export async function checkConsistency(
     claimKeys: (p) => [participantEmailClaimKey(p.past_meeting_uid, p.email)],
     orphaned: pastMeetingGone,
   });
-  for (const [bucket, kv, list] of artifactBuckets) {
+  for (const { bucket, kv, corrections } of artifactBuckets) {
     await checkEntities<{ uid: string; past_meeting_uid: string }>({
       bucket,
       kv,
@@ -331,15 +579,59 @@ export async function checkConsistency(
       claimKeys: () => [],
       orphaned: pastMeetingGone,
       seen: (artifact, young) => {
-        const uids = artifactsOf[list].get(artifact.past_meeting_uid) ?? new Set<string>();
-        artifactsOf[list].set(artifact.past_meeting_uid, uids.add(artifact.uid));
         if (young) youngArtifactParents.add(artifact.past_meeting_uid);
       },
+      corrections,
     });
   }
 
+  type ArtifactLists = Pick<
+    StoredPastMeeting,
+    "recording_uids" | "transcript_uids" | "summary_uids"
+  >;
+  const pastMeetingsPage = new Page<ArtifactLists>(async (page, number) => {
+    for (const { bucket, list, corrections } of artifactBuckets) {
+      const actualOf = new Map<string, Set<string>>();
+      await countChildren(
+        bucket,
+        corrections,
+        { parents: BUCKET_NAMES.pastMeetings, page: number },
+        page,
+        (pastMeetingUid, uid) => {
+          const uids = actualOf.get(pastMeetingUid) ?? new Set<string>();
+          actualOf.set(pastMeetingUid, uids.add(uid));
+        },
+      );
+      const repairs: Promise<void>[] = [];
+      for (const [uid, lists] of page) {
+        const actual = actualOf.get(uid) ?? new Set<string>();
+        const listed = new Set(lists[list]);
+        const missing = [...actual].filter((artifact) => !listed.has(artifact));
+        const dangling = [...listed].filter((artifact) => !actual.has(artifact));
+        if (missing.length === 0 && dangling.length === 0) continue;
+        found(
+          "artifact-list",
+          BUCKET_NAMES.pastMeetings,
+          uid,
+          `${list}: ${missing.length} missing (${missing.join(", ")}), ${dangling.length} pointing nowhere (${dangling.join(", ")})`,
+        );
+        if (options.repair) {
+          repairs.push(
+            modify<StoredPastMeeting>(buckets.pastMeetings, uid, (p) => ({
+              ...p,
+              [list]: [
+                ...p[list].filter((artifact) => actual.has(artifact)),
+                ...missing.filter((artifact) => !p[list].includes(artifact)),
+              ],
+            })),
+          );
+        }
+      }
+      await Promise.all(repairs);
+    }
+  });
   await checkEntities<StoredPastMeeting>({
-    bucket: "past-meetings",
+    bucket: BUCKET_NAMES.pastMeetings,
     kv: buckets.pastMeetings,
     entityKey: (uid) => uid,
     isEntityKey: isDirectKey,
@@ -352,33 +644,15 @@ export async function checkConsistency(
     orphaned: () => Promise.resolve(null),
     seen: (pastMeeting, young) => {
       if (young || youngArtifactParents.has(pastMeeting.uid)) return;
-      for (const list of ["recording_uids", "transcript_uids", "summary_uids"] as const) {
-        const actual = artifactsOf[list].get(pastMeeting.uid) ?? new Set<string>();
-        const listed = new Set(pastMeeting[list]);
-        const missing = [...actual].filter((uid) => !listed.has(uid));
-        const dangling = [...listed].filter((uid) => !actual.has(uid));
-        if (missing.length === 0 && dangling.length === 0) continue;
-        found(
-          "artifact-list",
-          "past-meetings",
-          pastMeeting.uid,
-          `${list}: ${missing.length} missing (${missing.join(", ")}), ${dangling.length} pointing nowhere (${dangling.join(", ")})`,
-        );
-        if (options.repair) {
-          pendingRepairs.push(
-            modify<StoredPastMeeting>(buckets.pastMeetings, pastMeeting.uid, (p) => ({
-              ...p,
-              [list]: [
-                ...p[list].filter((uid) => actual.has(uid)),
-                ...missing.filter((uid) => !p[list].includes(uid)),
-              ],
-            })),
-          );
-        }
-      }
+      const { recording_uids, transcript_uids, summary_uids } = pastMeeting;
+      pastMeetingsPage.parents.set(pastMeeting.uid, {
+        recording_uids,
+        transcript_uids,
+        summary_uids,
+      });
     },
+    page: pastMeetingsPage,
   });
-  await Promise.all(pendingRepairs);
 
   return findings;
 }

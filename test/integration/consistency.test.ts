@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { execSync } from "node:child_process";
-import { Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeKey } from "../../src/store/keys.js";
 import {
@@ -53,13 +54,32 @@ afterAll(async () => {
 
 async function check(repair: boolean): Promise<Finding[]> {
   const findings: Finding[] = [];
-  await checkConsistency(kv, {
+  await checkConsistency(jetstream(client), {
     repair,
     now: () => new Date(),
     graceMs: 0,
     onFinding: (f) => findings.push(f),
   });
   return findings;
+}
+
+/** A check with pages of `pageSize` parents: each finding with the page being judged. */
+async function checkPaged(repair: boolean, pageSize: number) {
+  const findings: (Finding & { page: number | undefined })[] = [];
+  const pages = new Map<string, number>();
+  let judging: { parents: string; page: number } | undefined;
+  await checkConsistency(jetstream(client), {
+    repair,
+    now: () => new Date(),
+    graceMs: 0,
+    pageSize,
+    onFinding: (f) => findings.push({ ...f, page: judging?.page }),
+    onProgress: ({ pass }) => {
+      judging = pass;
+      if (pass !== undefined) pages.set(pass.parents, pass.page);
+    },
+  });
+  return { findings, pages };
 }
 
 const run = promisify(execFile);
@@ -210,4 +230,110 @@ it("checks the lifecycle: artifact lists, orphans of a deleted past meeting, sta
     uid: pastMeeting.uid,
   });
   expect(repaired.recording_uids).toEqual([recording.uid]);
+});
+
+it("judges registrant_count and artifact lists a page of parents at a time", async () => {
+  const withRegistrants = async (count: number) => {
+    const meeting = await ok<Entity>(client, "lfx.meetings.create", meetingInput());
+    const registrants: Entity[] = [];
+    for (let n = 0; n < count; n++) {
+      registrants.push(
+        await ok<Entity>(client, "lfx.registrants.create", {
+          meeting_uid: meeting.uid,
+          email: uniqueEmail(),
+        }),
+      );
+    }
+    return { meeting, registrants };
+  };
+  const rewrite = async <T extends object>(bucket: KV, key: string, change: (value: T) => T) => {
+    const current = (await bucket.get(key))!;
+    await bucket.update(key, JSON.stringify(change(current.json<T>())), current.revision);
+  };
+  const withRecording = async () => {
+    const pastMeeting = await ok<Entity>(client, "lfx.past-meetings.start", {
+      meeting_uid: (await ok<Entity>(client, "lfx.meetings.create", meetingInput())).uid,
+      started_at: "2030-01-15T15:00:00Z",
+    });
+    const recording = await ok<Entity>(client, "lfx.recordings.create", {
+      past_meeting_uid: pastMeeting.uid,
+    });
+    return { pastMeeting, recording };
+  };
+
+  // Buckets are walked in the order of their last writes, so each drift is written two parents
+  // after the other: with pages of two they are judged in different pages.
+  const early = await withRegistrants(2);
+  await rewrite<{ registrant_count: number }>(kv.meetings, early.meeting.uid, (m) => ({
+    ...m,
+    registrant_count: 5,
+  }));
+  // A registrant's meeting index key lost, and one left without a registrant: the counts of
+  // their meetings are right, only the keys are reported.
+  const lostKey = await withRegistrants(1);
+  const lost = lostKey.registrants[0]!.uid;
+  await kv.registrants.delete(encodeKey(["index", "meeting", lostKey.meeting.uid, lost]));
+  const ghost = await withRegistrants(1);
+  await kv.registrants.put(encodeKey(["index", "meeting", ghost.meeting.uid, "ghost"]), "ghost");
+  const late = await withRegistrants(1);
+  await rewrite<{ registrant_count: number }>(kv.meetings, late.meeting.uid, (m) => ({
+    ...m,
+    registrant_count: 0,
+  }));
+
+  const first = await withRecording();
+  await rewrite<{ recording_uids: string[] }>(kv.pastMeetings, first.pastMeeting.uid, (p) => ({
+    ...p,
+    recording_uids: [],
+  }));
+  await withRecording();
+  await withRecording();
+  const last = await withRecording();
+  await rewrite<{ recording_uids: string[] }>(kv.pastMeetings, last.pastMeeting.uid, (p) => ({
+    ...p,
+    recording_uids: [...p.recording_uids, "nowhere"],
+  }));
+
+  const reported = await checkPaged(false, 2);
+  expect(
+    reported.findings.map(({ kind, subject, message }) => `${kind} ${subject}: ${message}`).sort(),
+  ).toEqual(
+    [
+      `registrant-count ${early.meeting.uid}: registrant_count is 5, registrants 2`,
+      `registrant-count ${late.meeting.uid}: registrant_count is 0, registrants 1`,
+      `missing-index-key index/meeting/${lostKey.meeting.uid}/${lost}: missing for ${lost}`,
+      `orphan-index-key index/meeting/${ghost.meeting.uid}/ghost: ghost does not match`,
+      `artifact-list ${first.pastMeeting.uid}: recording_uids: 1 missing (${first.recording.uid}), 0 pointing nowhere ()`,
+      `artifact-list ${last.pastMeeting.uid}: recording_uids: 0 missing (), 1 pointing nowhere (nowhere)`,
+    ].sort(),
+  );
+  const pageOf = (subject: string) => reported.findings.find((f) => f.subject === subject)?.page;
+  expect(pageOf(early.meeting.uid)).toBeDefined();
+  expect(pageOf(early.meeting.uid)).not.toBe(pageOf(late.meeting.uid));
+  expect(pageOf(first.pastMeeting.uid)).toBeDefined();
+  expect(pageOf(first.pastMeeting.uid)).not.toBe(pageOf(last.pastMeeting.uid));
+  // At least the 8 meetings and 4 past meetings of this test, two to a page.
+  expect(reported.pages.get("meetings")).toBeGreaterThanOrEqual(4);
+  expect(reported.pages.get("past-meetings")).toBeGreaterThanOrEqual(2);
+
+  const repaired = await checkPaged(true, 2);
+  expect(repaired.findings).toHaveLength(reported.findings.length);
+  expect((await checkPaged(false, 2)).findings).toEqual([]);
+  expect(await check(false)).toEqual([]);
+  for (const [{ meeting }, count] of [
+    [early, 2],
+    [late, 1],
+    [lostKey, 1],
+  ] as const) {
+    const stored = await ok<{ registrant_count: number }>(client, "lfx.meetings.get", {
+      uid: meeting.uid,
+    });
+    expect(stored.registrant_count).toBe(count);
+  }
+  for (const { pastMeeting, recording } of [first, last]) {
+    const stored = await ok<{ recording_uids: string[] }>(client, "lfx.past-meetings.get", {
+      uid: pastMeeting.uid,
+    });
+    expect(stored.recording_uids).toEqual([recording.uid]);
+  }
 });
