@@ -47,6 +47,8 @@ export interface Report {
   rows: Row[];
   scale: ScaleRow[];
   memory: { peak_rss_mib: number; rss_mib: number };
+  /** A fresh instance started against the filled buckets: its key indexes load first. */
+  restart?: { ready_ms: number; peak_rss_mib: number };
   targets: Target[];
 }
 
@@ -168,6 +170,11 @@ export function printReport(report: Report): void {
     ),
     "",
     `service peak RSS: ${fixed(report.memory.peak_rss_mib, 0)} MiB (RSS at the end ${fixed(report.memory.rss_mib, 0)} MiB)`,
+    ...(report.restart === undefined
+      ? []
+      : [
+          `a new instance on the filled buckets: ready after ${fixed(report.restart.ready_ms / 1000, 1)} s, peak RSS ${fixed(report.restart.peak_rss_mib, 0)} MiB`,
+        ]),
     "",
     table(
       ["target", "figure", "met"],
