@@ -26,6 +26,8 @@ const LISTED_PREFIX = encodeKeyPrefix(["index"]);
 const KV_OPERATION_HEADER = "KV-Operation";
 /** A feed that delivers nothing for this long while the copy is behind is replaced. */
 const FEED_STALL_MS = 1000;
+/** How long a replacement feed may take to start (see restart()). */
+const FEED_REPLACE_TIMEOUT_MS = 5000;
 
 interface Waiter {
   sequence: number;
@@ -59,8 +61,6 @@ export class KeyIndex {
   private starting = false;
   /** When the feed last delivered a message (ms since epoch). */
   private lastDeliveryAt = 0;
-  /** The last message applied: its consumer and delivery count, read only when in doubt. */
-  private lastMessage: JsMsg | undefined;
   /** Stream-sequence lookups: one in flight, and one queued for the callers that came after it. */
   private inFlightHead: Promise<number> | undefined;
   private queuedHead: Promise<number> | undefined;
@@ -117,34 +117,36 @@ export class KeyIndex {
       if (await settlesWithin(caughtUp, Math.min(stallMs, remaining))) return;
       // Still delivering: slow, not stalled.
       if (Date.now() - this.lastDeliveryAt < stallMs) continue;
-      const unreceived = await this.undeliveredOrLost(stallMs);
-      if (unreceived === 0) {
-        // The server has nothing more for this copy: the newest messages are gone (a purged
+      const unseen = await this.holdsUnseen(stallMs);
+      if (unseen === false) {
+        // Nothing left after what the copy has seen: the newest messages are gone (a purged
         // stream), so their sequences will never arrive.
         this.advance(head);
         return;
       }
       this.replaceFeed(
-        unreceived === undefined
-          ? `nothing delivered for ${stallMs} ms and the feed's consumer cannot be asked`
-          : `nothing delivered for ${stallMs} ms with ${unreceived} messages not received`,
+        unseen === undefined
+          ? `nothing delivered for ${stallMs} ms, and the stream could not be asked`
+          : `nothing delivered for ${stallMs} ms with messages left to deliver`,
       );
     }
     throw unavailable(`key index of ${this.options.bucket} is catching up`);
   }
 
   /**
-   * How many messages the feed has yet to deliver, or delivered without their arriving (the
-   * connection was cut, e.g. as a slow consumer); undefined when the consumer cannot be asked
-   * within `timeoutMs` (its server is gone: the feed is replaced rather than waited for).
+   * Whether the stream holds a message after the last one the copy has seen, as its leader
+   * knows it (`STREAM.MSG.GET`: a feed on a replica that is behind would say "nothing left");
+   * undefined when the stream cannot tell within `timeoutMs`.
    */
-  private async undeliveredOrLost(timeoutMs: number): Promise<number | undefined> {
-    const asked = this.consumer?.info(false).catch(() => undefined);
-    const info = asked === undefined ? undefined : await valueWithin(asked, timeoutMs);
-    if (info === undefined) return undefined;
-    const last = this.lastMessage?.info;
-    const arrived = last !== undefined && last.consumer === info.name ? last.deliverySequence : 0;
-    return info.num_pending + Math.max(0, info.delivered.consumer_seq - arrived);
+  private async holdsUnseen(timeoutMs: number): Promise<boolean | undefined> {
+    // STREAM.MSG.GET takes `next_by_subj` with `seq` (the first message at or after it, on 2.9
+    // too), which the client's request type leaves out.
+    const firstUnseen = { seq: this.lastSequence + 1, next_by_subj: `${this.subjectPrefix}>` };
+    const lookup = this.options.jsm.streams.getMessage(this.stream, firstUnseen).then(
+      (msg) => msg !== null,
+      () => undefined,
+    );
+    return valueWithin(lookup, timeoutMs);
   }
 
   async stop(): Promise<void> {
@@ -207,31 +209,43 @@ export class KeyIndex {
     this.restart();
   }
 
+  /**
+   * Starts a new feed, giving it FEED_REPLACE_TIMEOUT_MS: in a cluster a new consumer may be
+   * placed on a node that has just died and that the cluster still counts as up, and its creation
+   * then waits for the client's whole deadline (60 s here, set for the first load of a large
+   * bucket). A start that takes longer is abandoned (its feed is dropped if it comes up later)
+   * and tried again.
+   */
   private restart(): void {
     if (this.stopped || this.starting) return;
     this.starting = true;
-    this.consume().then(
-      () => {
+    const started = this.consume().then(() => true as const);
+    void valueWithin(started, FEED_REPLACE_TIMEOUT_MS).then(
+      (done) => {
         this.starting = false;
+        if (done === true) return;
+        // Abandoned: a feed that still comes up belongs to an older generation and is closed.
+        this.generation += 1;
+        this.retryRestart(`no feed after ${FEED_REPLACE_TIMEOUT_MS} ms`);
       },
       (err: unknown) => {
         this.starting = false;
-        this.options.log.warn(
-          { bucket: this.options.bucket, err },
-          "key index feed restart failed",
-        );
-        const failed = this.generation;
-        setTimeout(() => {
-          // Unless another start has happened since.
-          if (failed === this.generation) this.restart();
-        }, 1000).unref();
+        this.retryRestart(err);
       },
     );
   }
 
+  private retryRestart(reason: unknown): void {
+    this.options.log.warn({ bucket: this.options.bucket, reason }, "key index feed restart failed");
+    const failed = this.generation;
+    setTimeout(() => {
+      // Unless another start has happened since.
+      if (failed === this.generation) this.restart();
+    }, 1000).unref();
+  }
+
   private apply(msg: JsMsg): void {
     this.lastDeliveryAt = Date.now();
-    this.lastMessage = msg;
     // A replaced feed starts after the last sequence seen; anything older is a repeat.
     if (msg.seq <= this.lastSequence) return;
     const key = msg.subject.slice(this.subjectPrefix.length);
