@@ -5,6 +5,7 @@
 // write itself is a 409 too.
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { notFound, staleRevision } from "../errors.js";
+import type { ClaimGuard, Claims } from "../store/claims.js";
 import type { IndexedRepository } from "../store/indexed-repository.js";
 import { RevisionConflict, type KvRepository, type Versioned } from "../store/kv-repository.js";
 
@@ -91,6 +92,42 @@ export async function updateIndexed<S extends Stamped & { uid: string }>(
     revision: await replaceAt(options.repo, current, next, options.entity),
     changed: true,
   };
+}
+
+export interface ClaimedLayout<S> {
+  claims: Claims;
+  /** The unique claim the entity holds (a registrant's email in its meeting). */
+  claimKeyOf: (entity: S) => string;
+  /** What guards the claim of the entity as it will be. */
+  guardOf: (entity: S) => ClaimGuard;
+}
+
+/**
+ * `updateIndexed` for an entity that holds a unique claim: a changed claimed value takes its
+ * claim along (store/claims.ts `moveClaim`), and a retried update whose first try was stored
+ * also finishes that try's release of the old claim.
+ */
+export async function updateClaimed<S extends Stamped & { uid: string }>(
+  options: PlanUpdateOptions<S> & { repo: IndexedRepository<S> },
+  { claims, claimKeyOf, guardOf }: ClaimedLayout<S>,
+): Promise<UpdateOutcome<S>> {
+  const { current, next, retryOf } = await planUpdate(options);
+  if (retryOf !== undefined) {
+    // The first try was stored and lost its reply, maybe before its last steps.
+    await Promise.all([
+      options.repo.finishReplace(retryOf, current.value),
+      claims.finishMove(claimKeyOf(retryOf), claimKeyOf(current.value), options.uid),
+    ]);
+  }
+  if (next === null) return { ...current, changed: false };
+  const revision = await claims.moveClaim({
+    uid: options.uid,
+    from: claimKeyOf(current.value),
+    to: claimKeyOf(next),
+    guard: guardOf(next),
+    write: () => replaceAt(options.repo, current, next, options.entity),
+  });
+  return { value: next, revision, changed: true };
 }
 
 /** Writes `next` over `current` at its revision; a lost race is a 409. */

@@ -33,7 +33,7 @@ import {
 } from "../store/registrants.js";
 import { normalizeEmail } from "./registrants.js";
 import type { HandlerDeps } from "./types.js";
-import { deleteIndexed, planUpdate, replaceAt } from "./entity-writes.js";
+import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
 const RESOURCE = "participants";
 const DEFAULT_PAGE_SIZE = 100;
@@ -339,51 +339,39 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
-        const { current, next, retryOf } = await planUpdate({
-          repo: participants,
-          key,
-          entity: "participant",
-          uid,
-          revision,
-          patch,
-          now: now(),
-          apply: (value, p: JsonObject) => {
-            if (
-              p["past_meeting_uid"] !== undefined &&
-              p["past_meeting_uid"] !== value.past_meeting_uid
-            ) {
-              throw invalidField(
-                "/past_meeting_uid",
-                "cannot change: a participant belongs to one past meeting",
-              );
-            }
-            const merged = applyMergePatch(value, p);
-            return { ...merged, email: normalizeEmail(merged.email) };
+        const updated = await updateClaimed(
+          {
+            repo: participants,
+            key,
+            entity: "participant",
+            uid,
+            revision,
+            patch,
+            now: now(),
+            apply: (value, p: JsonObject) => {
+              if (
+                p["past_meeting_uid"] !== undefined &&
+                p["past_meeting_uid"] !== value.past_meeting_uid
+              ) {
+                throw invalidField(
+                  "/past_meeting_uid",
+                  "cannot change: a participant belongs to one past meeting",
+                );
+              }
+              const merged = applyMergePatch(value, p);
+              return { ...merged, email: normalizeEmail(merged.email) };
+            },
           },
-        });
-        if (retryOf !== undefined) {
-          // The first try was stored and lost its reply, maybe before its last steps.
-          await Promise.all([
-            participants.finishReplace(retryOf, current.value),
-            claims.finishMove(
-              participantEmailClaimKey(retryOf.past_meeting_uid, retryOf.email),
-              participantEmailClaimKey(current.value.past_meeting_uid, current.value.email),
-              uid,
-            ),
-          ]);
+          {
+            claims,
+            claimKeyOf: (entity) => participantEmailClaimKey(entity.past_meeting_uid, entity.email),
+            guardOf: (entity) => emailClaim(entity.past_meeting_uid),
+          },
+        );
+        if (updated.changed) {
+          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
         }
-        if (next === null) return reply(current.value, current.revision);
-
-        // A changed email takes its claim along, in the order of a create (store/claims.ts).
-        const newRevision = await claims.moveClaim({
-          uid,
-          from: participantEmailClaimKey(current.value.past_meeting_uid, current.value.email),
-          to: participantEmailClaimKey(next.past_meeting_uid, next.email),
-          guard: emailClaim(next.past_meeting_uid),
-          write: () => replaceAt(participants, current, next, "participant"),
-        });
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
-        return reply(next, newRevision);
+        return reply(updated.value, updated.revision);
       },
     }),
 

@@ -28,7 +28,7 @@ import {
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { deleteIndexed, planUpdate, replaceAt } from "./entity-writes.js";
+import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
 const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
@@ -163,52 +163,40 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         // A new occurrence must be one of the meeting's (the meeting cannot change, see below).
         const occurrenceMeeting =
           typeof patch.occurrence_id === "string" ? await registrantMeeting(uid) : undefined;
-        const { current, next, retryOf } = await planUpdate({
-          repo: registrants,
-          key,
-          entity: "registrant",
-          uid,
-          revision,
-          patch,
-          now: now(),
-          apply: (value, p: JsonObject) => {
-            if (p["meeting_uid"] !== undefined && p["meeting_uid"] !== value.meeting_uid) {
-              throw invalidField(
-                "/meeting_uid",
-                "cannot change: a registrant belongs to one meeting",
-              );
-            }
-            const merged = applyMergePatch(value, p);
-            const result = { ...merged, email: normalizeEmail(merged.email) };
-            checkRegistrantRules(result);
-            if (occurrenceMeeting !== undefined)
-              checkOccurrenceOf(occurrenceMeeting, result.occurrence_id);
-            return result;
+        const updated = await updateClaimed(
+          {
+            repo: registrants,
+            key,
+            entity: "registrant",
+            uid,
+            revision,
+            patch,
+            now: now(),
+            apply: (value, p: JsonObject) => {
+              if (p["meeting_uid"] !== undefined && p["meeting_uid"] !== value.meeting_uid) {
+                throw invalidField(
+                  "/meeting_uid",
+                  "cannot change: a registrant belongs to one meeting",
+                );
+              }
+              const merged = applyMergePatch(value, p);
+              const result = { ...merged, email: normalizeEmail(merged.email) };
+              checkRegistrantRules(result);
+              if (occurrenceMeeting !== undefined)
+                checkOccurrenceOf(occurrenceMeeting, result.occurrence_id);
+              return result;
+            },
           },
-        });
-        if (retryOf !== undefined) {
-          // The first try was stored and lost its reply, maybe before its last steps.
-          await Promise.all([
-            registrants.finishReplace(retryOf, current.value),
-            claims.finishMove(
-              registrantEmailClaimKey(retryOf.meeting_uid, retryOf.email),
-              registrantEmailClaimKey(current.value.meeting_uid, current.value.email),
-              uid,
-            ),
-          ]);
+          {
+            claims,
+            claimKeyOf: (entity) => registrantEmailClaimKey(entity.meeting_uid, entity.email),
+            guardOf: (entity) => emailClaim(entity.meeting_uid),
+          },
+        );
+        if (updated.changed) {
+          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
         }
-        if (next === null) return reply(current.value, current.revision);
-
-        // A changed email takes its claim along, in the order of a create (store/claims.ts).
-        const newRevision = await claims.moveClaim({
-          uid,
-          from: registrantEmailClaimKey(current.value.meeting_uid, current.value.email),
-          to: registrantEmailClaimKey(next.meeting_uid, next.email),
-          guard: emailClaim(next.meeting_uid),
-          write: () => replaceAt(registrants, current, next, "registrant"),
-        });
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
-        return reply(next, newRevision);
+        return reply(updated.value, updated.revision);
       },
     }),
 
