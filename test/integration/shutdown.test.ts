@@ -2,84 +2,22 @@
 // SIGINT stops taking requests, finishes those in flight, drains and exits 0 within 10 s.
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { execSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { meetingInput } from "../support/builders.js";
 import { discover, SERVICE, type PingResponse } from "../support/micro.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { request } from "../support/request.js";
 import { connectClient } from "../support/service.js";
+import {
+  ensureBuilt,
+  killAllServiceProcesses,
+  spawnService,
+  type Exit,
+  type ServiceProcess,
+} from "../support/service-process.js";
 import { until } from "../support/until.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "dist", "main.js");
 const EXIT_DEADLINE_MS = 10_000;
-
-/** Newest modification time of any file under `dir`. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ when it is missing or older than src/, so the process runs the code under test. */
-function ensureBuilt(): void {
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestMtime(join(ROOT, "src"))) return;
-  execSync("npm run build", { cwd: ROOT, stdio: "pipe", timeout: 120_000 });
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface ServiceProcess {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Exit>;
-}
-
-const children: ChildProcess[] = [];
-
-function spawnService(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<Exit>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** Resolves with the exit, or with "timeout" if the process is still running after `ms`. */
-function exitWithin(service: ServiceProcess, ms: number): Promise<Exit | "timeout"> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  return Promise.race([service.exited, timeout]).finally(() => clearTimeout(timer));
-}
-
-function logLines(stdout: string): Record<string, unknown>[] {
-  return stdout
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 let server: NatsServerHandle;
 let client: NatsConnection;
@@ -90,12 +28,8 @@ beforeAll(async () => {
   client = await connectClient(server.url);
 }, 180_000);
 
-afterEach(() => {
-  // A process a failed test left running (only ours: each was spawned by this file).
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-});
+// A process a failed test left running.
+afterEach(killAllServiceProcesses);
 
 afterAll(async () => {
   await client?.close();
@@ -135,7 +69,7 @@ describe.each(["SIGTERM", "SIGINT"] as const)("%s", (signal) => {
     );
     expect(outcomes).toEqual(Array<number>(50).fill(200));
 
-    const exit = await exitWithin(service, EXIT_DEADLINE_MS);
+    const exit = await service.exitWithin(EXIT_DEADLINE_MS);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalled).toBeLessThan(EXIT_DEADLINE_MS);
 
@@ -146,7 +80,7 @@ describe.each(["SIGTERM", "SIGINT"] as const)("%s", (signal) => {
     for (const uid of uids) expect((await meetings.get(uid))?.operation).toBe("PUT");
 
     // JSON lines on stdout, from "shutting down" to "stopped".
-    const lines = logLines(service.stdout());
+    const lines = service.logLines();
     const messages = lines.map((line) => line["msg"]);
     const shuttingDown = lines.findIndex(
       (line) => typeof line["msg"] === "string" && line["msg"].startsWith("shutting down"),
@@ -204,17 +138,17 @@ describe("a signal during start-up", () => {
     await until(
       () => {
         if (service.child.exitCode !== null) throw new Error(`exited: ${service.stderr()}`);
-        return logLines(service.stdout()).some((line) => line["msg"] === logged);
+        return service.logLines().some((line) => line["msg"] === logged);
       },
       { timeoutMs: 20_000, message: `the service to log "${logged}"` },
     );
     const signalled = Date.now();
     service.child.kill(signal);
-    const exit = await exitWithin(service, EXIT_DEADLINE_MS);
+    const exit = await service.exitWithin(EXIT_DEADLINE_MS);
     return {
       exit,
       elapsedMs: Date.now() - signalled,
-      messages: logLines(service.stdout()).map((line) => line["msg"]),
+      messages: service.logLines().map((line) => line["msg"]),
     };
   }
 
@@ -253,7 +187,7 @@ describe("a signal during start-up", () => {
 
 it("refuses to start with LOG_LEVEL=bogus, naming the variable", async () => {
   const service = spawnService({ NATS_URL: server.url, LOG_LEVEL: "bogus" });
-  const exit = await exitWithin(service, EXIT_DEADLINE_MS);
+  const exit = await service.exitWithin(EXIT_DEADLINE_MS);
   expect(exit).not.toBe("timeout");
   expect(exit === "timeout" ? undefined : exit.code).not.toBe(0);
   expect(service.stderr()).toMatch(/LOG_LEVEL/);
