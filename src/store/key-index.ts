@@ -235,8 +235,8 @@ export class KeyIndex {
     );
   }
 
-  private retryRestart(reason: unknown): void {
-    this.options.log.warn({ bucket: this.options.bucket, reason }, "key index feed restart failed");
+  private retryRestart(err: unknown): void {
+    this.options.log.warn({ bucket: this.options.bucket, err }, "key index feed restart failed");
     const failed = this.generation;
     setTimeout(() => {
       // Unless another start has happened since.
