@@ -1,19 +1,21 @@
 // The bare limit (issue 7): a minimal responder, a separate process like the service, with no
 // framework, no validation, no logging and no concurrency limit, doing the KV work of
-// `lfx.meetings.get` and `lfx.meetings.create`:
+// `lfx.meetings.get` and `lfx.meetings.create`, and of a page of `lfx.registrants.list`:
 //   get:    one kv.get of the meeting, reply with its value and revision;
 //   create: as the service (handlers/meetings.ts), create-only write of the settings and put of
 //           the project index key in parallel, then a create-only write of the meeting (two round
-//           trips), reply with the meeting and its revision.
+//           trips), reply with the meeting and its revision;
+//   list:   the stream lookup of the registrants bucket (as the service's key index makes before
+//           a list), then a kv.get of each of the given registrant keys in parallel.
 // Its buckets have the service's settings and are bound as the service binds them (`kvm.create`,
 // which enables direct gets), but are its own (bare-subjects.ts).
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, headers, type Msg } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
-import { bucketSettings } from "../src/store/buckets.js";
+import { BUCKET_NAMES, bucketSettings } from "../src/store/buckets.js";
 import { meetingIndexKeys, type StoredMeeting } from "../src/store/meetings.js";
-import { BARE_BUCKETS, BARE_CREATE, BARE_GET } from "./bare-subjects.js";
+import { BARE_BUCKETS, BARE_CREATE, BARE_GET, BARE_LIST_REGISTRANTS } from "./bare-subjects.js";
 
 const QUEUE = "bench-bare";
 
@@ -36,6 +38,28 @@ async function main(): Promise<void> {
     kvm.create(BARE_BUCKETS.meetingSettings, bucketSettings("meetingSettings", 1)),
   ]);
   if (meetings === undefined || settings === undefined) throw new Error("buckets not bound");
+  // The service's bucket, read only; bound as the service binds it.
+  const registrants = await kvm.create(BUCKET_NAMES.registrants, bucketSettings("registrants", 1));
+  const jsm = await jetstreamManager(nc);
+
+  nc.subscribe(BARE_LIST_REGISTRANTS, {
+    queue: QUEUE,
+    callback: (_err, msg) => {
+      void (async () => {
+        try {
+          const { keys } = msg.json<{ keys: string[] }>();
+          await jsm.streams.info(`KV_${BUCKET_NAMES.registrants}`);
+          const entries = await Promise.all(keys.map((key) => registrants.get(key)));
+          const items = entries.flatMap((entry) =>
+            entry === null || entry.operation !== "PUT" ? [] : [entry.json<object>()],
+          );
+          msg.respond(JSON.stringify({ items, next_cursor: null }));
+        } catch (err) {
+          fail(msg, err);
+        }
+      })();
+    },
+  });
 
   nc.subscribe(BARE_GET, {
     queue: QUEUE,

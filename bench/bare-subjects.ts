@@ -3,6 +3,11 @@
 // key index does not ingest the bare responder's writes while the bare responder is measured.
 export const BARE_GET = "bench.bare.meetings.get";
 export const BARE_CREATE = "bench.bare.meetings.create";
+/**
+ * The KV work of `lfx.registrants.list` for one page, on the service's registrants bucket (reads
+ * only): the stream lookup that brings a key index up to date, then a get of each registrant.
+ */
+export const BARE_LIST_REGISTRANTS = "bench.bare.registrants.list";
 export const BARE_BUCKETS = {
   meetings: "bench-bare-meetings",
   meetingSettings: "bench-bare-meeting-settings",
