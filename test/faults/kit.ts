@@ -3,37 +3,20 @@
 // $FAULTS_REPORT when set. That is where the numbers in docs/RELIABILITY.md come from.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { appendFileSync } from "node:fs";
-import { ok } from "../support/request.js";
+import { listAllPages } from "../support/request.js";
 
 export interface Listed {
   uid: string;
   revision: number;
 }
 
-interface Page {
-  items: Listed[];
-  next_cursor: string | null;
-}
-
 /** Every item of `lfx.meetings.list` with `filters`, page by page. */
-export async function listAll(
+export function listAll(
   nc: NatsConnection,
   filters: Record<string, unknown>,
   subject = "lfx.meetings.list",
 ): Promise<Listed[]> {
-  const items: Listed[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: Page = await ok<Page>(
-      nc,
-      subject,
-      { ...filters, limit: 1000, ...(cursor === null ? {} : { cursor }) },
-      { timeoutMs: 10_000 },
-    );
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor !== null);
-  return items;
+  return listAllPages<Listed>(nc, subject, filters, { limit: 1000, timeoutMs: 10_000 });
 }
 
 export function report(what: string, figures: Record<string, unknown>): void {

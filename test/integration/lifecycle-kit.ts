@@ -3,7 +3,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadEntitySchemas, type CompiledSchema } from "../../src/rpc/schemas.js";
 import { meetingInput } from "../support/builders.js";
-import { ok, request, type Reply } from "../support/request.js";
+import { listAllPages, ok, request, type Page, type Reply } from "../support/request.js";
+
+export type { Page };
 
 export interface Entity {
   uid: string;
@@ -40,10 +42,6 @@ export interface Participant extends Entity {
   is_attended: boolean;
   sessions: { uid: string; join_time: string; leave_time?: string; leave_reason?: string }[];
   [field: string]: unknown;
-}
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
 }
 export interface ErrorBody {
   error: { status: number; code: string; message: string; details?: { path: string }[] };
@@ -103,20 +101,8 @@ export function lifecycleClient(client: NatsConnection | (() => NatsConnection))
       return { meeting, pastMeeting };
     },
     getPastMeeting: (uid: string) => ok<PastMeeting>(nc(), "lfx.past-meetings.get", { uid }),
-    async listAll<T>(subject: string, filter: Record<string, unknown>, limit = 7): Promise<T[]> {
-      const items: T[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: Page<T> = await ok<Page<T>>(nc(), subject, {
-          ...filter,
-          limit,
-          ...(cursor === null ? {} : { cursor }),
-        });
-        items.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor !== null);
-      return items;
-    },
+    listAll: <T>(subject: string, filter: Record<string, unknown>, limit = 7): Promise<T[]> =>
+      listAllPages<T>(nc(), subject, filter, { limit }),
   };
 }
 

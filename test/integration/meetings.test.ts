@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { meetingInput } from "../support/builders.js";
-import { ok, request } from "../support/request.js";
+import { ok, type Page, request } from "../support/request.js";
 import { useServiceHarness } from "../support/harness.js";
 
 interface MeetingReply {
@@ -26,10 +26,6 @@ interface ErrorReply {
     message: string;
     details?: { path: string; message: string }[];
   };
-}
-interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
 }
 
 const harness = useServiceHarness(1);

@@ -1,5 +1,5 @@
 import { meetingInput, uniqueEmail } from "../support/builders.js";
-import { ok, request } from "../support/request.js";
+import { ok, type Page, request } from "../support/request.js";
 import { useServiceHarness } from "../support/harness.js";
 
 interface Occurrence {
@@ -18,10 +18,6 @@ interface Meeting {
   revision: number;
   series_end_date?: string;
   occurrences: Occurrence[];
-}
-interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
 }
 interface ErrorBody {
   error: { code: string; details?: { path: string }[] };

@@ -1,7 +1,7 @@
 import { Kvm } from "@nats-io/kv";
 import { decodeKey } from "../../src/store/keys.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
-import { ok, request } from "../support/request.js";
+import { listAllPages, ok, request } from "../support/request.js";
 import { useServiceHarness } from "../support/harness.js";
 
 interface Meeting {
@@ -18,10 +18,6 @@ interface Registrant {
   first_name?: string;
   committee_uid?: string;
 }
-interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
 interface ErrorBody {
   error: { status: number; code: string; details?: { path: string }[] };
 }
@@ -37,24 +33,8 @@ const register = (meetingUid: string, fields: Record<string, unknown> = {}) =>
   });
 const getMeeting = (uid: string) => ok<Meeting>(harness.client, "lfx.meetings.get", { uid });
 
-async function listAll(filter: Record<string, unknown>, limit = 7): Promise<Registrant[]> {
-  const items: Registrant[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: Page<Registrant> = await ok<Page<Registrant>>(
-      harness.client,
-      "lfx.registrants.list",
-      {
-        ...filter,
-        limit,
-        ...(cursor === null ? {} : { cursor }),
-      },
-    );
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor !== null);
-  return items;
-}
+const listAll = (filter: Record<string, unknown>, limit = 7) =>
+  listAllPages<Registrant>(harness.client, "lfx.registrants.list", filter, { limit });
 
 describe("lfx.registrants.create", () => {
   it("stores the email lower-case, defaults type to direct and counts the registrant", async () => {

@@ -89,3 +89,31 @@ export async function ok<T = unknown>(
   }
   return reply.body;
 }
+
+/** A list reply (CONTRACT §3 "List"). */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** Every item of a list, following `next_cursor` page by page with `limit` items a page. */
+export async function listAllPages<T>(
+  nc: NatsConnection,
+  subject: string,
+  filter: Record<string, unknown>,
+  { limit, timeoutMs }: { limit: number; timeoutMs?: number },
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Page<T> = await ok<Page<T>>(
+      nc,
+      subject,
+      { ...filter, limit, ...(cursor === null ? {} : { cursor }) },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return items;
+}
