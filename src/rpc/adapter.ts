@@ -13,6 +13,7 @@ import {
   type WireError,
 } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { runInRequestScope, type Caller } from "../request-scope.js";
 import type { AnyEndpoint, RequestContext } from "./endpoint.js";
 import { endpointName } from "./endpoint.js";
 import {
@@ -137,7 +138,11 @@ export function createMessageHandler(
       const remainingMs = deps.requestDeadlineMs - (performance.now() - arrived);
       // Shed a request that waited out its deadline in line: its caller has given up on it.
       if (remainingMs <= 0) throw unavailable("the service is overloaded; retry");
-      const reply = await withDeadline(handle(msg, log), remainingMs);
+      const caller: Caller = { principal: "local-dev" };
+      const reply = await withDeadline(
+        runInRequestScope({ caller }, () => handle(msg, log)),
+        remainingMs,
+      );
       msg.respond(JSON.stringify(reply));
     } catch (err) {
       const wire = toWireError(err);
