@@ -115,44 +115,23 @@ export function createMessageHandler(
     });
   }
 
-  /**
-   * The handler's result, or `unavailable` once the request's deadline (counted from its arrival,
-   * so time spent waiting for a slot counts) has passed. A handler that outlives the deadline
-   * still finishes; its late failure is only logged.
-   */
-  function withDeadline(work: Promise<object>, remainingMs: number): Promise<object> {
-    work.catch((err: unknown) => log.debug({ err }, "late handler failure"));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(unavailable("the request took too long; retry")),
-        remainingMs,
-      );
-    });
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-  }
-
-  async function serve(msg: ServiceMsg, arrived: number): Promise<void> {
-    let failure: { wire: WireError; cause: unknown } | undefined;
-    try {
-      const remainingMs = deps.requestDeadlineMs - (performance.now() - arrived);
-      // Shed a request that waited out its deadline in line: its caller has given up on it.
-      if (remainingMs <= 0) throw unavailable("the service is overloaded; retry");
-      const caller: Caller = { principal: "local-dev" };
-      const reply = await withDeadline(
-        runInRequestScope({ caller }, () => handle(msg, log)),
-        remainingMs,
-      );
-      msg.respond(JSON.stringify(reply));
-    } catch (err) {
-      const wire = toWireError(err);
-      failure = { wire, cause: err };
-      msg.respondError(wire.status, wire.message, JSON.stringify(wire.body));
-    }
+  /** Sends the one reply of a request, logs it and counts it in the endpoint's stats. */
+  function answer(msg: ServiceMsg, arrived: number, outcome: Outcome): void {
     const durationMs = performance.now() - arrived;
+    let failure: WireError | undefined;
+    try {
+      if ("reply" in outcome) msg.respond(JSON.stringify(outcome.reply));
+      else {
+        failure = toWireError(outcome.error);
+        msg.respondError(failure.status, failure.message, JSON.stringify(failure.body));
+      }
+    } catch (err) {
+      // Only a failure to publish the reply itself can get here (e.g. connection closed).
+      log.error({ err, subject: endpoint.subject }, "reply could not be sent");
+    }
     const line = {
       subject: endpoint.subject,
-      status: failure?.wire.status ?? 200,
+      status: failure?.status ?? 200,
       duration_ms: round(durationMs),
     };
     if (failure === undefined) {
@@ -160,22 +139,48 @@ export function createMessageHandler(
       deps.stats.record(name, durationMs);
       return;
     }
-    const { wire, cause } = failure;
-    if (wire.status >= 500) log.error({ ...line, err: causeOf(cause) }, "request failed");
-    else accessLog.info({ ...line, error: wire.message }, "request completed");
-    deps.stats.record(name, durationMs, `${wire.status}:${wire.message}`);
+    const cause = "error" in outcome ? outcome.error : undefined;
+    if (failure.status >= 500) log.error({ ...line, err: causeOf(cause) }, "request failed");
+    else accessLog.info({ ...line, error: failure.message }, "request completed");
+    deps.stats.record(name, durationMs, `${failure.status}:${failure.message}`);
   }
 
+  /**
+   * Every request is answered by its deadline, counted from its arrival: with the handler's
+   * reply, or with `unavailable` when the deadline comes first, also while it still waits in line
+   * for a slot. The slot stays taken until the handler has really finished (a reply sent at the
+   * deadline does not stop the work it started), so MAX_IN_FLIGHT bounds the work in progress
+   * during a storage stall and shutdown waits for it. A request whose deadline passed in line is
+   * never run: its caller has given up on it.
+   */
   return (msg) => {
     const arrived = performance.now();
-    deps
-      .limit(() => serve(msg, arrived))
-      .catch((err: unknown) => {
-        // Only a failure to publish the reply itself can get here (e.g. connection closed).
-        log.error({ err, subject: endpoint.subject }, "reply could not be sent");
-      });
+    let answered = false;
+    const answerOnce = (outcome: Outcome) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(deadline);
+      answer(msg, arrived, outcome);
+    };
+    const deadline = setTimeout(
+      () => answerOnce({ error: unavailable("the request took too long; retry") }),
+      deps.requestDeadlineMs,
+    );
+    void deps.limit(async () => {
+      if (answered) return;
+      try {
+        const caller: Caller = { principal: "local-dev" };
+        const reply = await runInRequestScope({ caller }, () => handle(msg, log));
+        answerOnce({ reply });
+      } catch (error) {
+        if (answered) log.debug({ err: error }, "late handler failure");
+        answerOnce({ error });
+      }
+    });
   };
 }
+
+type Outcome = { reply: object } | { error: unknown };
 
 function causeOf(err: unknown): unknown {
   return err instanceof AppError && err.cause !== undefined ? err.cause : err;
