@@ -20,6 +20,11 @@ export interface Config {
   maxInFlight: number;
   /** Deadline of each JetStream/KV call, shorter than a caller's usual 5 s request timeout. */
   kvTimeoutMs: number;
+  /**
+   * A request is answered by then at the latest (503 if its work is not done): room for two KV
+   * calls in a row. No write of a request can still be in flight after it (check-consistency).
+   */
+  requestDeadlineMs: number;
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
 }
@@ -85,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  const kvTimeoutMs = integer(env, "KV_TIMEOUT_MS", 2000, 100, 60_000);
   return {
     natsServers,
     natsUserPassword: user !== undefined && pass !== undefined ? { user, pass } : undefined,
@@ -93,7 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     kvReplicas: integer(env, "KV_REPLICAS", 1, 1, 5),
     maxInFlight: integer(env, "MAX_IN_FLIGHT", 256, 1, 100_000),
-    kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 2000, 100, 60_000),
+    kvTimeoutMs,
+    requestDeadlineMs: 2 * kvTimeoutMs + 500,
     publicLinkBaseUrl: url(
       env,
       "PUBLIC_LINK_BASE_URL",

@@ -96,7 +96,7 @@ export async function startService(
       pollMs: 25,
     }),
     newUid: () => nanoid(),
-    requestDeadlineMs: 2 * timeout + 500,
+    requestDeadlineMs: config.requestDeadlineMs,
   };
 
   const service = await new Svcm(nc).add({

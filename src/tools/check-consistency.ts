@@ -1,10 +1,13 @@
 // `npm run check-consistency [-- --repair] [--grace-seconds N]` (CONTRACT §1): reports every
 // cross-bucket inconsistency, one line each, and exits 1 if it found any; with --repair it repairs
-// them and exits 0. Keys written in the last N seconds (default 60) are not judged: they may belong
-// to requests in flight. Connects with the service's configuration (NATS_URL, credentials). On a
+// them and exits 0. Keys written in the last N seconds are not judged: they may belong to requests
+// in flight. The default is the request deadline (config.ts), the longest a request's write can
+// be in flight, and the check first waits that long, so that everything written before it was
+// started is judged: an operator who runs it right after an incident sees every inconsistency. Connects with the service's configuration (NATS_URL, credentials). On a
 // terminal it shows on stderr the bucket being walked and, while it counts the children of a page
 // of meetings or past meetings (consistency.ts), which page.
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { loadConfig } from "../config.js";
@@ -17,11 +20,12 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const repair = args.includes("--repair");
   const graceIndex = args.indexOf("--grace-seconds");
-  const graceSeconds = graceIndex === -1 ? 60 : Number(args[graceIndex + 1]);
-  if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
+  const config = loadConfig();
+  const graceMs =
+    graceIndex === -1 ? config.requestDeadlineMs : Number(args[graceIndex + 1]) * 1000;
+  if (!Number.isFinite(graceMs) || graceMs < 0) {
     throw new Error("--grace-seconds takes a number of seconds");
   }
-  const config = loadConfig();
   const nc = await connect({
     servers: config.natsServers,
     name: "lfx-meeting-service check-consistency",
@@ -31,11 +35,12 @@ async function main(): Promise<number> {
       : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
   });
   try {
+    await sleep(graceMs);
     const onTerminal = process.stderr.isTTY;
     const findings = await checkConsistency(jetstream(nc, { timeout: config.kvTimeoutMs }), {
       repair,
       now: () => new Date(),
-      graceMs: graceSeconds * 1000,
+      graceMs,
       listingJs: jetstream(nc, { timeout: LISTING_TIMEOUT_MS }),
       onFinding: (f) => {
         if (onTerminal) process.stderr.write("\r\x1b[K");

@@ -75,7 +75,8 @@ export interface Progress {
 export interface CheckOptions {
   repair: boolean;
   now: () => Date;
-  /** Keys younger than this may belong to a write in flight and are not judged (default 60 s). */
+  /** Keys younger than this may belong to a write in flight and are not judged (default 60 s; the
+   * command line passes the request deadline). */
   graceMs?: number;
   /**
    * Parents (meetings, past meetings) judged per pass over their children's index keys (default

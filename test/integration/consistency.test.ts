@@ -85,9 +85,13 @@ async function checkPaged(repair: boolean, pageSize: number) {
 const run = promisify(execFile);
 
 async function cli(...args: string[]) {
+  return cliWith({}, ...args);
+}
+
+async function cliWith(env: Record<string, string>, ...args: string[]) {
   try {
     const { stdout } = await run("node", ["dist/tools/check-consistency.js", ...args], {
-      env: { ...process.env, NATS_URL: server.url },
+      env: { ...process.env, NATS_URL: server.url, ...env },
     });
     return { code: 0, stdout };
   } catch (err) {
@@ -336,4 +340,28 @@ it("judges registrant_count and artifact lists a page of parents at a time", asy
     });
     expect(stored.recording_uids).toEqual([recording.uid]);
   }
+});
+
+it("reports damage planted a moment before it was started, with the default grace", async () => {
+  // The default grace is the request deadline (2 x KV_TIMEOUT_MS + 500 ms): the command waits it
+  // out first, so nothing written before it started is hidden as "maybe in flight".
+  const meeting = await ok<Entity & { project_uid: string }>(
+    client,
+    "lfx.meetings.create",
+    meetingInput(),
+  );
+  const current = (await kv.meetings.get(meeting.uid))!;
+  await kv.meetings.update(
+    meeting.uid,
+    JSON.stringify({ ...current.json<object>(), registrant_count: 3 }),
+    current.revision,
+  );
+  await kv.meetings.put(encodeKey(["index", "project", meeting.project_uid, "planted"]), "x");
+
+  const reported = await cliWith({ KV_TIMEOUT_MS: "200" });
+  expect(reported.code).toBe(1);
+  const lines = reported.stdout.trim().split("\n");
+  expect(lines.some((l) => l.startsWith("registrant-count") && l.includes(meeting.uid))).toBe(true);
+  expect(lines.some((l) => l.startsWith("orphan-index-key") && l.includes("planted"))).toBe(true);
+  await cli("--repair", "--grace-seconds", "0");
 });
