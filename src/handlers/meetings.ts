@@ -9,7 +9,7 @@ import { notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import { isOutcomeUnknown, RevisionConflict } from "../store/kv-repository.js";
+import { mayHaveBeenStored, RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeetingSettings } from "../store/meeting-settings.js";
 import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
@@ -108,7 +108,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         try {
           revision = await meetings.createIndexed(meeting, writeSettings);
         } catch (err) {
-          if (settingsRevision > 0 && !isOutcomeUnknown(err)) {
+          if (settingsRevision > 0 && !mayHaveBeenStored(err)) {
             await repos.meetingSettings.remove(key, settingsRevision).catch(() => undefined);
           }
           throw err;

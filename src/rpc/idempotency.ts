@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { AppError, conflict, unavailable } from "../errors.js";
 import { encodeKey } from "../store/keys.js";
-import { RevisionConflict, type KvRepository } from "../store/kv-repository.js";
+import { AlreadyCreated, RevisionConflict, type KvRepository } from "../store/kv-repository.js";
 
 export interface IdempotencyRecord {
   state: "pending" | "done";
@@ -115,7 +115,7 @@ export class IdempotentCreates {
   ): Promise<object> {
     let reply: object;
     try {
-      reply = await attempt.run(record.uid);
+      reply = await this.runOrFind(attempt, record.uid);
     } catch (err) {
       // A definite failure releases the key so that a corrected retry can run. After
       // `unavailable` the outcome is unknown: the record stays, and a retry looks for the
@@ -132,6 +132,22 @@ export class IdempotentCreates {
     }
     await this.complete(recordKey, record, revision, reply);
     return reply;
+  }
+
+  /**
+   * Runs the create; when its entity turns out to exist already, an earlier attempt under this
+   * uid stored it (a lookup before may have missed it, e.g. on a replica that was behind): that
+   * entity is the reply, never a conflict.
+   */
+  private async runOrFind(attempt: CreateAttempt, uid: string): Promise<object> {
+    try {
+      return await attempt.run(uid);
+    } catch (err) {
+      if (!(err instanceof AlreadyCreated)) throw err;
+      const found = await attempt.findCreated(uid);
+      if (found === null) throw err;
+      return found;
+    }
   }
 
   private async complete(

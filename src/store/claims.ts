@@ -3,7 +3,7 @@
 // the KV create, on any instance, which check-then-write cannot guarantee. A claim is written
 // before its entity and released after the entity is deleted; a claim whose entity never
 // appeared (its writer crashed) is taken over once it is older than the lease.
-import { isOutcomeUnknown, RevisionConflict, type KvRepository } from "./kv-repository.js";
+import { mayHaveBeenStored, RevisionConflict, type KvRepository } from "./kv-repository.js";
 
 export interface Claim {
   /** The uid of the entity that holds the claim. */
@@ -124,13 +124,14 @@ export class Claims {
   }
 
   /**
-   * Releases the claim after the write of its entity failed, unless that write's outcome is
-   * unknown (503, FACTS.md): the entity may have been stored and must keep its claim. A retry
+   * Releases the claim after the write of its entity failed, unless the entity may have been
+   * stored (outcome unknown, FACTS.md, or stored by an earlier attempt under the same uid): then
+   * it must keep its claim. A retry
    * with the same uid (Idempotency-Key) reuses the claim; a claim whose entity never appears is
    * taken over once its lease is over, and check-consistency removes it.
    */
   async releaseAfterFailure(key: string, uid: string, failure: unknown): Promise<void> {
-    if (isOutcomeUnknown(failure)) return;
+    if (mayHaveBeenStored(failure)) return;
     await this.release(key, uid).catch(() => undefined);
   }
 }

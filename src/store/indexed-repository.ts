@@ -8,7 +8,13 @@
 // lists skip them and check-consistency removes them. Claims (claims.ts) are the handlers' part.
 import type { Bucket } from "./buckets.js";
 import { lastSegment } from "./keys.js";
-import { isOutcomeUnknown, KvRepository } from "./kv-repository.js";
+import {
+  AlreadyCreated,
+  isOutcomeUnknown,
+  KvRepository,
+  mayHaveBeenStored,
+  RevisionConflict,
+} from "./kv-repository.js";
 
 export interface EntityLayout<S> {
   /** The entity's own key. */
@@ -34,20 +40,28 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
   }
 
   /**
-   * Creates the entity with its index keys; RevisionConflict when its key exists. `alongside` is
-   * another write the entity's existence implies (a meeting's settings), made with the index
-   * keys, before the entity. After a definite failure the index keys are removed again; after
-   * one whose outcome is unknown they stay: the entity may have been stored, and a retry with
-   * the same uid completes the create (check-consistency removes them if it never comes).
+   * Creates the entity with its index keys; AlreadyCreated when its key exists, which only an
+   * earlier attempt of the same create can have written (the key is its fresh uid). `alongside`
+   * is another write the entity's existence implies (a meeting's settings), made with the index
+   * keys, before the entity. After a definite failure the index keys are removed again; they stay
+   * when the entity may have been stored (outcome unknown, or AlreadyCreated): a retry with the
+   * same uid completes the create (check-consistency removes them if it never comes).
    */
   async createIndexed(entity: S, alongside?: () => Promise<unknown>): Promise<number> {
     const keys = this.layout.indexKeysOf(entity);
+    const key = this.layout.keyOf(entity.uid);
     try {
       await Promise.all([this.putIndexKeys(keys, entity.uid), alongside?.()]);
-      return await this.create(this.layout.keyOf(entity.uid), entity);
+      try {
+        return await this.create(key, entity);
+      } catch (err) {
+        throw err instanceof RevisionConflict
+          ? new AlreadyCreated(this.bucket.name, key, err)
+          : err;
+      }
     } catch (err) {
-      if (!isOutcomeUnknown(err))
-        await Promise.allSettled(keys.map((key) => this.removeMarker(key)));
+      if (!mayHaveBeenStored(err))
+        await Promise.allSettled(keys.map((indexKey) => this.removeMarker(indexKey)));
       throw err;
     }
   }

@@ -32,6 +32,13 @@ export class RevisionConflict extends AppError {
   }
 }
 
+/**
+ * A create whose key was already taken by an earlier attempt under the same uid (uids are fresh
+ * per create; only a retried create reuses one, rpc/idempotency.ts): that attempt's success, not
+ * a failure. Nothing that carries the uid may be undone after it.
+ */
+export class AlreadyCreated extends RevisionConflict {}
+
 const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([
   JetStreamApiCodes.StreamWrongLastSequence,
   JetStreamApiCodes.StreamWrongLastSequenceUnknown,
@@ -94,6 +101,15 @@ function encodeValue(value: object): string {
  * responders (no stream leader yet) and an error answered by the server are definite: nothing
  * was stored.
  */
+/**
+ * Whether a failed create may have left its entity stored, so that what was written for it
+ * (index keys, claims, settings) must stay: its outcome is unknown, or an earlier attempt under
+ * the same uid stored it.
+ */
+export function mayHaveBeenStored(err: unknown): boolean {
+  return err instanceof AlreadyCreated || isOutcomeUnknown(err);
+}
+
 export function isOutcomeUnknown(err: unknown): boolean {
   if (!(err instanceof AppError) || err.code !== "unavailable") return false;
   const cause = err.cause;

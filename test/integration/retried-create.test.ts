@@ -1,0 +1,104 @@
+// A retried create that reuses its uid (Idempotency-Key after the lease, or a lookup that missed
+// the first attempt's entity on a replica that was behind) and finds its entity already stored:
+// that is the first attempt's success. Nothing that carries the uid is undone (index keys, the
+// email claim), and the retry answers the stored entity instead of a 409.
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AppError } from "../../src/errors.js";
+import { IdempotentCreates, type IdempotencyRecord } from "../../src/rpc/idempotency.js";
+import type { Bucket, BucketId } from "../../src/store/buckets.js";
+import { Claims } from "../../src/store/claims.js";
+import { AlreadyCreated, KvRepository } from "../../src/store/kv-repository.js";
+import {
+  registrantEmailClaimKey,
+  registrantIndexKeys,
+  RegistrantsRepository,
+  type StoredRegistrant,
+} from "../../src/store/registrants.js";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { connectClient } from "../support/service.js";
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let bucketNumber = 0;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connectClient(server.url);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
+  const name = `retried-create-${++bucketNumber}`;
+  const kv = await new Kvm(nc).create(name);
+  return { bucket: { id, name, kv, leaderKv: kv, js: jetstream(nc), keyIndex: undefined }, kv };
+}
+
+const registrant: StoredRegistrant = {
+  uid: "reg1",
+  meeting_uid: "meeting1",
+  email: "ada@example.org",
+  type: "direct",
+  created_at: "2026-01-01T00:00:00Z",
+  updated_at: "2026-01-01T00:00:00Z",
+};
+
+it("a second create under the same uid is AlreadyCreated and keeps the index keys and claim", async () => {
+  const { bucket, kv } = await freshBucket("registrants");
+  const registrants = new RegistrantsRepository(bucket);
+  const claims = new Claims(new KvRepository(bucket), () => new Date(), 30_000);
+  const claimKey = registrantEmailClaimKey(registrant.meeting_uid, registrant.email);
+  const guard = { exists: () => Promise.resolve(true), taken: () => new Error("taken") };
+
+  await claims.claimUnique(claimKey, registrant.uid, guard);
+  await registrants.createIndexed(registrant);
+  // The retry: same uid, same claim (held by that uid), same create.
+  await claims.claimUnique(claimKey, registrant.uid, guard);
+  const retry = registrants.createIndexed(registrant);
+  await expect(retry).rejects.toBeInstanceOf(AlreadyCreated);
+  await claims.releaseAfterFailure(claimKey, registrant.uid, await retry.catch((e: unknown) => e));
+
+  for (const key of registrantIndexKeys(registrant)) {
+    expect((await kv.get(key))?.operation).toBe("PUT");
+  }
+  const claim = await kv.get(claimKey);
+  expect(claim?.operation).toBe("PUT");
+  expect(claim?.json<{ uid: string }>().uid).toBe(registrant.uid);
+});
+
+it("an idempotent create whose run finds its entity stored answers that entity", async () => {
+  const { bucket } = await freshBucket("idempotency");
+  const creates = new IdempotentCreates({
+    records: new KvRepository<IdempotencyRecord>(bucket),
+    now: () => Date.now(),
+    leaseMs: 10_000,
+    waitMs: 1000,
+    pollMs: 10,
+  });
+  const stored = { uid: "u1", revision: 7 };
+  const reply = await creates.execute({
+    subject: "lfx.registrants.create",
+    key: "k1",
+    body: { email: "ada@example.org" },
+    freshUid: "u1",
+    run: (uid) => Promise.reject(new AlreadyCreated("b", uid, undefined)),
+    findCreated: (uid) => Promise.resolve(uid === "u1" ? stored : null),
+  });
+  expect(reply).toEqual(stored);
+
+  // The record is complete: a further retry gets the same reply without running anything.
+  const again = await creates.execute({
+    subject: "lfx.registrants.create",
+    key: "k1",
+    body: { email: "ada@example.org" },
+    freshUid: "u2",
+    run: () => Promise.reject(new AppError("internal", "must not run")),
+    findCreated: () => Promise.resolve(null),
+  });
+  expect(again).toEqual(stored);
+});
