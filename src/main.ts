@@ -120,6 +120,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     throw err;
   }
+  void started.running.failed.then(async (err) => {
+    if (stopping) return;
+    stopping = true;
+    log.fatal({ err }, "the service stopped serving; exiting so that it is replaced");
+    await nc.close().catch(() => undefined);
+    exit(1);
+  });
 }
 
 process.on("unhandledRejection", (reason) => {

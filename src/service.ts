@@ -34,6 +34,8 @@ export const SERVICE_VERSION = packageJson.version;
 
 export interface RunningService {
   service: Service;
+  /** Resolves with the error that stopped the service on its own (never on a requested stop). */
+  failed: Promise<Error>;
   /** Stops taking requests, finishes those in flight (up to `graceMs`), releases the buckets. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -113,6 +115,8 @@ export async function startService(
       subject: endpoint.subject,
       queue: QUEUE_GROUP,
       metadata: { request_schema: JSON.stringify(schema.bundled) },
+      // A failed subscription never gets here: the framework stops the whole service with
+      // its error (`$SRV.PING` included), which `failed` below reports.
       handler: (err, msg) => {
         if (err === null) handler(msg);
       },
@@ -123,6 +127,14 @@ export async function startService(
 
   return {
     service,
+    // An endpoint's subscription failed (e.g. a permissions violation) and the framework
+    // stopped the service: this instance can no longer serve, and main.ts exits non-zero so that
+    // an orchestrator replaces it.
+    failed: service.stopped.then((reason) => {
+      if (!(reason instanceof Error)) return new Promise<never>(() => undefined);
+      log.error({ err: reason }, "the service stopped: an endpoint's subscription failed");
+      return reason;
+    }),
     async stop(graceMs = 8000) {
       await service.stop();
       const idle = waitUntilIdle(limit);
