@@ -33,7 +33,16 @@ const SERVICE_ENV = {
   NATS_PASSWORD: "local-service-password",
   NATS_INBOX_PREFIX: "_INBOX_lfx-meeting-service",
 };
-const CLIENT = { user: "lfx-client", pass: "local-client-password" };
+const CLIENT = {
+  user: "lfx-client",
+  pass: "local-client-password",
+  inboxPrefix: "_INBOX_lfx-client",
+};
+const OTHER_CLIENT = {
+  user: "lfx-other-client",
+  pass: "local-other-client-password",
+  inboxPrefix: "_INBOX_lfx-other-client",
+};
 const ADMIN = { user: "lfx-admin", pass: "local-admin-password" };
 
 const CONF_URL = new URL("../../nats-auth.conf", import.meta.url);
@@ -309,25 +318,34 @@ describe.each([["the client user", CLIENT]])(
       ]);
     });
 
-    it("sees none of the service's JetStream traffic on _INBOX.>", async () => {
-      // A requester with a recognisable inbox, and an eavesdropper on every client inbox.
-      const requester = await connectAs({ ...credentials, inboxPrefix: "_INBOX.requester" });
-      const seen: string[] = [];
-      const eavesdropper = client.subscribe("_INBOX.>", {
-        callback: (_err, msg) => {
-          seen.push(msg.subject);
-        },
-      });
-      await client.flush();
+    it.each(["_INBOX.>", "_INBOX_lfx-other-client.>", "_INBOX_lfx-meeting-service.>"])(
+      "cannot subscribe to other users' replies on %s",
+      async (subject) => {
+        expectPermissionViolation(
+          await refusal(client.subscribe(subject)),
+          "subscription",
+          subject,
+        );
+      },
+    );
+
+    it("receives its own replies, and another client's requests stay private", async () => {
+      const other = await connectAs(OTHER_CLIENT);
       const email = uniqueEmail("eve");
-      const meeting = await ok<{ uid: string }>(requester, "lfx.meetings.create", meetingInput());
-      await ok(requester, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
-      await ok(requester, "lfx.registrants.list", { email });
-      await until(() => seen.length >= 3, { message: "the three replies" });
-      eavesdropper.unsubscribe();
-      // Only the replies to the requester: the service's KV reads and writes went elsewhere.
-      expect(seen).toHaveLength(3);
-      for (const subject of seen) expect(subject.startsWith("_INBOX.requester.")).toBe(true);
+      const meeting = await ok<{ uid: string }>(other, "lfx.meetings.create", meetingInput());
+      await ok(other, "lfx.registrants.create", { meeting_uid: meeting.uid, email });
+      // The client sees its own replies only, under its own prefix.
+      const page = await ok<{ items: { email: string }[] }>(client, "lfx.registrants.list", {
+        email,
+      });
+      expect(page.items.map((item) => item.email)).toEqual([email]);
+      // A client with the default `_INBOX.` prefix gets no reply at all.
+      const { inboxPrefix: _own, ...withoutPrefix } = credentials as typeof CLIENT;
+      const defaultInbox = await connectAs(withoutPrefix);
+      const err = await defaultInbox
+        .request("lfx.meetings.get", JSON.stringify({ uid: meeting.uid }), { timeout: 1000 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
     });
   },
 );
