@@ -68,8 +68,13 @@ export class IdempotentCreates {
         if (!(err instanceof RevisionConflict)) throw err;
       }
 
-      const existing = await records.get(recordKey);
-      if (existing === null) continue; // expired or released in between: claim again
+      // The leader's value: a replica that is behind may not have the record yet.
+      const existing = await records.getLatest(recordKey);
+      if (existing === null) {
+        // Expired or released in between: claim again, while the wait lasts.
+        if (now() >= giveUpAt) throw unavailable(`Idempotency-Key ${attempt.key} is contended`);
+        continue;
+      }
       const record = existing.value;
       if (record.request_hash !== requestHash) {
         throw conflict(

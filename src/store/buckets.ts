@@ -60,11 +60,11 @@ export function bucketSettings(id: BucketId, replicas: number) {
 export interface Bucket {
   id: BucketId;
   name: string;
+  /** Reads and writes: the stream leader in a replicated bucket, else direct get. */
   kv: KV;
   /**
    * The same bucket bound without direct get: its reads are answered by the stream leader, so
-   * they see every acknowledged write even in a cluster (FACTS.md); `kv` is faster but may ask a
-   * replica that is behind.
+   * they see every acknowledged write even in a cluster (FACTS.md).
    */
   leaderKv: KV;
   js: JetStreamClient;
@@ -101,8 +101,12 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       const name = BUCKET_NAMES[id];
       // create() binds an existing bucket without changing it, and reads its config so that
       // gets use direct get where the bucket allows it (FACTS.md).
-      const kv = await kvm.create(name, bucketSettings(id, replicas));
+      const directKv = await kvm.create(name, bucketSettings(id, replicas));
       const leaderKv = await kvm.open(name);
+      // A replicated bucket is read through its stream leader: a direct get may be answered by a
+      // replica that has not applied the latest acknowledged write, and a read that follows a
+      // write (on any instance) must see it (CONTRACT §3). One server: the faster direct get.
+      const kv = (await directKv.status()).replicas > 1 ? leaderKv : directKv;
       return { id, name, kv, leaderKv, js };
     }),
   );

@@ -3,6 +3,7 @@
 // the KV create, on any instance, which check-then-write cannot guarantee. A claim is written
 // before its entity and released after the entity is deleted; a claim whose entity never
 // appeared (its writer crashed) is taken over once it is older than the lease.
+import { unavailable } from "../errors.js";
 import { mayHaveBeenStored, RevisionConflict, type KvRepository } from "./kv-repository.js";
 
 export interface Claim {
@@ -23,6 +24,8 @@ export interface ClaimGuard {
   taken(): Error;
 }
 
+const MAX_CLAIM_ATTEMPTS = 10;
+
 export class Claims {
   constructor(
     private readonly repo: KvRepository<Claim>,
@@ -33,14 +36,20 @@ export class Claims {
 
   async claim(key: string, uid: string): Promise<ClaimOutcome> {
     const claim: Claim = { uid, claimed_at: this.now().toISOString() };
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return { won: true, revision: await this.repo.create(key, claim) };
       } catch (err) {
         if (!(err instanceof RevisionConflict)) throw err;
       }
-      const current = await this.repo.get(key);
-      if (current === null) continue; // released in between: try again
+      // The leader's value: a replica that is behind may not have the claim yet, and answering
+      // "none" would make this a loop of conflicts.
+      const current = await this.repo.getLatest(key);
+      if (current === null) {
+        // Released in between: try again, a few times; past that the key is too contended.
+        if (attempt >= MAX_CLAIM_ATTEMPTS) throw unavailable(`claim ${key} is too contended`);
+        continue;
+      }
       const age = this.now().getTime() - Date.parse(current.value.claimed_at);
       return {
         won: false,

@@ -62,7 +62,10 @@ export class GroupCommit<S extends object, C> {
   private async write(key: string, changes: readonly C[]): Promise<Versioned<S> | null> {
     const { repo, apply, onCommitted, maxAttempts = 50 } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const current = await repo.get(key);
+      // After a conflict, the stream leader's value: in a cluster a direct get may be answered by
+      // a replica that is behind, and would conflict again on every attempt until they ran out,
+      // losing the batch's changes (FACTS.md).
+      const current = attempt === 1 ? await repo.get(key) : await repo.getLatest(key);
       if (current === null) return null;
       const next = apply(current.value, changes);
       try {

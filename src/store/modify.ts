@@ -22,7 +22,8 @@ export async function modifyAtRevision<S extends object>(
   maxAttempts = 50,
 ): Promise<Modified<S> | null> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const current = await repo.get(key);
+    // After a conflict, the leader's value: a replica that is behind would conflict again.
+    const current = attempt === 1 ? await repo.get(key) : await repo.getLatest(key);
     if (current === null) return null;
     const next = change(current.value);
     if (next === null) return { ...current, changed: false };

@@ -189,6 +189,37 @@ it("reads its own writes through any replica: no spurious 404 or 409 after a wri
   expect(statuses.filter((status) => status !== 200)).toEqual([]);
 }, 120_000);
 
+it("1,000 registrations of one meeting, 64 at once through two instances: the count is exact", async () => {
+  const meeting = await ok<{ uid: string }>(
+    client,
+    "lfx.meetings.create",
+    meetingInput({ project_uid: project }),
+  );
+  const emails = Array.from({ length: 1000 }, (_, i) => `member-${i}@example.org`);
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      for (let i = next++; i < emails.length; i = next++) {
+        const created = await request(
+          client,
+          "lfx.registrants.create",
+          { meeting_uid: meeting.uid, email: emails[i] },
+          { timeoutMs: CALLER_TIMEOUT_MS },
+        );
+        statuses.push(created.status);
+      }
+    }),
+  );
+  report("cluster: concurrent registrations of one meeting", { outcomes: countStatuses(statuses) });
+  expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  // Read through the service (any instance, any replica): exactly 1,000, and it stays so.
+  const counted = await ok<{ registrant_count: number }>(client, "lfx.meetings.get", {
+    uid: meeting.uid,
+  });
+  expect(counted.registrant_count).toBe(1000);
+}, 180_000);
+
 it("reads its own writes while a restarted replica catches up", async () => {
   await placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
   await victim.server.kill();
