@@ -20,12 +20,12 @@ format-check: deps
 	npm run format:check
 
 test: build typecheck lint format-check
-	PATH="$$PATH:/usr/sbin" npm test
+	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test
 
 # The fault tests alone (test/faults/: server and instance kills, a 3-node cluster, unknown write
 # outcomes); `make test` runs them too. Figures go to $FAULTS_REPORT when set (docs/RELIABILITY.md).
 test-faults: build
-	PATH="$$PATH:/usr/sbin" npm test -- test/faults
+	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- test/faults
 
 # A local 3-node JetStream cluster (cluster/*.conf) in the foreground, to run instances against.
 cluster: deps
@@ -34,7 +34,7 @@ cluster: deps
 # The benchmark (bench/run.ts, issue 7): its own nats-server, the service and a bare responder;
 # prints a table and writes JSON and an SVG chart to bench/results/. A few minutes; not in `make test`.
 bench: build
-	PATH="$$PATH:/usr/sbin" npm run bench
+	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm run bench
 
 clean:
 	rm -rf dist coverage

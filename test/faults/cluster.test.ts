@@ -189,6 +189,8 @@ it("reads its own writes through any replica: no spurious 404 or 409 after a wri
   expect(statuses.filter((status) => status !== 200)).toEqual([]);
 }, 120_000);
 
+// On nats-server 2.9.10 this lost 3-13% of the increments (two revision-checked updates of one key
+// both succeeded); the project runs 2.10 (scripts/nats-server-bin.sh), where it holds.
 it("1,000 registrations of one meeting, 64 at once through two instances: the count is exact", async () => {
   const meeting = await ok<{ uid: string }>(
     client,

@@ -2,12 +2,13 @@
 // (`listen: 127.0.0.1:-1`, read back from the ports file) with a temporary JetStream store, so
 // tests never touch port 4222 or a server someone else is running.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
-import { basename, delimiter, join } from "node:path";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { until } from "./until.js";
 
 export interface NatsServerOptions {
@@ -39,8 +40,10 @@ export interface NatsServerHandle {
 }
 
 const NOT_FOUND_MESSAGE =
-  "nats-server not found: run `make test` (installs the Debian package nats-server) or set NATS_SERVER_BIN";
-const FALLBACK_BINARY = "/usr/sbin/nats-server";
+  "nats-server not found: run `make test` (fetches the project's nats-server, scripts/nats-server-bin.sh) or set NATS_SERVER_BIN=$(scripts/nats-server-bin.sh)";
+const PROJECT_SERVER_SCRIPT = fileURLToPath(
+  new URL("../../scripts/nats-server-bin.sh", import.meta.url),
+);
 const READY_TIMEOUT_MS = 10_000;
 const GRACEFUL_STOP_MS = 10_000;
 const STDERR_TAIL_LINES = 40;
@@ -54,20 +57,24 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * NATS_SERVER_BIN (what `make test` sets), else the project's own server as
+ * scripts/nats-server-bin.sh provides it (2.10; fetched on first use): never whatever nats-server
+ * happens to be on the PATH, which on Debian bookworm is 2.9.10.
+ */
 async function findBinary(): Promise<string> {
   const fromEnv = process.env["NATS_SERVER_BIN"];
   if (fromEnv !== undefined && fromEnv !== "") {
     if (await isExecutable(fromEnv)) return fromEnv;
     throw new Error(`${NOT_FOUND_MESSAGE} (NATS_SERVER_BIN=${fromEnv} is not executable)`);
   }
-  const candidates = (process.env["PATH"] ?? "")
-    .split(delimiter)
-    .filter((dir) => dir !== "")
-    .map((dir) => join(dir, "nats-server"));
-  for (const candidate of [...candidates, FALLBACK_BINARY]) {
-    if (await isExecutable(candidate)) return candidate;
+  try {
+    const found = execFileSync(PROJECT_SERVER_SCRIPT, { encoding: "utf8" }).trim();
+    process.env["NATS_SERVER_BIN"] = found;
+    return found;
+  } catch (err) {
+    throw new Error(`${NOT_FOUND_MESSAGE}: ${String(err)}`);
   }
-  throw new Error(NOT_FOUND_MESSAGE);
 }
 
 /**

@@ -1,7 +1,10 @@
-// A retried create that reuses its uid (Idempotency-Key after the lease, or a lookup that missed
-// the first attempt's entity on a replica that was behind) and finds its entity already stored:
-// that is the first attempt's success. Nothing that carries the uid is undone (index keys, the
-// email claim), and the retry answers the stored entity instead of a 409.
+// Writes that race with their own retries or with later writes of the same keys (store/):
+// - a retried create that reuses its uid (Idempotency-Key after the lease, or a lookup that missed
+//   the first attempt's entity on a replica that was behind) and finds its entity stored: that is
+//   the first attempt's success; nothing that carries the uid is undone (index keys, the email
+//   claim), and the retry answers the stored entity instead of a 409;
+// - the delayed "remove the old key" step of an update never removes a key (index key, claim)
+//   that a later update has put again.
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -9,6 +12,7 @@ import { AppError } from "../../src/errors.js";
 import { IdempotentCreates, type IdempotencyRecord } from "../../src/rpc/idempotency.js";
 import type { Bucket, BucketId } from "../../src/store/buckets.js";
 import { Claims } from "../../src/store/claims.js";
+import { IndexedRepository } from "../../src/store/indexed-repository.js";
 import { AlreadyCreated, KvRepository } from "../../src/store/kv-repository.js";
 import {
   registrantEmailClaimKey,
@@ -34,7 +38,7 @@ afterAll(async () => {
 });
 
 async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
-  const name = `retried-create-${++bucketNumber}`;
+  const name = `write-races-${++bucketNumber}`;
   const kv = await new Kvm(nc).create(name);
   return { bucket: { id, name, kv, leaderKv: kv, js: jetstream(nc), keyIndex: undefined }, kv };
 }
@@ -101,4 +105,69 @@ it("an idempotent create whose run finds its entity stored answers that entity",
     findCreated: () => Promise.resolve(null),
   });
   expect(again).toEqual(stored);
+});
+
+describe("a late removal of an old key never takes away what a later write put again", () => {
+  interface Doc {
+    uid: string;
+    answer: string;
+  }
+  const answerKey = (doc: Doc) => `index.answer.${doc.uid}.${doc.answer}`;
+
+  it("an index key dropped by an update and put again by the next one stays", async () => {
+    const { bucket, kv } = await freshBucket("rsvps");
+    let afterEntityWrite: (() => Promise<void>) | undefined;
+    // The first update is held between its entity write and its removal of the old key, while
+    // the next update (the answer flipped back) puts that key again.
+    class HeldRepository extends IndexedRepository<Doc> {
+      override async update(key: string, value: Doc, revision: number): Promise<number> {
+        const written = await super.update(key, value, revision);
+        const hook = afterEntityWrite;
+        afterEntityWrite = undefined;
+        await hook?.();
+        return written;
+      }
+    }
+    const docs = new HeldRepository(bucket, {
+      keyOf: (uid) => uid,
+      indexKeysOf: (doc) => [answerKey(doc)],
+    });
+    const accepted = { uid: "r1", answer: "accepted" };
+    const declined = { uid: "r1", answer: "declined" };
+    const created = await docs.createIndexed(accepted);
+    afterEntityWrite = async () => {
+      const current = (await docs.getLatest("r1"))!;
+      await docs.replaceIndexed(current.value, accepted, current.revision);
+    };
+    await docs.replaceIndexed(accepted, declined, created);
+
+    expect((await docs.getLatest("r1"))?.value).toEqual(accepted);
+    expect((await kv.get(answerKey(accepted)))?.operation).toBe("PUT");
+    expect((await kv.get(answerKey(declined)))?.operation).not.toBe("PUT");
+  });
+
+  it("an email changed a -> b -> a keeps its claim on a", async () => {
+    const { bucket, kv } = await freshBucket("registrants");
+    const claims = new Claims(new KvRepository(bucket), () => new Date(), 30_000);
+    const guard = { exists: () => Promise.resolve(true), taken: () => new Error("taken") };
+    await claims.claimUnique("unique.a", "r1", guard);
+    await claims.moveClaim({
+      uid: "r1",
+      from: "unique.a",
+      to: "unique.b",
+      guard,
+      // The entity now says b; before this move releases a, the next update moves it back.
+      write: () =>
+        claims.moveClaim({
+          uid: "r1",
+          from: "unique.b",
+          to: "unique.a",
+          guard,
+          write: () => Promise.resolve(),
+        }),
+    });
+    const claim = await kv.get("unique.a");
+    expect(claim?.operation).toBe("PUT");
+    expect(claim?.json<{ uid: string }>().uid).toBe("r1");
+  });
 });
