@@ -16,6 +16,11 @@
 // entry per index-key finding, and the parents of children written within the grace period.
 //
 // Keys written within the grace period are left alone: they may belong to a request in flight.
+//
+// Repairs are safe beside live writers: every delete is at the revision that was judged, every
+// missing key is created create-only, counters move by the difference found (never to an
+// absolute number) and uid lists lose only the uids judged dangling. Two entities holding one
+// unique fact (`duplicate`) are reported and left for a person to decide.
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import pLimit from "p-limit";
@@ -117,10 +122,36 @@ async function read<T>(kv: KV, key: string): Promise<Entry<T> | null> {
 }
 
 /** An index key: its value is the bare uid it points to, not JSON. */
-async function readMarker(kv: KV, key: string): Promise<{ uid: string; created: Date } | null> {
+async function readMarker(
+  kv: KV,
+  key: string,
+): Promise<{ uid: string; created: Date; revision: number } | null> {
   const entry = await kv.get(key);
   if (entry === null || entry.operation !== "PUT") return null;
-  return { uid: entry.string(), created: entry.created };
+  return { uid: entry.string(), created: entry.created, revision: entry.revision };
+}
+
+/**
+ * Deletes a key only if it is still at the revision that was judged: a repair beside live writers
+ * must never remove what a request wrote after the check read it.
+ */
+async function deleteAt(kv: KV, key: string, revision: number): Promise<void> {
+  try {
+    await kv.delete(key, { previousSeq: revision });
+  } catch (err) {
+    if (!(translateStoreError(err, "", key) instanceof RevisionConflict)) throw err;
+  }
+}
+
+/** Creates a key that was judged missing; false when a writer created it meanwhile. */
+async function createIfMissing(kv: KV, key: string, value: string): Promise<boolean> {
+  try {
+    await kv.create(key, value);
+    return true;
+  } catch (err) {
+    if (!(translateStoreError(err, "", key) instanceof RevisionConflict)) throw err;
+    return false;
+  }
 }
 
 function logical(key: string): string {
@@ -352,11 +383,18 @@ export async function checkConsistency(
   /** Entities, their index keys and claims, both ways; orphans are deleted with their keys. */
   async function checkEntities<T extends { uid: string }>(spec: EntitySpec<T>) {
     const { bucket, kv } = spec;
-    const removeWithKeys = async (key: string, entity: T) => {
-      await kv.delete(key);
-      await Promise.all(
-        [...spec.indexKeys(entity), ...spec.claimKeys(entity)].map((k) => kv.delete(k)),
-      );
+    const removeWithKeys = async (key: string, entity: T, revision: number) => {
+      await deleteAt(kv, key, revision);
+      await Promise.all([
+        ...spec.indexKeys(entity).map(async (k) => {
+          const marker = await readMarker(kv, k);
+          if (marker?.uid === entity.uid) await deleteAt(kv, k, marker.revision);
+        }),
+        ...spec.claimKeys(entity).map(async (k) => {
+          const claim = await read<Claim>(kv, k);
+          if (claim?.value.uid === entity.uid) await deleteAt(kv, k, claim.revision);
+        }),
+      ]);
     };
     const visit = async (key: string) => {
       if (spec.isEntityKey(key)) {
@@ -367,7 +405,7 @@ export async function checkConsistency(
         const orphanReason = young ? null : await spec.orphaned(entity);
         if (orphanReason !== null) {
           found("orphan-entity", bucket, entity.uid, orphanReason);
-          if (options.repair) await removeWithKeys(key, entity);
+          if (options.repair) await removeWithKeys(key, entity, entry.revision);
           return;
         }
         spec.seen?.(entity, young);
@@ -375,13 +413,36 @@ export async function checkConsistency(
           if ((await readMarker(kv, indexKey)) !== null) continue;
           found("missing-index-key", bucket, logical(indexKey), `missing for ${entity.uid}`);
           spec.corrections?.note(indexKey, true);
-          if (options.repair) await kv.put(indexKey, entity.uid);
+          if (options.repair) await createIfMissing(kv, indexKey, entity.uid);
         }
         for (const claimKey of spec.claimKeys(entity)) {
           const claim = await read<Claim>(kv, claimKey);
           if (claim?.value.uid === entity.uid) continue;
+          const holder = claim === null ? null : await read<T>(kv, spec.entityKey(claim.value.uid));
+          if (
+            claim !== null &&
+            holder !== null &&
+            spec.claimKeys(holder.value).includes(claimKey)
+          ) {
+            // Two entities with one unique fact (e.g. the same email twice in a meeting): which
+            // one goes is a decision for a person, so it is reported and never repaired.
+            found(
+              "duplicate",
+              bucket,
+              logical(claimKey),
+              `${entity.uid} and ${claim.value.uid} both have it`,
+            );
+            continue;
+          }
           found("missing-claim", bucket, logical(claimKey), `not held by ${entity.uid}`);
-          if (options.repair) await kv.put(claimKey, claimOf(entity.uid));
+          if (!options.repair) continue;
+          // A missing claim is created; one left by an entity that is gone is taken over at its
+          // revision; either fails when a writer got there first, and then the next run judges.
+          if (claim === null) await createIfMissing(kv, claimKey, claimOf(entity.uid));
+          else
+            await deleteAt(kv, claimKey, claim.revision).then(() =>
+              createIfMissing(kv, claimKey, claimOf(entity.uid)),
+            );
         }
         return;
       }
@@ -389,7 +450,8 @@ export async function checkConsistency(
       const marker = await readMarker(kv, key);
       if (marker === null || isYoung(marker.created)) return;
       const isClaim = decodeKey(key)[0] === "unique";
-      const holder = isClaim ? ((await read<Claim>(kv, key))?.value.uid ?? "") : marker.uid;
+      const claim = isClaim ? await read<Claim>(kv, key) : null;
+      const holder = isClaim ? (claim?.value.uid ?? "") : marker.uid;
       const entity = holder === "" ? null : await read<T>(kv, spec.entityKey(holder));
       const expected =
         entity === null
@@ -405,7 +467,7 @@ export async function checkConsistency(
           `${holder || "no entity"} does not match`,
         );
         if (!isClaim) spec.corrections?.note(key, false);
-        if (options.repair) await kv.delete(key);
+        if (options.repair) await deleteAt(kv, key, claim?.revision ?? marker.revision);
       }
     };
     await walk(bucket, visit, spec.page);
@@ -471,9 +533,11 @@ export async function checkConsistency(
       );
       if (options.repair) {
         repairs.push(
+          // By the difference found, not to the number counted: a registration made after the
+          // count keeps its increment.
           modify<StoredMeeting>(buckets.meetings, uid, (m) => ({
             ...m,
-            registrant_count: registrants,
+            registrant_count: Math.max(0, m.registrant_count + registrants - registrantCount),
           })),
         );
       }
@@ -494,7 +558,7 @@ export async function checkConsistency(
             logical(key),
             `meeting ${marker.uid} does not match`,
           );
-          if (options.repair) await buckets.meetings.delete(key);
+          if (options.repair) await deleteAt(buckets.meetings, key, marker.revision);
         }
         return;
       }
@@ -504,7 +568,7 @@ export async function checkConsistency(
       for (const indexKey of meetingIndexKeys(meeting)) {
         if (await exists(buckets.meetings, indexKey)) continue;
         found("missing-index-key", "meetings", logical(indexKey), `missing for ${meeting.uid}`);
-        if (options.repair) await buckets.meetings.put(indexKey, meeting.uid);
+        if (options.repair) await createIfMissing(buckets.meetings, indexKey, meeting.uid);
       }
       if (!(await exists(buckets.meetingSettings, meeting.uid)) && !isYoung(entry.created)) {
         found(
@@ -521,7 +585,7 @@ export async function checkConsistency(
             created_at: stamp,
             updated_at: stamp,
           };
-          await buckets.meetingSettings.create(meeting.uid, JSON.stringify(settings));
+          await createIfMissing(buckets.meetingSettings, meeting.uid, JSON.stringify(settings));
         }
       }
       if (!isYoung(entry.created) && !meetingsInFlight.has(meeting.uid)) {
@@ -536,7 +600,7 @@ export async function checkConsistency(
     if (settings === null || isYoung(settings.created)) return;
     if (!(await exists(buckets.meetings, key))) {
       found("orphan-settings", "meeting-settings", key, `meeting ${key} does not exist`);
-      if (options.repair) await buckets.meetingSettings.delete(key);
+      if (options.repair) await deleteAt(buckets.meetingSettings, key, settings.revision);
     }
   });
 
@@ -620,8 +684,9 @@ export async function checkConsistency(
           repairs.push(
             modify<StoredPastMeeting>(buckets.pastMeetings, uid, (p) => ({
               ...p,
+              // Only what was judged: an artifact added after the count stays listed.
               [list]: [
-                ...p[list].filter((artifact) => actual.has(artifact)),
+                ...p[list].filter((artifact) => !dangling.includes(artifact)),
                 ...missing.filter((artifact) => !p[list].includes(artifact)),
               ],
             })),

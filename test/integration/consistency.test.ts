@@ -365,3 +365,37 @@ it("reports damage planted a moment before it was started, with the default grac
   expect(lines.some((l) => l.startsWith("orphan-index-key") && l.includes("planted"))).toBe(true);
   await cli("--repair", "--grace-seconds", "0");
 });
+
+it("reports two registrants with one email as a duplicate, and its repair never moves the claim", async () => {
+  const meeting = await ok<Entity>(client, "lfx.meetings.create", meetingInput());
+  const email = uniqueEmail();
+  const first = await ok<Entity>(client, "lfx.registrants.create", {
+    meeting_uid: meeting.uid,
+    email,
+  });
+  // A second registrant with the same email, as a bug or a hand-made write would leave it.
+  const stored = (await kv.registrants.get(encodeKey(["registrant", first.uid])))!;
+  const twin = { ...stored.json<Record<string, unknown>>(), uid: "twin" };
+  await kv.registrants.put(encodeKey(["registrant", "twin"]), JSON.stringify(twin));
+  await kv.registrants.put(encodeKey(["index", "meeting", meeting.uid, "twin"]), "twin");
+  await kv.registrants.put(encodeKey(["index", "email", email, "twin"]), "twin");
+  const current = (await kv.meetings.get(meeting.uid))!;
+  await kv.meetings.update(
+    meeting.uid,
+    JSON.stringify({ ...current.json<object>(), registrant_count: 2 }),
+    current.revision,
+  );
+
+  const findings = await check(true);
+  expect(findings.map((f) => [f.kind, f.subject])).toEqual([
+    ["duplicate", `unique/meeting-email/${meeting.uid}/${email}`],
+  ]);
+  const claim = await kv.registrants.get(
+    encodeKey(["unique", "meeting-email", meeting.uid, email]),
+  );
+  expect(claim?.json<{ uid: string }>().uid).toBe(first.uid);
+  // Left for a person: a second run reports it again.
+  expect((await check(true)).map((f) => f.kind)).toEqual(["duplicate"]);
+  await kv.registrants.delete(encodeKey(["registrant", "twin"]));
+  await check(true);
+});
