@@ -6,12 +6,32 @@ export type { Logger };
 
 const PERSONAL_FIELDS = ["email", "first_name", "last_name", "username", "organizers"];
 
+/**
+ * KV subjects in error messages (`no responders: '$JS.API.DIRECT.GET.KV_b.$KV.b.<key>'`) end in
+ * the key, and a key may encode an email (CONTRACT §6): cut after the bucket.
+ */
+const SUBJECT_KEYS = /(\$KV\.[^.\s'"]+|\$JS\.API\.DIRECT\.GET\.[^.\s'"]+)\.[^\s'"]+/g;
+
+function withoutKeys(text: string | undefined): string | undefined {
+  return text?.replace(SUBJECT_KEYS, "$1.…");
+}
+
+/** pino's error serializer, with the keys cut out of messages and stacks (causes included). */
+function serializeError(err: Error): pino.SerializedError {
+  const serialized = pino.stdSerializers.err(err);
+  serialized.message = withoutKeys(serialized.message) ?? "";
+  const stack = withoutKeys(serialized.stack);
+  if (stack !== undefined) serialized.stack = stack;
+  return serialized;
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: "lfx-meeting-service" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: serializeError },
     redact: {
       paths: PERSONAL_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
       censor: "[redacted]",
