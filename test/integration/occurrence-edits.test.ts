@@ -1,0 +1,317 @@
+// lfx.occurrences.update over NATS (CONTRACT §12): replies, lists, errors, counts that stay
+// attached, past-meetings.start, events, and concurrent edits of one meeting.
+import { meetingInput, uniqueEmail } from "../support/builders.js";
+import { listAllPages, ok, request } from "../support/request.js";
+import { useServiceHarness } from "../support/harness.js";
+import { until } from "../support/until.js";
+
+interface Occurrence {
+  occurrence_id: string;
+  start_time: string;
+  duration: number;
+  title: string;
+  description?: string;
+  is_cancelled: boolean;
+  registrant_count: number;
+  response_count_yes: number;
+  response_count_no: number;
+  response_count_maybe: number;
+}
+interface Meeting {
+  uid: string;
+  revision: number;
+  start_time: string;
+  title: string;
+  series_end_date?: string;
+  occurrences: Occurrence[];
+}
+interface ErrorBody {
+  error: { status: number; code: string; details?: { path: string }[] };
+}
+
+const harness = useServiceHarness(1);
+
+const seconds = (iso: string) => String(Date.parse(iso) / 1000);
+
+/** Tuesdays 10:00 New York, five times from 2030-03-05 (DST begins on 2030-03-10). */
+const weekly = {
+  start_time: "2030-03-05T15:00:00Z",
+  duration: 30,
+  timezone: "America/New_York",
+  recurrence: { type: 2, repeat_interval: 1, end_times: 5 },
+};
+const STARTS = [
+  "2030-03-05T15:00:00.000Z",
+  "2030-03-12T14:00:00.000Z",
+  "2030-03-19T14:00:00.000Z",
+  "2030-03-26T14:00:00.000Z",
+  "2030-04-02T14:00:00.000Z",
+];
+const IDS = STARTS.map(seconds);
+const id = (k: number) => IDS[k]!;
+
+const createMeeting = (fields: Record<string, unknown> = weekly) =>
+  ok<Meeting>(harness.client, "lfx.meetings.create", meetingInput(fields));
+const update = (meeting: Meeting, fields: Record<string, unknown>) =>
+  request<Meeting & ErrorBody>(harness.client, "lfx.occurrences.update", {
+    meeting_uid: meeting.uid,
+    revision: meeting.revision,
+    ...fields,
+  });
+const list = (meetingUid: string, fields: Record<string, unknown> = {}, limit = 100) =>
+  listAllPages<Occurrence>(
+    harness.client,
+    "lfx.occurrences.list",
+    { meeting_uid: meetingUid, from: "2030-01-01T00:00:00Z", ...fields },
+    { limit },
+  );
+
+describe("lfx.occurrences.update", () => {
+  it("moves one occurrence, which keeps its id, in the meeting and in lists", async () => {
+    const meeting = await createMeeting();
+    const reply = await update(meeting, {
+      occurrence_id: id(2),
+      scope: "single",
+      start_time: "2030-03-20T16:00:00Z",
+      duration: 60,
+      title: "Moved",
+      description: "An hour, on Wednesday",
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.revision).toBeGreaterThan(meeting.revision);
+    expect(reply.body).not.toHaveProperty("occurrence_edits");
+    expect(reply.body.occurrences[2]).toMatchObject({
+      occurrence_id: id(2),
+      start_time: "2030-03-20T16:00:00.000Z",
+      duration: 60,
+      title: "Moved",
+      description: "An hour, on Wednesday",
+    });
+    expect(reply.body.occurrences.map((o) => o.occurrence_id)).toEqual(IDS);
+    expect(reply.body.start_time).toBe(meeting.start_time);
+
+    const listed = await list(meeting.uid, {}, 2);
+    expect(listed.map((o) => o.start_time)).toEqual([
+      ...STARTS.slice(0, 2),
+      "2030-03-20T16:00:00.000Z",
+      ...STARTS.slice(3),
+    ]);
+    // from/to apply to the edited start.
+    const window = await list(meeting.uid, {
+      from: "2030-03-19T15:00:00Z",
+      to: "2030-03-21T00:00:00Z",
+    });
+    expect(window.map((o) => o.occurrence_id)).toEqual([id(2)]);
+  });
+
+  it("from the first occurrence changes the series, start_time and series_end_date included", async () => {
+    const meeting = await createMeeting();
+    const reply = await update(meeting, {
+      occurrence_id: id(0),
+      scope: "this_and_following",
+      start_time: "2030-03-05T15:30:00Z",
+      title: "Renamed",
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.start_time).toBe("2030-03-05T15:30:00Z");
+    expect(reply.body.title).toBe("Renamed");
+    expect(reply.body.series_end_date).toBe("2030-04-02T15:00:00.000Z");
+    expect(reply.body.occurrences.map((o) => [o.occurrence_id, o.start_time, o.title])).toEqual(
+      STARTS.map((s, k) => [id(k), new Date(Date.parse(s) + 30 * 60_000).toISOString(), "Renamed"]),
+    );
+  });
+
+  it("answers each error with its status and field", async () => {
+    const meeting = await createMeeting();
+    const cancelled = await ok<Meeting>(harness.client, "lfx.occurrences.cancel", {
+      meeting_uid: meeting.uid,
+      occurrence_id: id(1),
+      revision: meeting.revision,
+    });
+    const expectError = async (
+      reply: Promise<{ status: number; body: ErrorBody }>,
+      status: number,
+      path?: string,
+    ) => {
+      const { status: got, body } = await reply;
+      expect([got, body.error.status]).toEqual([status, status]);
+      if (path !== undefined) expect(body.error.details?.map((d) => d.path)).toContain(path);
+    };
+    await expectError(update(meeting, { occurrence_id: id(2), scope: "single", title: "x" }), 409);
+    await expectError(
+      update(cancelled, { occurrence_id: id(1), scope: "single", title: "x" }),
+      404,
+    );
+    await expectError(
+      update(cancelled, { occurrence_id: String(Number(id(2)) + 60), scope: "single", title: "x" }),
+      404,
+    );
+    await expectError(
+      update({ ...cancelled, uid: "no-such-meeting" }, { occurrence_id: id(2), scope: "single" }),
+      404,
+    );
+    await expectError(update(cancelled, { occurrence_id: id(2), title: "x" }), 400, "/scope");
+    await expectError(
+      update(cancelled, { occurrence_id: id(2), scope: "all", title: "x" }),
+      400,
+      "/scope",
+    );
+    // Before the previous occurrence (the cancelled one still holds its place), after the next.
+    await expectError(
+      update(cancelled, {
+        occurrence_id: id(2),
+        scope: "single",
+        start_time: "2030-03-12T13:00:00Z",
+      }),
+      400,
+      "/start_time",
+    );
+    await expectError(
+      update(cancelled, {
+        occurrence_id: id(2),
+        scope: "single",
+        start_time: "2030-03-26T14:00:00Z",
+      }),
+      400,
+      "/start_time",
+    );
+    await expectError(
+      update(cancelled, {
+        occurrence_id: id(2),
+        scope: "single",
+        start_time: "2020-01-01T00:00:00Z",
+      }),
+      400,
+      "/start_time",
+    );
+    // Nothing above changed the meeting.
+    const after = await ok<Meeting>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
+    expect(after.revision).toBe(cancelled.revision);
+  });
+
+  it("keeps registrants and RSVPs of a moved occurrence attached, with their counts", async () => {
+    const meeting = await createMeeting();
+    const registrant = await ok<{ uid: string }>(harness.client, "lfx.registrants.create", {
+      meeting_uid: meeting.uid,
+      email: uniqueEmail(),
+      occurrence_id: id(3),
+    });
+    await ok(harness.client, "lfx.rsvps.create", {
+      meeting_uid: meeting.uid,
+      registrant_uid: registrant.uid,
+      scope: "single",
+      response: "accepted",
+      occurrence_id: id(3),
+    });
+    const current = await ok<Meeting>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
+    const reply = await update(current, {
+      occurrence_id: id(3),
+      scope: "this_and_following",
+      start_time: "2030-03-27T14:00:00Z",
+    });
+    expect(reply.status).toBe(200);
+    const moved = reply.body.occurrences[3]!;
+    expect(moved).toMatchObject({
+      occurrence_id: id(3),
+      start_time: "2030-03-27T14:00:00.000Z",
+      registrant_count: 1,
+      response_count_yes: 1,
+    });
+    expect(reply.body.occurrences[4]?.start_time).toBe("2030-04-03T14:00:00.000Z");
+    const [listed] = await list(meeting.uid, { from: "2030-03-27T00:00:00Z" }, 1);
+    expect(listed).toEqual(moved);
+    // A new registration still names the occurrence by its id.
+    const another = await request(harness.client, "lfx.registrants.create", {
+      meeting_uid: meeting.uid,
+      email: uniqueEmail(),
+      occurrence_id: id(3),
+    });
+    expect(another.status).toBe(200);
+  });
+
+  it("starts the past meeting of the occurrence nearest by edited start, with its edited times", async () => {
+    const meeting = await createMeeting();
+    const reply = await update(meeting, {
+      occurrence_id: id(2),
+      scope: "single",
+      start_time: "2030-03-25T14:00:00Z",
+      duration: 90,
+      title: "Moved",
+    });
+    expect(reply.status).toBe(200);
+    const past = await ok<Record<string, unknown>>(harness.client, "lfx.past-meetings.start", {
+      meeting_uid: meeting.uid,
+      started_at: "2030-03-25T14:05:00Z",
+    });
+    expect(past).toMatchObject({
+      occurrence_id: id(2),
+      scheduled_start_time: "2030-03-25T14:00:00Z",
+      scheduled_end_time: "2030-03-25T15:30:00Z",
+      title: "Moved",
+      duration: 90,
+    });
+  });
+
+  it("publishes the meeting's update with its edited occurrences", async () => {
+    const events: { uid: string; revision: number; data: { occurrences?: Occurrence[] } }[] = [];
+    const sub = harness.client.subscribe("lfx.events.meetings.updated", {
+      callback: (err, msg) => {
+        if (err === null) events.push(msg.json());
+      },
+    });
+    await harness.client.flush();
+    try {
+      const meeting = await createMeeting();
+      const reply = await update(meeting, { occurrence_id: id(4), scope: "single", title: "Last" });
+      expect(reply.status).toBe(200);
+      const event = await until(() =>
+        events.find((e) => e.uid === meeting.uid && e.revision === reply.body.revision),
+      );
+      expect(event.data.occurrences?.[4]?.title).toBe("Last");
+      expect(event.data).not.toHaveProperty("occurrence_edits");
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it("of 50 concurrent edits, each succeeds or is a 409, and every success is kept", async () => {
+    const meeting = await createMeeting({
+      ...weekly,
+      recurrence: { type: 1, repeat_interval: 1, end_times: 60 },
+    });
+    const occurrences = await list(meeting.uid);
+    let current = meeting;
+    const successes = new Set<string>();
+    const conflicts: string[] = [];
+    // Rounds of 50 edits, each at the revision last seen, until every occurrence was edited once.
+    let pending = occurrences.slice(0, 50).map((o) => o.occurrence_id);
+    for (let round = 0; pending.length > 0 && round < 60; round++) {
+      const replies = await Promise.all(
+        pending.map((occurrenceId) =>
+          update(current, {
+            occurrence_id: occurrenceId,
+            scope: "single",
+            title: `Edited ${occurrenceId}`,
+          }),
+        ),
+      );
+      replies.forEach((reply, k) => {
+        const occurrenceId = pending[k]!;
+        expect([200, 409]).toContain(reply.status);
+        if (reply.status === 200) successes.add(occurrenceId);
+        else conflicts.push(occurrenceId);
+      });
+      if (round === 0) {
+        expect(successes.size).toBeGreaterThanOrEqual(1);
+        expect(successes.size + conflicts.length).toBe(50);
+      }
+      current = await ok<Meeting>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
+      pending = pending.filter((occurrenceId) => !successes.has(occurrenceId));
+    }
+    const edited = (await list(meeting.uid))
+      .filter((o) => o.title.startsWith("Edited"))
+      .map((o) => o.occurrence_id);
+    expect(new Set(edited)).toEqual(successes);
+    expect(successes.size).toBe(50);
+  });
+});
