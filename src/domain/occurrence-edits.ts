@@ -212,6 +212,9 @@ export function applyOccurrenceEdit<M extends EditableMeeting>(
   const time = timeOfId(id);
   const current = editOf(layers, time);
   const newStart = change.start_time === undefined ? undefined : parseStart(change.start_time);
+  // Both scopes keep the occurrence before the next one as it stands now: "this and following"
+  // changes a slot, it does not jump past the next meeting (the later ones move along anyway).
+  if (newStart !== undefined) checkBeforeNext(layers, time, newStart);
   const fields = fieldsOf(change);
   const following = (meeting.occurrence_edits?.following ?? []).map((edit) => ({ ...edit }));
   const single = new Map(
@@ -473,6 +476,18 @@ function checkPlace(layers: Layers, id: string, other: string | undefined): void
         `must be before the next occurrence ${following.occurrence_id} at ${new Date(nextStart).toISOString()}${subject}`,
       );
     }
+  }
+}
+
+function checkBeforeNext(layers: Layers, time: OccurrenceTime, newStart: number): void {
+  const following = occurrencesBetween(layers.rule, { from: time.start + 1, limit: 1 })[0];
+  if (following === undefined) return;
+  const nextStart = editOf(layers, following).start;
+  if (newStart >= nextStart) {
+    throw invalidField(
+      "/start_time",
+      `must be before the next occurrence ${following.occurrence_id} at ${new Date(nextStart).toISOString()}`,
+    );
   }
 }
 

@@ -169,8 +169,17 @@ describe("lfx.occurrences.update", () => {
     await expectError(
       update(cancelled, {
         occurrence_id: id(2),
-        scope: "single",
+        scope: "this_and_following",
         start_time: "2030-03-26T14:00:00Z",
+      }),
+      400,
+      "/start_time",
+    );
+    await expectError(
+      update(cancelled, {
+        occurrence_id: id(2),
+        scope: "single",
+        start_time: "2030-03-27T14:00:00Z",
       }),
       400,
       "/start_time",

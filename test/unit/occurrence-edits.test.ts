@@ -232,16 +232,18 @@ describe("applyOccurrenceEdit, this_and_following", () => {
     ]);
   });
 
-  it("refuses a move before the previous occurrence", () => {
-    expect(
+  it("refuses a move before the previous occurrence or onto the next, as they stand", () => {
+    const move = (start_time: string) =>
       errorOf(() =>
         applyOccurrenceEdit(
           newYorkWeekly,
-          { occurrence_id: id(2), scope: "this_and_following", start_time: "2030-03-12T13:00:00Z" },
+          { occurrence_id: id(2), scope: "this_and_following", start_time },
           NOW,
         ),
-      ),
-    ).toEqual({ status: 400, path: "/start_time" });
+      );
+    expect(move("2030-03-12T13:00:00Z")).toEqual({ status: 400, path: "/start_time" });
+    expect(move(NY_STARTS[3]!)).toEqual({ status: 400, path: "/start_time" });
+    expect(move("2030-03-26T13:59:59Z")).toBeUndefined();
   });
 });
 
@@ -336,6 +338,10 @@ function refApply(
   const index = next.findIndex((o) => o.id === change.occurrence_id);
   const target = next[index]!;
   const newStart = change.start_time === undefined ? undefined : Date.parse(change.start_time);
+  const following = state[index + 1];
+  if (newStart !== undefined && following !== undefined && newStart >= refStart(following, zone)) {
+    return null;
+  }
   const fields = {
     ...(change.duration === undefined ? {} : { duration: change.duration }),
     ...(change.title === undefined ? {} : { title: change.title }),
