@@ -1,5 +1,13 @@
 // lfx.occurrences.update over NATS (CONTRACT §12): replies, lists, errors, counts that stay
 // attached, past-meetings.start, events, and concurrent edits of one meeting.
+import fc from "fast-check";
+import {
+  applyOccurrenceEdit,
+  editedOccurrencesBetween,
+  type EditableMeeting,
+  type OccurrenceChange,
+} from "../../src/domain/occurrence-edits.js";
+import { AppError } from "../../src/errors.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { listAllPages, ok, request } from "../support/request.js";
 import { useServiceHarness } from "../support/harness.js";
@@ -52,7 +60,7 @@ const id = (k: number) => IDS[k]!;
 
 const createMeeting = (fields: Record<string, unknown> = weekly) =>
   ok<Meeting>(harness.client, "lfx.meetings.create", meetingInput(fields));
-const update = (meeting: Meeting, fields: Record<string, unknown>) =>
+const update = (meeting: Meeting, fields: object) =>
   request<Meeting & ErrorBody>(harness.client, "lfx.occurrences.update", {
     meeting_uid: meeting.uid,
     revision: meeting.revision,
@@ -322,5 +330,93 @@ describe("lfx.occurrences.update", () => {
       .map((o) => o.occurrence_id);
     expect(new Set(edited)).toEqual(successes);
     expect(successes.size).toBe(50);
+  });
+
+  it("lists, for random series and edits, what the rule plus the stored edits give", async () => {
+    // The domain is checked against an independent reference (test/unit/occurrence-edits.test.ts);
+    // this checks the way through NATS: the stored edits, paging, from/to, cancellations.
+    const series = fc.record({
+      timezone: fc.constantFrom("America/New_York", "Europe/Berlin"),
+      start_time: fc.constantFrom("2030-03-08T14:30:00Z", "2030-10-24T08:00:00Z"),
+      recurrence: fc.record({
+        type: fc.constantFrom(1 as const, 2 as const),
+        repeat_interval: fc.integer({ min: 1, max: 2 }),
+        end_times: fc.integer({ min: 2, max: 8 }),
+      }),
+    });
+    const edits = fc.array(
+      fc.record({
+        at: fc.nat(),
+        cancel: fc.boolean(),
+        scope: fc.constantFrom("single" as const, "this_and_following" as const),
+        moveMinutes: fc.option(fc.integer({ min: -600, max: 600 }), { nil: undefined }),
+        title: fc.option(fc.constantFrom("A", "B"), { nil: undefined }),
+      }),
+      { minLength: 1, maxLength: 5 },
+    );
+    await fc.assert(
+      fc.asyncProperty(series, edits, async (fields, steps) => {
+        let meeting = await createMeeting({ ...fields, duration: 30, title: "TSC" });
+        let local: EditableMeeting = { ...fields, duration: 30, title: "TSC" };
+        for (const step of steps) {
+          const shown = await list(meeting.uid, { include_cancelled: true });
+          const target = shown[step.at % shown.length]!;
+          if (step.cancel) {
+            const reply = await request<Meeting>(harness.client, "lfx.occurrences.cancel", {
+              meeting_uid: meeting.uid,
+              occurrence_id: target.occurrence_id,
+              revision: meeting.revision,
+            });
+            expect(reply.status).toBe(200);
+            meeting = reply.body;
+            local = {
+              ...local,
+              cancelled_occurrences: [
+                ...new Set([...(local.cancelled_occurrences ?? []), target.occurrence_id]),
+              ],
+            };
+            continue;
+          }
+          const change: OccurrenceChange = {
+            occurrence_id: target.occurrence_id,
+            scope: step.scope,
+            ...(step.moveMinutes === undefined
+              ? {}
+              : {
+                  start_time: new Date(
+                    Date.parse(target.start_time) + step.moveMinutes * 60_000,
+                  ).toISOString(),
+                }),
+            ...(step.title === undefined ? {} : { title: step.title }),
+          };
+          let expected: EditableMeeting | number;
+          try {
+            expected = applyOccurrenceEdit(local, change, Date.now());
+          } catch (err) {
+            if (!(err instanceof AppError)) throw err;
+            expected = err.status;
+          }
+          const reply = await update(meeting, change);
+          if (typeof expected === "number") {
+            expect(reply.status).toBe(expected);
+          } else {
+            expect(reply.status).toBe(200);
+            meeting = reply.body;
+            local = expected;
+          }
+        }
+        const listed = await list(meeting.uid, { include_cancelled: true }, 3);
+        const reference = editedOccurrencesBetween(local, {
+          from: Date.parse("2030-01-01T00:00:00Z"),
+          limit: 100,
+        });
+        expect(listed.map((o) => [o.occurrence_id, o.start_time, o.title, o.is_cancelled])).toEqual(
+          reference.map((o) => [o.occurrence_id, o.start_time, o.title, o.is_cancelled]),
+        );
+        const starts = listed.map((o) => Date.parse(o.start_time));
+        expect(starts).toEqual([...starts].sort((a, b) => a - b));
+      }),
+      { numRuns: 10 },
+    );
   });
 });
