@@ -291,6 +291,31 @@ describe("lfx.occurrences.update", () => {
     }
   });
 
+  it("stay through a meetings.update of other fields, and go with a new schedule", async () => {
+    const meeting = await createMeeting();
+    const edited = await update(meeting, { occurrence_id: id(1), scope: "single", title: "Own" });
+    expect(edited.status).toBe(200);
+    const renamed = await ok<Meeting>(harness.client, "lfx.meetings.update", {
+      uid: meeting.uid,
+      revision: edited.body.revision,
+      title: "Renamed",
+    });
+    expect(renamed.occurrences.map((o) => o.title)).toEqual([
+      "Renamed",
+      "Own",
+      "Renamed",
+      "Renamed",
+      "Renamed",
+    ]);
+    const rescheduled = await ok<Meeting>(harness.client, "lfx.meetings.update", {
+      uid: meeting.uid,
+      revision: renamed.revision,
+      start_time: "2030-03-06T15:00:00Z",
+    });
+    expect(rescheduled.occurrences.map((o) => o.title)).toEqual(Array(5).fill("Renamed"));
+    expect(rescheduled.occurrences[0]?.occurrence_id).toBe(seconds("2030-03-06T15:00:00Z"));
+  });
+
   it("of 50 concurrent edits, each succeeds or is a 409, and every success is kept", async () => {
     const meeting = await createMeeting({
       ...weekly,
