@@ -10,7 +10,12 @@ import type {
   ParticipantSession,
   PastMeetingSession,
 } from "../generated/schema-types.js";
-import { isOccurrence, nearestOccurrence, type Schedule } from "./occurrences.js";
+import {
+  editedOccurrenceOf,
+  nearestEditedOccurrence,
+  type EditableMeeting,
+  type EditedOccurrence,
+} from "./occurrence-edits.js";
 
 const MINUTE_MS = 60_000;
 
@@ -56,37 +61,50 @@ export function meetingSnapshot(meeting: MeetingSnapshot): MeetingSnapshot {
 export interface ScheduledOccurrence {
   occurrence_id: string;
   scheduled_start_time: string;
-  /** The occurrence's start + the meeting's duration. */
+  /** The occurrence's start + its duration, both as edited (CONTRACT §12). */
   scheduled_end_time: string;
 }
 
-function scheduledTimes(schedule: Schedule, occurrenceId: string): ScheduledOccurrence {
-  const start = Number(occurrenceId) * 1000;
+function scheduledTimes(occurrence: EditedOccurrence): ScheduledOccurrence {
   return {
-    occurrence_id: occurrenceId,
-    scheduled_start_time: utcTimestamp(start),
-    scheduled_end_time: utcTimestamp(start + schedule.duration * MINUTE_MS),
+    occurrence_id: occurrence.occurrence_id,
+    scheduled_start_time: utcTimestamp(occurrence.start),
+    scheduled_end_time: utcTimestamp(occurrence.start + occurrence.duration * MINUTE_MS),
   };
 }
 
 /**
  * The occurrence a start belongs to: `occurrenceId` when it is one of the meeting's, otherwise
- * (none given) the occurrence whose scheduled start is nearest to `startedAtMs` (on a tie the
- * earlier). Undefined when the id is not an occurrence, or the meeting has none: a 404 to the
- * caller. Cancelled occurrences count: a meeting may take place although it was cancelled.
+ * (none given) the occurrence whose scheduled start (as edited) is nearest to `startedAtMs` (on a
+ * tie the earlier). Undefined when the id is not an occurrence, or the meeting has none: a 404 to
+ * the caller. Cancelled occurrences count: a meeting may take place although it was cancelled.
  */
 export function occurrenceOfStart(
-  schedule: Schedule,
+  meeting: EditableMeeting,
   occurrenceId: string | undefined,
   startedAtMs: number,
 ): ScheduledOccurrence | undefined {
-  if (occurrenceId !== undefined) {
-    return isOccurrence(schedule, occurrenceId)
-      ? scheduledTimes(schedule, occurrenceId)
-      : undefined;
-  }
-  const nearest = nearestOccurrence(schedule, startedAtMs);
-  return nearest === undefined ? undefined : scheduledTimes(schedule, nearest.occurrence_id);
+  const occurrence =
+    occurrenceId === undefined
+      ? nearestEditedOccurrence(meeting, startedAtMs)
+      : editedOccurrenceOf(meeting, occurrenceId);
+  return occurrence === undefined ? undefined : scheduledTimes(occurrence);
+}
+
+/**
+ * The meeting as one of its occurrences shows it: that occurrence's duration, title and
+ * description as edited, for the snapshot a past meeting keeps.
+ */
+export function meetingAsOccurrence<M extends EditableMeeting>(
+  meeting: M,
+  occurrenceId: string,
+): M {
+  const occurrence = editedOccurrenceOf(meeting, occurrenceId);
+  if (occurrence === undefined) return meeting;
+  const shown: M = { ...meeting, duration: occurrence.duration, title: occurrence.title };
+  if (occurrence.description === undefined) delete shown.description;
+  else shown.description = occurrence.description;
+  return shown;
 }
 
 /**

@@ -121,6 +121,49 @@ export function seriesEndDate(schedule: Schedule): string | undefined {
   return new Date(last + schedule.duration * MINUTE_MS).toISOString();
 }
 
+/**
+ * The last occurrence starting before `instant` (epoch ms), or undefined when there is none: the
+ * previous occurrence of an occurrence is the last one before its start.
+ */
+export function occurrenceBefore(schedule: Schedule, instant: number): OccurrenceTime | undefined {
+  const before = lastStartBefore(seriesOf(schedule), instant);
+  return before === undefined ? undefined : occurrenceTimeOf(before);
+}
+
+/** The last occurrence of the series; undefined for an endless series or one with none. */
+export function lastOccurrence(schedule: Schedule): OccurrenceTime | undefined {
+  const series = seriesOf(schedule);
+  if (series.endTimes === Infinity && series.endMs === Infinity) return undefined;
+  const last = lastStartBefore(series, Infinity);
+  return last === undefined ? undefined : occurrenceTimeOf(last);
+}
+
+/**
+ * What the clocks of `zone` show at `instant`, as epoch ms of that reading taken as UTC: a "wall
+ * clock" value, on which a move by local time (CONTRACT §12 "this_and_following") is plain addition.
+ */
+export function wallClockOf(instant: number, zone: string): number {
+  return instant + DateTime.fromMillis(instant, { zone }).offset * MINUTE_MS;
+}
+
+/**
+ * The instant at which the clocks of `zone` show `wallClock` (whole seconds), with the rules of
+ * the series for times shown never or twice (see wallClockInstant). On a day the zone skipped
+ * altogether, the reading at the offset in force the day before.
+ */
+export function instantOfWallClock(wallClock: number, zone: string): number {
+  const day = Math.floor(wallClock / DAY_MS);
+  const seconds = Math.floor((wallClock - day * DAY_MS) / 1000);
+  const time = {
+    hour: Math.floor(seconds / 3600),
+    minute: Math.floor((seconds % 3600) / 60),
+    second: seconds % 60,
+  };
+  const instant = wallClockInstant(day, time, zone);
+  if (instant !== undefined) return instant;
+  return wallClock - DateTime.fromMillis(wallClock - DAY_MS, { zone }).offset * MINUTE_MS;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The series: a rule over local dates plus the time of day and the ends.
 

@@ -96,6 +96,7 @@ export interface RequestBySubject {
   "lfx.meetings.update": MeetingsUpdateRequest;
   "lfx.occurrences.cancel": OccurrencesCancelRequest;
   "lfx.occurrences.list": OccurrencesListRequest;
+  "lfx.occurrences.update": OccurrencesUpdateRequest;
   "lfx.participants.create": ParticipantsCreateRequest;
   "lfx.participants.delete": ParticipantsDeleteRequest;
   "lfx.participants.get": ParticipantsGetRequest;
@@ -383,6 +384,37 @@ export interface OccurrencesListRequest {
    * The next_cursor of the previous page, unchanged.
    */
   cursor?: string;
+}
+/**
+ * lfx.occurrences.update: edits one occurrence (scope single) or it and every later one (scope this_and_following), at the meeting's revision (CONTRACT §12). Fields not given stay as they are; the occurrence keeps its occurrence_id.
+ */
+export interface OccurrencesUpdateRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  meeting_uid: string;
+  /**
+   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   */
+  occurrence_id: string;
+  /**
+   * The KV revision of the entity's record; an update or delete must name the current one.
+   */
+  revision: number;
+  /**
+   * single: this occurrence only; this_and_following: it and every later one (from the first occurrence: the whole series, start_time included).
+   */
+  scope: "single" | "this_and_following";
+  /**
+   * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
+   */
+  start_time?: string;
+  /**
+   * Length of each occurrence in minutes.
+   */
+  duration?: number;
+  title?: string;
+  description?: string;
 }
 /**
  * lfx.participants.create: adds a participant to a past meeting (which must exist); the email is unique per past meeting, case-insensitively. is_invited and is_attended default to false.

@@ -8,11 +8,11 @@ import {
   type RegistrantTally,
 } from "../domain/attendance.js";
 import {
-  isOccurrence,
-  occurrencesNotEnded,
-  type OccurrenceTime,
-  type Schedule,
-} from "../domain/occurrences.js";
+  editedOccurrencesNotEnded,
+  ruleScheduleOf,
+  type EditedOccurrence,
+} from "../domain/occurrence-edits.js";
+import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, invalidRequest } from "../errors.js";
 import type { Meeting, Occurrence } from "../generated/schema-types.js";
 import type { StoredMeeting } from "../store/meetings.js";
@@ -28,18 +28,12 @@ import type { HandlerDeps } from "./types.js";
 export const MEETING_OCCURRENCES_SHOWN = 50;
 const EVERY_KEY = Number.MAX_SAFE_INTEGER;
 
-export function scheduleOf(meeting: StoredMeeting): Schedule {
-  return {
-    start_time: meeting.start_time,
-    duration: meeting.duration,
-    timezone: meeting.timezone,
-    recurrence: meeting.recurrence,
-  };
-}
-
-/** The meeting as clients see it (events, replies): without the internal cancellation list. */
+/**
+ * The meeting as clients see it (events, replies): without the internal cancellation list and
+ * occurrence edits, which show through its occurrences.
+ */
 export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" | "occurrences"> {
-  const { cancelled_occurrences: _internal, ...shown } = meeting;
+  const { cancelled_occurrences: _cancelled, occurrence_edits: _edits, ...shown } = meeting;
   return shown;
 }
 
@@ -54,11 +48,24 @@ const REPLY_ENVELOPE_BYTES = 1024;
  */
 export function checkMeetingFitsReply(meeting: StoredMeeting, maxReplyBytes: number): void {
   const occurrences = meeting.recurrence === undefined ? 1 : MEETING_OCCURRENCES_SHOWN;
-  const perOccurrence =
-    jsonBytes(meeting.title) + jsonBytes(meeting.description ?? "") + OCCURRENCE_BYTES;
+  // An edited occurrence may show its own title and description (CONTRACT §12).
+  const edits = [
+    ...(meeting.occurrence_edits?.following ?? []),
+    ...(meeting.occurrence_edits?.single ?? []),
+  ];
+  const titleBytes = Math.max(
+    jsonBytes(meeting.title),
+    ...edits.map((e) => jsonBytes(e.title ?? "")),
+  );
+  const descriptionBytes = Math.max(
+    jsonBytes(meeting.description ?? ""),
+    ...edits.map((e) => jsonBytes(e.description ?? "")),
+  );
+  const perOccurrence = titleBytes + descriptionBytes + OCCURRENCE_BYTES;
   const bound =
     jsonBytes(shownMeeting(meeting)) + occurrences * perOccurrence + REPLY_ENVELOPE_BYTES;
-  if (bound > maxReplyBytes) {
+  // The stored record, edits included, is one KV message: it must fit the max payload too.
+  if (bound > maxReplyBytes || jsonBytes(meeting) + REPLY_ENVELOPE_BYTES > maxReplyBytes) {
     throw invalidRequest(
       `the meeting would be too large: with its occurrences a reply could exceed ${maxReplyBytes} bytes`,
       [{ path: "", message: `makes the meeting's reply larger than ${maxReplyBytes} bytes` }],
@@ -76,7 +83,10 @@ function jsonBytes(value: unknown): number {
  */
 export function checkOccurrenceOf(meeting: StoredMeeting, occurrenceId: string | undefined): void {
   if (occurrenceId === undefined) return;
-  if (!isOccurrence(scheduleOf(meeting), occurrenceId) || cancelledOf(meeting).has(occurrenceId)) {
+  if (
+    !isOccurrence(ruleScheduleOf(meeting), occurrenceId) ||
+    cancelledOf(meeting).has(occurrenceId)
+  ) {
     throw invalidField("/occurrence_id", `is not an occurrence of meeting ${meeting.uid}`);
   }
 }
@@ -88,7 +98,7 @@ export function cancelledOf(meeting: StoredMeeting): ReadonlySet<string> {
 export interface MeetingView {
   reply(meeting: StoredMeeting, revision: number): Promise<Meeting>;
   /** Occurrences as replies, with their counts and whether they are cancelled. */
-  describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]): Promise<Occurrence[]>;
+  describe(meeting: StoredMeeting, times: readonly EditedOccurrence[]): Promise<Occurrence[]>;
 }
 
 /** The counts of every occurrence of a meeting nobody has registered for. */
@@ -130,21 +140,20 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
     return (occurrenceId) => countsFor(occurrenceId, tally, answers);
   }
 
-  async function describe(meeting: StoredMeeting, times: readonly OccurrenceTime[]) {
+  async function describe(meeting: StoredMeeting, times: readonly EditedOccurrence[]) {
     if (times.length === 0) return [];
     // A meeting without registrants has no registrant or RSVP index keys (an RSVP needs a
     // registrant and goes with it), so its counts are 0 without the key indexes: this saves the
     // two stream lookups that bring them up to date on every create and on every read of such a
     // meeting, which would otherwise cost a third of a read's throughput (bench/).
     const counts = meeting.registrant_count === 0 ? () => NO_COUNTS : await countsOf(meeting);
-    const cancelled = cancelledOf(meeting);
     return times.map((time): Occurrence => ({
       occurrence_id: time.occurrence_id,
       start_time: time.start_time,
-      duration: meeting.duration,
-      title: meeting.title,
-      ...(meeting.description === undefined ? {} : { description: meeting.description }),
-      is_cancelled: cancelled.has(time.occurrence_id),
+      duration: time.duration,
+      title: time.title,
+      ...(time.description === undefined ? {} : { description: time.description }),
+      is_cancelled: time.is_cancelled,
       ...counts(time.occurrence_id),
     }));
   }
@@ -152,9 +161,9 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
   return {
     describe,
     async reply(meeting, revision) {
-      const upcoming = occurrencesNotEnded(scheduleOf(meeting), now().getTime(), {
+      const upcoming = editedOccurrencesNotEnded(meeting, now().getTime(), {
         limit: MEETING_OCCURRENCES_SHOWN,
-        excluded: cancelledOf(meeting),
+        skipCancelled: true,
       });
       return { ...shownMeeting(meeting), occurrences: await describe(meeting, upcoming), revision };
     },

@@ -4,7 +4,7 @@ import {
   DEFAULT_PLATFORM,
   scheduleFields,
 } from "../domain/meeting.js";
-import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
+import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
@@ -143,7 +143,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           patch,
           now: now(),
           apply: (current, p) => {
-            const merged = applyMeetingPatch(current, p);
+            const merged = withoutStaleEdits(current, applyMeetingPatch(current, p));
             const { series_end_date: _previous, ...rest } = merged;
             const next = { ...rest, ...scheduleFields(rest) };
             checkMeetingFitsReply(next, deps.maxReplyBytes);
@@ -202,6 +202,21 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       },
     }),
   ];
+}
+
+/**
+ * A new start_time, timezone or recurrence makes a new series, with new occurrences and ids: the
+ * edits of the old one's occurrences (CONTRACT §12) are dropped with it (docs/RECURRENCE.md).
+ */
+function withoutStaleEdits(current: StoredMeeting, next: StoredMeeting): StoredMeeting {
+  if (next.occurrence_edits === undefined) return next;
+  const same =
+    next.start_time === current.start_time &&
+    next.timezone === current.timezone &&
+    jsonEqual(next.recurrence ?? null, current.recurrence ?? null);
+  if (same) return next;
+  const { occurrence_edits: _dropped, ...rest } = next;
+  return rest;
 }
 
 /**

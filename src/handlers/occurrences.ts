@@ -1,21 +1,58 @@
-// lfx.occurrences.*: the occurrences of a meeting (CONTRACT §4, §5 "occurrence"). They are not
-// stored: the recurrence engine (domain/occurrences.ts) computes them from the meeting, and only
-// cancellations are kept, on the meeting itself.
-import { isOccurrence, occurrencesBetween } from "../domain/occurrences.js";
-import { invalidField, notFound, staleRevision } from "../errors.js";
+// lfx.occurrences.*: the occurrences of a meeting (CONTRACT §4, §5 "occurrence", §12). They are
+// not stored: the recurrence engine (domain/occurrences.ts) computes them from the meeting, and
+// only cancellations and edits are kept, on the meeting itself (domain/occurrence-edits.ts).
+import {
+  applyOccurrenceEdit,
+  editedOccurrencesBetween,
+  ruleScheduleOf,
+} from "../domain/occurrence-edits.js";
+import { scheduleFields } from "../domain/meeting.js";
+import { isOccurrence } from "../domain/occurrences.js";
+import { invalidField, notFound } from "../errors.js";
+import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
+import type { StoredMeeting } from "../store/meetings.js";
 import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
-import { cancelledOf, createMeetingView, scheduleOf, shownMeeting } from "./meeting-view.js";
+import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
-import { planUpdate } from "./entity-writes.js";
+import { updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 
 export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const view = createMeetingView(deps);
+
+  /**
+   * Writes a change of the meeting's occurrences at the client's revision (a retry of a stored
+   * change gets the meeting as it left it, entity-writes.ts) and publishes the meeting's update,
+   * with its occurrences as the reply shows them: that is where the change is seen (§12).
+   */
+  async function changeOccurrences(
+    meetingUid: string,
+    revision: number,
+    change: (meeting: StoredMeeting) => StoredMeeting,
+  ): Promise<Meeting> {
+    const updated = await updateIndexed({
+      repo: repos.meetings,
+      key: directKey(meetingUid),
+      entity: "meeting",
+      uid: meetingUid,
+      revision,
+      patch: {},
+      now: now(),
+      apply: change,
+    });
+    const reply = await view.reply(updated.value, updated.revision);
+    if (updated.changed) {
+      events.publish("meetings", "updated", meetingUid, updated.revision, {
+        ...shownMeeting(updated.value),
+        occurrences: reply.occurrences,
+      });
+    }
+    return reply;
+  }
 
   return [
     endpoint({
@@ -30,15 +67,16 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const to = request.to === undefined ? undefined : Date.parse(request.to);
         if (to !== undefined && to <= from) throw invalidField("/to", "must be after from");
         const scope = `occurrences.list|${meeting_uid}|${request.from ?? ""}|${request.to ?? ""}|${include_cancelled}`;
-        // The cursor is the id (unix seconds) of the last occurrence of the previous page.
+        // The cursor is the id of the last occurrence of the previous page: edited starts keep
+        // the order of ids (domain/occurrence-edits.ts), so the next page is the ids after it.
         const after = decodeCursor(scope, request.cursor);
-        const start = after === undefined ? from : Math.max(from, Number(after) * 1000 + 1);
 
-        const times = occurrencesBetween(scheduleOf(meeting), {
-          from: start,
-          ...(to === undefined ? {} : { to }),
+        const times = editedOccurrencesBetween(meeting, {
+          from,
+          to,
+          afterId: after,
           limit: limit + 1,
-          excluded: include_cancelled ? undefined : cancelledOf(meeting),
+          skipCancelled: !include_cancelled,
         });
         const described = await view.describe(meeting, times.slice(0, limit));
         // Cut to fit the server's max payload, as stored lists are (store/paging.ts): 1000
@@ -56,33 +94,30 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.occurrences.cancel",
       async handle({ meeting_uid, occurrence_id, revision }) {
-        const key = directKey(meeting_uid);
-        const { current, next } = await planUpdate({
-          repo: repos.meetings,
-          key,
-          entity: "meeting",
-          uid: meeting_uid,
-          revision,
-          patch: {},
-          now: now(),
-          apply: (meeting) => {
-            if (!isOccurrence(scheduleOf(meeting), occurrence_id)) {
-              throw notFound("occurrence", occurrence_id);
-            }
-            const cancelled = new Set(meeting.cancelled_occurrences ?? []).add(occurrence_id);
-            return { ...meeting, cancelled_occurrences: [...cancelled].sort() };
-          },
+        return changeOccurrences(meeting_uid, revision, (meeting) => {
+          if (!isOccurrence(ruleScheduleOf(meeting), occurrence_id)) {
+            throw notFound("occurrence", occurrence_id);
+          }
+          const cancelled = new Set(meeting.cancelled_occurrences ?? []).add(occurrence_id);
+          return { ...meeting, cancelled_occurrences: [...cancelled].sort() };
         });
-        if (next === null) return view.reply(current.value, current.revision);
-        let newRevision: number;
-        try {
-          newRevision = await repos.meetings.update(key, next, current.revision);
-        } catch (err) {
-          if (err instanceof RevisionConflict) throw staleRevision("meeting", meeting_uid);
-          throw err;
-        }
-        events.publish("meetings", "updated", meeting_uid, newRevision, shownMeeting(next));
-        return view.reply(next, newRevision);
+      },
+    }),
+
+    endpoint({
+      subject: "lfx.occurrences.update",
+      async handle({ meeting_uid, revision, ...change }) {
+        const at = now().getTime();
+        return changeOccurrences(meeting_uid, revision, (meeting) => {
+          const { series_end_date: _previous, ...edited } = applyOccurrenceEdit(
+            meeting,
+            change,
+            at,
+          );
+          const next = { ...edited, ...scheduleFields(edited) };
+          checkMeetingFitsReply(next, deps.maxReplyBytes);
+          return next;
+        });
       },
     }),
   ];

@@ -21,12 +21,14 @@
 import {
   checkScheduledTimes,
   closeMeetingSession,
+  meetingAsOccurrence,
   meetingSnapshot,
   occurrenceOfStart,
   openMeetingSession,
 } from "../domain/lifecycle.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
-import { isOccurrence, type Schedule } from "../domain/occurrences.js";
+import { ruleScheduleOf } from "../domain/occurrence-edits.js";
+import { isOccurrence } from "../domain/occurrences.js";
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { PastMeeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
@@ -58,11 +60,6 @@ const MAX_START_ATTEMPTS = 50;
 
 function reply(pastMeeting: StoredPastMeeting, revision: number): PastMeeting {
   return { ...pastMeeting, revision };
-}
-
-function scheduleOf(meeting: StoredMeeting): Schedule {
-  const { start_time, duration, timezone, recurrence } = meeting;
-  return { start_time, duration, timezone, recurrence };
 }
 
 function occurrenceNotFound(meetingUid: string, occurrenceId: string | undefined): AppError {
@@ -190,7 +187,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const { meeting_uid, occurrence_id } = request;
         const meeting = await requireMeeting(meeting_uid);
         checkScheduledTimes(request);
-        if (occurrence_id !== undefined && !isOccurrence(scheduleOf(meeting), occurrence_id)) {
+        if (occurrence_id !== undefined && !isOccurrence(ruleScheduleOf(meeting), occurrence_id)) {
           throw occurrenceNotFound(meeting_uid, occurrence_id);
         }
         const pastMeeting = newPastMeeting(meeting, { ...request, uid: ctx.newUid });
@@ -310,17 +307,13 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const { meeting_uid, platform_meeting_id } = request;
         const startedAt = request.started_at;
         const meeting = await requireMeeting(meeting_uid);
-        const occurrence = occurrenceOfStart(
-          scheduleOf(meeting),
-          request.occurrence_id,
-          Date.parse(startedAt),
-        );
+        const occurrence = occurrenceOfStart(meeting, request.occurrence_id, Date.parse(startedAt));
         if (occurrence === undefined) throw occurrenceNotFound(meeting_uid, request.occurrence_id);
         const claimKey = pastMeetingStartClaimKey(meeting_uid, occurrence.occurrence_id);
         const uid = ctx.newUid;
         const create = () =>
           createClaimed(
-            newPastMeeting(meeting, {
+            newPastMeeting(meetingAsOccurrence(meeting, occurrence.occurrence_id), {
               ...occurrence,
               uid,
               ...(platform_meeting_id === undefined ? {} : { platform_meeting_id }),

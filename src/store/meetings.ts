@@ -2,6 +2,7 @@
 // `index/project/{project_uid}/{uid}` and `index/committee/{committee_uid}/{uid}` (encoded per §6)
 // that lists by project or committee read through the key index. An index key's value is the
 // meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
+import type { OccurrenceEdits } from "../domain/occurrence-edits.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
 import type { Bucket } from "./buckets.js";
@@ -9,10 +10,12 @@ import { IndexedRepository } from "./indexed-repository.js";
 
 /**
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
- * of its cancelled occurrences (kept with the meeting, shown through lfx.occurrences.list).
+ * of its cancelled occurrences and its edited occurrences (CONTRACT §12; domain/occurrence-edits.ts),
+ * both kept with the meeting and shown through its occurrences, never as fields of their own.
  */
 export type StoredMeeting = Omit<Meeting, "revision" | "occurrences"> & {
   cancelled_occurrences?: string[];
+  occurrence_edits?: OccurrenceEdits;
 };
 
 export type MeetingFilter = { kind: "project" | "committee"; uid: string };

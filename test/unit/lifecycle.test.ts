@@ -21,6 +21,7 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 const daily = {
+  title: "Daily",
   start_time: "2030-01-15T15:00:00Z",
   duration: 45,
   timezone: "UTC",
@@ -41,7 +42,12 @@ function pathOf(fn: () => unknown): string | undefined {
 
 describe("occurrenceOfStart", () => {
   it("gives a one-off meeting's only occurrence with its scheduled end", () => {
-    const oneOff = { start_time: "2030-01-15T15:00:00Z", duration: 60, timezone: "Europe/Berlin" };
+    const oneOff = {
+      title: "Once",
+      start_time: "2030-01-15T15:00:00Z",
+      duration: 60,
+      timezone: "Europe/Berlin",
+    };
     expect(occurrenceOfStart(oneOff, undefined, Date.parse("2030-03-01T00:00:00Z"))).toEqual({
       occurrence_id: String(firstStart / 1000),
       scheduled_start_time: "2030-01-15T15:00:00Z",
