@@ -120,7 +120,9 @@ export function subscribePlatformEvents(
     for (let attempt = 0; ; attempt++) {
       try {
         await handle(change, eventLog);
-        eventLog.debug("platform event handled");
+        // One line per event, like "request completed" for requests: operators (and tests) see
+        // that an event was taken in and by which instance.
+        eventLog.info("platform event handled");
         return;
       } catch (err) {
         const delay = RETRY_DELAYS_MS[attempt];
