@@ -218,7 +218,8 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
     const limit = pLimit(WRITE_CONCURRENCY);
     const existing = await registrantsOf(meetingUid);
     const registered = new Set<string>();
-    const work: Promise<void>[] = [];
+    const removals: (() => Promise<void>)[] = [];
+    const changes: (() => Promise<void>)[] = [];
     for (const registrant of existing) {
       const { email, type, committee_uid } = registrant.value;
       const member =
@@ -226,10 +227,10 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
       if (type !== "committee") {
         registered.add(email);
       } else if (member === undefined) {
-        work.push(limit(() => unregister(registrant, log)));
+        removals.push(() => unregister(registrant, log));
       } else {
         registered.add(email);
-        work.push(limit(() => refresh(registrant, member, log)));
+        changes.push(() => refresh(registrant, member, log));
       }
     }
     for (const [email, byCommittee] of wanted) {
@@ -238,18 +239,19 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
       const first = committees.find((c) => byCommittee.has(c.uid));
       const member = first === undefined ? undefined : byCommittee.get(first.uid);
       if (first === undefined || member === undefined) continue;
-      work.push(limit(() => register(registrationOf(meetingUid, first.uid, member), log)));
+      changes.push(() => register(registrationOf(meetingUid, first.uid, member), log));
     }
-    const results = await Promise.allSettled(work);
+    // Removals first: a member who moves from one committee of the meeting to another is
+    // registered again only once the old registration has released the email's claim.
+    const results = await Promise.allSettled(removals.map((write) => limit(write)));
+    results.push(...(await Promise.allSettled(changes.map((write) => limit(write)))));
     const failed = results.filter((r) => r.status === "rejected");
     if (failed.length > 0) {
       throw new AppError(
         "unavailable",
         `${failed.length} committee registrations not written`,
         undefined,
-        {
-          cause: (failed[0] as PromiseRejectedResult).reason,
-        },
+        { cause: (failed[0] as PromiseRejectedResult).reason },
       );
     }
   }

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { FakePlatform, type FakeMember } from "../support/platform.js";
-import { listAllPages, ok, request } from "../support/request.js";
+import { listAllPages, ok } from "../support/request.js";
 import { until } from "../support/until.js";
 
 interface Meeting {
