@@ -125,12 +125,15 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
   const retryTimers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
-  /** Creates the registration; a concurrent registration of the same email wins (no error). */
+  /**
+   * Creates the registration. A registration of the same email that won (a direct one, or a
+   * concurrent sync or event) stands, and a meeting deleted meanwhile needs none: no error.
+   */
   async function register(request: RegistrantsCreateRequest, log: Logger): Promise<void> {
     try {
       await writes.create(request, deps.newId(), log);
     } catch (err) {
-      if (err instanceof AppError && err.code === "conflict") return;
+      if (err instanceof AppError && (err.code === "conflict" || err.code === "not_found")) return;
       throw err;
     }
   }
@@ -172,6 +175,7 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
         current = await repos.registrants.get(registrantKey(found.value.uid));
       }
     }
+    if (current === null) return; // deleted meanwhile: nothing to refresh
     log.warn(
       { registrant_uid: found.value.uid },
       "committee registrant not refreshed: kept changing",
