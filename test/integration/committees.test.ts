@@ -338,6 +338,22 @@ describe("member events are followed in every meeting of the committee", () => {
 });
 
 describe("lfx.projects-api.project_settings.updated", () => {
+  it("is handled by one instance of the queue group per event", async () => {
+    const before = handledEvents();
+    const EVENTS = 10;
+    for (let i = 0; i < EVENTS; i++) {
+      platform.publishProjectSettingsUpdated({
+        project_uid: randomUUID(),
+        old_settings: {},
+        new_settings: {},
+      });
+    }
+    await until(() => handledEvents() >= before + EVENTS, { message: "events handled" });
+    // Were each handled by both instances, the count would be on its way to twice as many.
+    await handling(1, () => platform.publishProjectSettingsUpdated({ project_uid: randomUUID() }));
+    expect(handledEvents()).toBe(before + EVENTS + 1);
+  });
+
   it("removes organizers who lost both roles from every meeting of the project", async () => {
     const projectUid = randomUUID();
     platform.projects.set(projectUid, "Another Project");
