@@ -31,7 +31,7 @@ import {
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
 } from "../store/registrants.js";
-import { normalizeEmail } from "./registrants.js";
+import { normalizeEmail } from "./registrant-writes.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 

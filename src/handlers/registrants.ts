@@ -26,8 +26,6 @@ import {
 import type { HandlerDeps } from "./types.js";
 import { updateClaimed } from "./entity-writes.js";
 
-export { normalizeEmail };
-
 const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
 
