@@ -165,7 +165,11 @@ async function main(): Promise<void> {
   progress(`starting nats-server, the service (LOG_LEVEL=${LOG_LEVEL}) and the bare responder`);
   const server = await startNatsServer();
   const env = { NATS_URL: server.url };
-  const service = spawnNode(join(ROOT, "dist", "main.js"), { ...env, LOG_LEVEL }, serviceLog);
+  const service = spawnNode(
+    join(ROOT, "dist", "main.js"),
+    { PLATFORM_LOOKUPS: "off", ...env, LOG_LEVEL },
+    serviceLog,
+  );
   const nc = await connect({ servers: server.url, name: "bench-driver", noAsyncTraces: true });
   let bare: ReturnType<typeof spawnNode> | undefined;
   try {

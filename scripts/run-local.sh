@@ -25,6 +25,8 @@ export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 export NATS_USER="${NATS_USER:-lfx-meeting-service}"
 export NATS_PASSWORD="${NATS_PASSWORD:-local-service-password}"
 export NATS_INBOX_PREFIX="${NATS_INBOX_PREFIX:-_INBOX_lfx-meeting-service}"
+# No project, committee or auth service runs locally (CONTRACT §1).
+export PLATFORM_LOOKUPS="${PLATFORM_LOOKUPS:-off}"
 node dist/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null || true' INT TERM

@@ -27,6 +27,13 @@ export interface Config {
   requestDeadlineMs: number;
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
+  /**
+   * PLATFORM_LOOKUPS: whether projects, committees and usernames are asked of the platform over
+   * NATS (CONTRACT §10), and committee membership and project settings are followed.
+   */
+  platformLookups: boolean;
+  /** How long one request to a platform service (project, committee, auth) may take. */
+  platformTimeoutMs: number;
 }
 
 /** One or more subject tokens: no wildcard, no whitespace, no empty token. */
@@ -56,6 +63,14 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
     throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === "on") return true;
+  if (raw === "off") return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(raw)}`);
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -106,5 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "PUBLIC_LINK_BASE_URL",
       "https://zoom-lfx.platform.linuxfoundation.org/meeting",
     ),
+    platformLookups: onOff(env, "PLATFORM_LOOKUPS", true),
+    platformTimeoutMs: integer(env, "PLATFORM_TIMEOUT_MS", 1500, 50, 60_000),
   };
 }

@@ -10,8 +10,12 @@ import { nanoid } from "nanoid";
 import pLimit from "p-limit";
 import type { Config } from "./config.js";
 import { natsEventPublisher } from "./events.js";
-import { createEndpoints } from "./handlers/index.js";
+import { committeeMembers } from "./handlers/committee-members.js";
+import { createEndpoints, type HandlerDeps } from "./handlers/index.js";
+import { applyProjectSettingsChange } from "./handlers/project-settings.js";
 import type { Logger } from "./logger.js";
+import { natsPlatformLookups } from "./platform/nats-lookups.js";
+import { subscribePlatformEvents, type PlatformSubscriptions } from "./platform/subscriptions.js";
 import { createMessageHandler } from "./rpc/adapter.js";
 import { endpointName } from "./rpc/endpoint.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
@@ -72,14 +76,18 @@ export async function startService(
 
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
-  const endpoints = createEndpoints({
+  const deps: HandlerDeps = {
     repos: createRepositories(buckets),
     events: natsEventPublisher(nc, log),
     now: () => new Date(),
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
     newId: () => nanoid(),
-  });
+    platform: config.platformLookups
+      ? natsPlatformLookups(nc, { timeoutMs: config.platformTimeoutMs, log })
+      : undefined,
+  };
+  const endpoints = createEndpoints(deps);
   const served = new Set(endpoints.map((e) => e.subject));
   const unserved = [...schemas.keys()].filter((subject) => !served.has(subject as never));
   if (unserved.length > 0) log.warn({ subjects: unserved }, "request schemas without an endpoint");
@@ -123,6 +131,22 @@ export async function startService(
     });
   }
   overrideStats(service, stats);
+  const members = committeeMembers(deps);
+  let platformEvents: PlatformSubscriptions | undefined;
+  if (members !== undefined) {
+    platformEvents = subscribePlatformEvents(
+      nc,
+      QUEUE_GROUP,
+      {
+        memberChanged: (change, eventLog) => members.applyMemberChange(change, eventLog),
+        projectSettingsUpdated: (change, eventLog) =>
+          applyProjectSettingsChange(deps, change, eventLog),
+      },
+      log,
+    );
+  } else {
+    log.info("PLATFORM_LOOKUPS=off: projects, committees and usernames are not looked up");
+  }
   log.info({ endpoints: endpoints.length, version: SERVICE_VERSION }, "service started");
 
   return {
@@ -137,7 +161,7 @@ export async function startService(
     }),
     async stop(graceMs = 8000) {
       await service.stop();
-      const idle = waitUntilIdle(limit);
+      const idle = Promise.all([waitUntilIdle(limit), platformEvents?.stop(), members?.stop()]);
       const timedOut = await Promise.race([
         idle.then(() => false),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),

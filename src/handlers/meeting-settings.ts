@@ -1,6 +1,6 @@
 // lfx.meeting-settings.*: the organizers of a meeting, kept beside it under the same uid. Created
 // and deleted with the meeting (handlers/meetings.ts); here they are read and updated.
-import { notFound, staleRevision } from "../errors.js";
+import { AppError, notFound, staleRevision, unavailable } from "../errors.js";
 import type { MeetingSettings } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { RevisionConflict } from "../store/kv-repository.js";
@@ -9,6 +9,8 @@ import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./entity-writes.js";
 
 const RESOURCE = "meeting-settings";
+/** Concurrent writers of one meeting's settings are rare; a few re-reads settle them. */
+const MAX_ATTEMPTS = 5;
 
 export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
@@ -50,4 +52,48 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       },
     }),
   ];
+}
+
+/**
+ * Removes `usernames` from the organizers of a meeting on nobody's request (a project's settings
+ * changed, CONTRACT §10), by the update path of `lfx.meeting-settings.update` at the current
+ * revision: read, merge, write at that revision, and read again when someone else wrote first.
+ * Nothing to remove writes nothing; settings that are gone (the meeting was deleted) are skipped.
+ */
+export async function removeOrganizers(
+  deps: HandlerDeps,
+  meetingUid: string,
+  usernames: ReadonlySet<string>,
+): Promise<void> {
+  const settings = deps.repos.meetingSettings;
+  const key = directKey(meetingUid);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const found = await settings.get(key);
+    if (found === null) return;
+    const organizers = found.value.organizers.filter((username) => !usernames.has(username));
+    if (organizers.length === found.value.organizers.length) return;
+    const { next } = await planUpdate({
+      repo: settings,
+      key,
+      entity: "meeting settings",
+      uid: meetingUid,
+      revision: found.revision,
+      patch: { organizers },
+      now: deps.now(),
+    }).catch((err: unknown) => {
+      // The settings moved on between the read and the plan: read again.
+      if (err instanceof AppError && err.code === "conflict") return { next: undefined };
+      throw err;
+    });
+    if (next === undefined) continue;
+    if (next === null) return;
+    try {
+      const revision = await settings.update(key, next, found.revision);
+      deps.events.publish(RESOURCE, "updated", meetingUid, revision, next);
+      return;
+    } catch (err) {
+      if (!(err instanceof RevisionConflict)) throw err;
+    }
+  }
+  throw unavailable(`the settings of meeting ${meetingUid} keep changing; retry`);
 }

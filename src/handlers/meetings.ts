@@ -13,6 +13,8 @@ import { mayHaveBeenStored, RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeetingSettings } from "../store/meeting-settings.js";
 import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
+import { committeeMembers } from "./committee-members.js";
+import { checkReferences } from "./platform-references.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
@@ -26,6 +28,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const meetings = repos.meetings;
   const view = createMeetingView(deps);
+  const members = committeeMembers(deps);
   const meetingReply = (meeting: StoredMeeting, revision: number) => view.reply(meeting, revision);
 
   async function getMeeting(uid: string): Promise<Meeting | null> {
@@ -67,12 +70,38 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     }
   }
 
+  /**
+   * The project and committees an update sets, when they differ from the meeting's (CONTRACT
+   * §10): what the meeting already names is not asked again. The meeting is read for this only
+   * when the update touches them.
+   */
+  async function checkChangedReferences(uid: string, patch: JsonObject) {
+    if (deps.platform === undefined) return;
+    if (patch["project_uid"] === undefined && patch["committees"] === undefined) return;
+    const current = await meetings.get(directKey(uid));
+    if (current === null) return; // the update itself answers 404
+    const projectUid = patch["project_uid"];
+    const committees = patch["committees"];
+    await checkReferences(
+      deps.platform,
+      {
+        project_uid:
+          typeof projectUid === "string" && projectUid !== current.value.project_uid
+            ? projectUid
+            : undefined,
+        committees: Array.isArray(committees) ? (committees as { uid: string }[]) : undefined,
+      },
+      new Set((current.value.committees ?? []).map((c) => c.uid)),
+    );
+  }
+
   return [
     endpoint({
       subject: "lfx.meetings.create",
       findCreated: getMeeting,
       async handle(request, ctx) {
         const { organizers, ...fields } = request;
+        await checkReferences(deps.platform, fields);
         const uid = ctx.newUid;
         const key = directKey(uid);
         const timestamp = now().toISOString();
@@ -116,6 +145,8 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         ctx.log.debug({ uid }, "meeting created");
         events.publish("meeting-settings", "created", uid, settingsRevision, settings);
         events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));
+        // Members register after the reply (committee-members.ts): the meeting is committed.
+        if ((meeting.committees ?? []).length > 0) members?.scheduleMeetingSync(uid, ctx.log);
         return meetingReply(meeting, revision);
       },
     }),
@@ -131,9 +162,11 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.update",
-      async handle(request) {
+      async handle(request, ctx) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
+        await checkChangedReferences(uid, patch);
+        let committeesBefore: StoredMeeting["committees"];
         const updated = await updateIndexed({
           repo: meetings,
           key,
@@ -143,6 +176,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           patch,
           now: now(),
           apply: (current, p) => {
+            committeesBefore = current.committees;
             const merged = withoutStaleEdits(current, applyMeetingPatch(current, p));
             const { series_end_date: _previous, ...rest } = merged;
             const next = { ...rest, ...scheduleFields(rest) };
@@ -152,6 +186,9 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         });
         if (updated.changed) {
           events.publish(RESOURCE, "updated", uid, updated.revision, shownMeeting(updated.value));
+          if (!jsonEqual(committeesBefore ?? [], updated.value.committees ?? [])) {
+            members?.scheduleMeetingSync(uid, ctx.log);
+          }
         }
         return meetingReply(updated.value, updated.revision);
       },

@@ -31,7 +31,7 @@ import {
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
 } from "../store/registrants.js";
-import { normalizeEmail } from "./registrants.js";
+import { normalizeEmail } from "./registrant-writes.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
@@ -304,6 +304,9 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
         const email = normalizeEmail(request.email);
         const { past_meeting_uid: _parent, email: _email, ...fields } = request;
+        // A participant without a username takes the email's, when it has one (CONTRACT §10).
+        const username = request.username ?? (await deps.platform?.usernameOf(email));
+        if (username !== undefined) fields.username = username;
         const participant = newParticipant(
           pastMeeting,
           ctx.newUid,
@@ -339,6 +342,11 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
+        // A new email without a username takes the new email's username, when it has one.
+        const usernameOfNewEmail =
+          typeof patch.email === "string" && patch.username === undefined
+            ? await deps.platform?.usernameOf(normalizeEmail(patch.email))
+            : undefined;
         const updated = await updateClaimed(
           {
             repo: participants,
@@ -359,7 +367,11 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
                 );
               }
               const merged = applyMergePatch(value, p);
-              return { ...merged, email: normalizeEmail(merged.email) };
+              const result = { ...merged, email: normalizeEmail(merged.email) };
+              if (result.email !== value.email && usernameOfNewEmail !== undefined) {
+                result.username = usernameOfNewEmail;
+              }
+              return result;
             },
           },
           {
@@ -426,6 +438,10 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             // Someone registered for this occurrence (or all) is invited; anyone else a guest.
             const registration = await registrationOf(deps, pastMeeting, email);
             const person = { ...given, ...personOf(registration) };
+            if (person.username === undefined) {
+              const username = await deps.platform?.usernameOf(email);
+              if (username !== undefined) person.username = username;
+            }
             return newParticipant(
               pastMeeting,
               uid,

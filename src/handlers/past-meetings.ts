@@ -48,6 +48,7 @@ import { deleteParticipantsOfPastMeeting, inviteRegistrants } from "./participan
 import { recordingKind } from "./recordings.js";
 import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";
+import { checkReferences } from "./platform-references.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
@@ -187,6 +188,10 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const { meeting_uid, occurrence_id } = request;
         const meeting = await requireMeeting(meeting_uid);
         checkScheduledTimes(request);
+        // The project it will name (its own, or the meeting's) must exist (CONTRACT §10).
+        await checkReferences(deps.platform, {
+          project_uid: request.project_uid ?? meeting.project_uid,
+        });
         if (occurrence_id !== undefined && !isOccurrence(ruleScheduleOf(meeting), occurrence_id)) {
           throw occurrenceNotFound(meeting_uid, occurrence_id);
         }
@@ -224,6 +229,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       subject: "lfx.past-meetings.update",
       async handle(request) {
         const { uid, revision, ...patch } = request;
+        await checkReferences(deps.platform, { project_uid: request.project_uid });
         const key = directKey(uid);
         const updated = await updateIndexed({
           repo: pastMeetings,

@@ -1,20 +1,11 @@
-// lfx.registrants.*: who is registered for a meeting (CONTRACT §4, §5 "registrant", §6).
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs, never a duplicate and never a registrant without its claim:
-//   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
-//   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
-//   3. the registrant itself: the commit point;
-//   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
-// A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
-// and the count.
+// lfx.registrants.*: who is registered for a meeting (CONTRACT §4, §5 "registrant", §6). Creates
+// and deletes go through registrant-writes.ts (shared with the committee membership sync), which
+// also explains their write order.
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
-import { conflict, invalidField, notFound } from "../errors.js";
+import { invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
-import type { Logger } from "../logger.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims, type ClaimGuard } from "../store/claims.js";
-import { GroupCommit } from "../store/group-commit.js";
+import { Claims } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import { readPage } from "../store/paging.js";
@@ -25,67 +16,28 @@ import {
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
 } from "../store/registrants.js";
-import { deleteRsvpsOfRegistrant } from "./rsvps.js";
-import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
+import { checkOccurrenceOf } from "./meeting-view.js";
+import {
+  CLAIM_LEASE_MS,
+  checkRegistrantRules,
+  normalizeEmail,
+  registrantWrites,
+} from "./registrant-writes.js";
 import type { HandlerDeps } from "./types.js";
-import { deleteIndexed, updateClaimed } from "./entity-writes.js";
+import { updateClaimed } from "./entity-writes.js";
 
 const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
-/** A claim whose registrant has not appeared after this long belongs to a crashed create. */
-const CLAIM_LEASE_MS = 30_000;
 
 function reply(registrant: StoredRegistrant, revision: number): Registrant {
   return { ...registrant, revision };
 }
 
-/** Emails are stored and compared lower-case (CONTRACT §5). */
-export function normalizeEmail(email: string): string {
-  return email.toLowerCase();
-}
-
-/** Rules on the whole registrant that the request schema cannot see after a merge. */
-function checkRegistrantRules(registrant: StoredRegistrant): void {
-  if (registrant.type === "committee" && registrant.committee_uid === undefined) {
-    throw invalidField("/committee_uid", "is required when type is committee");
-  }
-  if (registrant.type !== "committee" && registrant.committee_uid !== undefined) {
-    throw invalidField("/committee_uid", "is only allowed when type is committee");
-  }
-}
-
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const registrants = repos.registrants;
-  const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
-  const registrantCount = new GroupCommit<StoredMeeting, number>({
-    repo: repos.meetings,
-    apply: (meeting, deltas) => ({
-      ...meeting,
-      registrant_count: Math.max(
-        0,
-        deltas.reduce((sum, d) => sum + d, meeting.registrant_count),
-      ),
-      updated_at: now().toISOString(),
-    }),
-    onCommitted: (key, meeting, revision) =>
-      events.publish("meetings", "updated", key, revision, shownMeeting(meeting)),
-  });
-
-  /**
-   * The registrant is committed when this runs, so a failure here does not fail the request: the
-   * count is left off by one, which check-consistency reports and repairs.
-   */
-  async function adjustCount(meetingUid: string, delta: number, log: Logger) {
-    try {
-      await registrantCount.add(directKey(meetingUid), delta);
-    } catch (err) {
-      log.error(
-        { err, meeting_uid: meetingUid, delta },
-        "registrant_count not updated; run check-consistency --repair",
-      );
-    }
-  }
+  const writes = registrantWrites(deps);
+  const { claims, emailClaim } = writes;
 
   /** The meeting of an existing registrant (404 for either). */
   async function registrantMeeting(uid: string): Promise<StoredMeeting> {
@@ -101,48 +53,13 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     return found === null ? null : reply(found.value, found.revision);
   }
 
-  /** The claim of (meeting, email): held by a registrant, or by a create that crashed. */
-  function emailClaim(meetingUid: string): ClaimGuard {
-    return {
-      exists: async (holder) => (await registrants.get(registrantKey(holder))) !== null,
-      // The message goes to logs at info level: it must not name the email (personal data).
-      taken: () => conflict(`the email is already registered for meeting ${meetingUid}`),
-    };
-  }
-
   return [
     endpoint({
       subject: "lfx.registrants.create",
       findCreated: findRegistrant,
       async handle(request, ctx) {
-        const uid = ctx.newUid;
-        const email = normalizeEmail(request.email);
-        const meeting = await repos.meetings.get(directKey(request.meeting_uid));
-        if (meeting === null) throw notFound("meeting", request.meeting_uid);
-        checkOccurrenceOf(meeting.value, request.occurrence_id);
-        const timestamp = now().toISOString();
-        const registrant: StoredRegistrant = {
-          ...request,
-          uid,
-          email,
-          type: request.type ?? "direct",
-          created_at: timestamp,
-          updated_at: timestamp,
-        };
-        checkRegistrantRules(registrant);
-
-        const claimKey = registrantEmailClaimKey(registrant.meeting_uid, email);
-        await claims.claimUnique(claimKey, uid, emailClaim(registrant.meeting_uid));
-        let revision: number;
-        try {
-          revision = await registrants.createIndexed(registrant);
-        } catch (err) {
-          await claims.releaseAfterFailure(claimKey, uid, err);
-          throw err;
-        }
-        events.publish(RESOURCE, "created", uid, revision, registrant);
-        await adjustCount(registrant.meeting_uid, +1, ctx.log);
-        return reply(registrant, revision);
+        const created = await writes.create(request, ctx.newUid, ctx.log);
+        return reply(created.value, created.revision);
       },
     }),
 
@@ -163,6 +80,11 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         // A new occurrence must be one of the meeting's (the meeting cannot change, see below).
         const occurrenceMeeting =
           typeof patch.occurrence_id === "string" ? await registrantMeeting(uid) : undefined;
+        // A new email without a username takes the new email's username, when it has one (§10).
+        const usernameOfNewEmail =
+          typeof patch.email === "string" && patch.username === undefined
+            ? await deps.platform?.usernameOf(normalizeEmail(patch.email))
+            : undefined;
         const updated = await updateClaimed(
           {
             repo: registrants,
@@ -181,6 +103,9 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
               }
               const merged = applyMergePatch(value, p);
               const result = { ...merged, email: normalizeEmail(merged.email) };
+              if (result.email !== value.email && usernameOfNewEmail !== undefined) {
+                result.username = usernameOfNewEmail;
+              }
               checkRegistrantRules(result);
               if (occurrenceMeeting !== undefined)
                 checkOccurrenceOf(occurrenceMeeting, result.occurrence_id);
@@ -203,15 +128,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.registrants.delete",
       async handle({ uid, revision }, ctx) {
-        const deleted = await deleteIndexed(registrants, "registrant", uid, revision);
-        const registrant = deleted.value;
-        const deletedRevision = deleted.revision;
-        await Promise.all([
-          claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
-          deleteRsvpsOfRegistrant(deps, uid),
-        ]);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
-        await adjustCount(registrant.meeting_uid, -1, ctx.log);
+        await writes.remove(uid, revision, ctx.log);
         return { uid, deleted: true };
       },
     }),

@@ -1,5 +1,6 @@
 // What every handler module receives from the composition root (service.ts).
 import type { EventPublisher } from "../events.js";
+import type { PlatformLookups } from "../platform/lookups.js";
 import type { Repositories } from "../store/repositories.js";
 
 export interface HandlerDeps {
@@ -12,4 +13,6 @@ export interface HandlerDeps {
   newId: () => string;
   /** Base of a meeting's `public_link`. */
   publicLinkBaseUrl: string;
+  /** The platform's project, committee and auth services; undefined with PLATFORM_LOOKUPS=off. */
+  platform: PlatformLookups | undefined;
 }

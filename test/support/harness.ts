@@ -10,14 +10,19 @@ export interface Harness {
   client: NatsConnection;
 }
 
-/** Registers beforeAll/afterAll; the returned object is filled in before the first test. */
-export function useServiceHarness(instanceCount = 1): Harness {
+/**
+ * Registers beforeAll/afterAll; the returned object is filled in before the first test. `env`
+ * is added to every instance's environment (e.g. `PLATFORM_LOOKUPS: "on"`).
+ */
+export function useServiceHarness(instanceCount = 1, env?: Record<string, string>): Harness {
   const harness = {} as Harness;
   beforeAll(async () => {
     harness.server = await startNatsServer();
     harness.instances = [];
     for (let i = 0; i < instanceCount; i += 1) {
-      harness.instances.push(await startInstance(harness.server.url));
+      harness.instances.push(
+        await startInstance(harness.server.url, env === undefined ? {} : { env }),
+      );
     }
     harness.client = await connectClient(harness.server.url);
   });

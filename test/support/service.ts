@@ -26,7 +26,8 @@ export async function startInstance(
   url: string,
   options: StartInstanceOptions = {},
 ): Promise<TestInstance> {
-  const config: Config = loadConfig({ NATS_URL: url, ...options.env });
+  // Tests play the platform's services themselves, and only where they are about them.
+  const config: Config = loadConfig({ NATS_URL: url, PLATFORM_LOOKUPS: "off", ...options.env });
   const logLines: Record<string, unknown>[] = [];
   const destination: DestinationStream = {
     write(line: string) {

@@ -25,9 +25,18 @@ describe("loadConfig", () => {
     [{ NATS_INBOX_PREFIX: "_INBOX.>" }, /NATS_INBOX_PREFIX/],
     [{ NATS_INBOX_PREFIX: "a b" }, /NATS_INBOX_PREFIX/],
     [{ NATS_INBOX_PREFIX: "a..b" }, /NATS_INBOX_PREFIX/],
+    [{ PLATFORM_LOOKUPS: "yes" }, /PLATFORM_LOOKUPS must be on or off/],
+    [{ PLATFORM_TIMEOUT_MS: "0" }, /PLATFORM_TIMEOUT_MS/],
   ])("refuses %j, naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("looks up the platform unless PLATFORM_LOOKUPS=off (CONTRACT §1)", () => {
+    expect(loadConfig({}).platformLookups).toBe(true);
+    expect(loadConfig({ PLATFORM_LOOKUPS: "on" }).platformLookups).toBe(true);
+    expect(loadConfig({ PLATFORM_LOOKUPS: "off" }).platformLookups).toBe(false);
+    expect(loadConfig({}).platformTimeoutMs).toBe(1500);
   });
 
   it("takes user and password together", () => {

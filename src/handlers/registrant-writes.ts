@@ -1,0 +1,184 @@
+// The registrant create and delete use cases, shared by `lfx.registrants.*` (registrants.ts) and
+// the committee membership sync (committee-sync.ts), so that a committee member becomes a
+// registrant exactly as a direct registration does: the same email claim, index keys, count and
+// events.
+//
+// Write order of a create, chosen so that a crash between any two steps leaves state that lists
+// skip and check-consistency repairs, never a duplicate and never a registrant without its claim:
+//   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
+//   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
+//   3. the registrant itself: the commit point;
+//   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
+// A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
+// and the count.
+import { conflict, invalidField, notFound } from "../errors.js";
+import type { RegistrantsCreateRequest } from "../generated/schema-types.js";
+import type { Logger } from "../logger.js";
+import { Claims, type ClaimGuard } from "../store/claims.js";
+import { GroupCommit } from "../store/group-commit.js";
+import { directKey } from "../store/keys.js";
+import type { Versioned } from "../store/kv-repository.js";
+import type { StoredMeeting } from "../store/meetings.js";
+import {
+  registrantEmailClaimKey,
+  registrantKey,
+  type StoredRegistrant,
+} from "../store/registrants.js";
+import { deleteIndexed } from "./entity-writes.js";
+import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
+import { deleteRsvpsOfRegistrant } from "./rsvps.js";
+import type { HandlerDeps } from "./types.js";
+
+const RESOURCE = "registrants";
+/** A claim whose registrant has not appeared after this long belongs to a crashed create. */
+export const CLAIM_LEASE_MS = 30_000;
+
+/** Emails are stored and compared lower-case (CONTRACT §5). */
+export function normalizeEmail(email: string): string {
+  return email.toLowerCase();
+}
+
+/** Rules on the whole registrant that the request schema cannot see after a merge. */
+export function checkRegistrantRules(registrant: StoredRegistrant): void {
+  if (registrant.type === "committee" && registrant.committee_uid === undefined) {
+    throw invalidField("/committee_uid", "is required when type is committee");
+  }
+  if (registrant.type !== "committee" && registrant.committee_uid !== undefined) {
+    throw invalidField("/committee_uid", "is only allowed when type is committee");
+  }
+}
+
+export interface RegistrantWrites {
+  claims: Claims;
+  /** The claim of (meeting, email): held by a registrant, or by a create that crashed. */
+  emailClaim: (meetingUid: string) => ClaimGuard;
+  /**
+   * Creates a registrant under `uid` (the request's fields; the email is lower-cased, `type`
+   * defaults to direct, a missing username is asked of the auth service). 404 without the
+   * meeting, 409 when the email is registered already.
+   */
+  create(
+    request: RegistrantsCreateRequest,
+    uid: string,
+    log: Logger,
+  ): Promise<Versioned<StoredRegistrant>>;
+  /** Deletes the registrant at `revision` and everything that hangs off it; 404 / 409 as usual. */
+  remove(uid: string, revision: number, log: Logger): Promise<Versioned<StoredRegistrant>>;
+  /** The registrant of (meeting, email), found through its claim: one get, never a scan. */
+  findByEmail(meetingUid: string, email: string): Promise<Versioned<StoredRegistrant> | null>;
+}
+
+/**
+ * One RegistrantWrites per set of dependencies (one per instance), so that every registration of
+ * a meeting, by request or by committee sync, goes through one group commit of its count.
+ */
+const shared = new WeakMap<HandlerDeps, RegistrantWrites>();
+
+export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
+  let writes = shared.get(deps);
+  if (writes === undefined) {
+    writes = createRegistrantWrites(deps);
+    shared.set(deps, writes);
+  }
+  return writes;
+}
+
+function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
+  const { repos, events, now } = deps;
+  const registrants = repos.registrants;
+  const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
+  const registrantCount = new GroupCommit<StoredMeeting, number>({
+    repo: repos.meetings,
+    apply: (meeting, deltas) => ({
+      ...meeting,
+      registrant_count: Math.max(
+        0,
+        deltas.reduce((sum, d) => sum + d, meeting.registrant_count),
+      ),
+      updated_at: now().toISOString(),
+    }),
+    onCommitted: (key, meeting, revision) =>
+      events.publish("meetings", "updated", key, revision, shownMeeting(meeting)),
+  });
+
+  /**
+   * The registrant is committed when this runs, so a failure here does not fail the request: the
+   * count is left off by one, which check-consistency reports and repairs.
+   */
+  async function adjustCount(meetingUid: string, delta: number, log: Logger) {
+    try {
+      await registrantCount.add(directKey(meetingUid), delta);
+    } catch (err) {
+      log.error(
+        { err, meeting_uid: meetingUid, delta },
+        "registrant_count not updated; run check-consistency --repair",
+      );
+    }
+  }
+
+  function emailClaim(meetingUid: string): ClaimGuard {
+    return {
+      exists: async (holder) => (await registrants.get(registrantKey(holder))) !== null,
+      // The message goes to logs at info level: it must not name the email (personal data).
+      taken: () => conflict(`the email is already registered for meeting ${meetingUid}`),
+    };
+  }
+
+  return {
+    claims,
+    emailClaim,
+
+    async create(request, uid, log) {
+      const email = normalizeEmail(request.email);
+      const meeting = await repos.meetings.get(directKey(request.meeting_uid));
+      if (meeting === null) throw notFound("meeting", request.meeting_uid);
+      checkOccurrenceOf(meeting.value, request.occurrence_id);
+      const username = request.username ?? (await deps.platform?.usernameOf(email));
+      const timestamp = now().toISOString();
+      const registrant: StoredRegistrant = {
+        ...request,
+        ...(username === undefined ? {} : { username }),
+        uid,
+        email,
+        type: request.type ?? "direct",
+        created_at: timestamp,
+        updated_at: timestamp,
+      };
+      checkRegistrantRules(registrant);
+
+      const claimKey = registrantEmailClaimKey(registrant.meeting_uid, email);
+      await claims.claimUnique(claimKey, uid, emailClaim(registrant.meeting_uid));
+      let revision: number;
+      try {
+        revision = await registrants.createIndexed(registrant);
+      } catch (err) {
+        await claims.releaseAfterFailure(claimKey, uid, err);
+        throw err;
+      }
+      events.publish(RESOURCE, "created", uid, revision, registrant);
+      await adjustCount(registrant.meeting_uid, +1, log);
+      return { value: registrant, revision };
+    },
+
+    async remove(uid, revision, log) {
+      const deleted = await deleteIndexed(registrants, "registrant", uid, revision);
+      const registrant = deleted.value;
+      await Promise.all([
+        claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
+        deleteRsvpsOfRegistrant(deps, uid),
+      ]);
+      events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
+      await adjustCount(registrant.meeting_uid, -1, log);
+      return deleted;
+    },
+
+    async findByEmail(meetingUid, email) {
+      const claim = await repos.registrantClaims.get(
+        registrantEmailClaimKey(meetingUid, normalizeEmail(email)),
+      );
+      if (claim === null) return null;
+      const found = await registrants.get(registrantKey(claim.value.uid));
+      return found !== null && found.value.meeting_uid === meetingUid ? found : null;
+    },
+  };
+}
