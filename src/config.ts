@@ -22,7 +22,34 @@ export interface Config {
   kvTimeoutMs: number;
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
+  /** Who callers are and what they may do (CONTRACT §8). */
+  auth: AuthConfig;
+  /**
+   * The service's own bearer token, for messages sent on nobody's behalf (PLATFORM.md §1); the
+   * default is a placeholder that only local runs accept.
+   */
+  serviceToken: string;
 }
+
+/** Where the keys that sign callers' tokens come from. */
+export type JwksSource = { kind: "url"; url: string } | { kind: "file"; path: string };
+
+export type AuthConfig =
+  | {
+      mode: "jwt";
+      jwks: JwksSource;
+      /** Required `iss`, when set. */
+      issuer: string | undefined;
+      /** Required `aud`, when set. */
+      audience: string | undefined;
+    }
+  | {
+      /** No checks: every caller is `localPrincipal` (local runs and tests only). */
+      mode: "off";
+      localPrincipal: string;
+    };
+
+export const AUTH_MODES = ["jwt", "off"] as const;
 
 /** One or more subject tokens: no wildcard, no whitespace, no empty token. */
 const SUBJECT_PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
@@ -58,6 +85,42 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+function authConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const mode = optional(env, "AUTH_MODE") ?? "jwt";
+  if (mode === "off") {
+    return { mode, localPrincipal: optional(env, "LOCAL_PRINCIPAL") ?? "local-dev" };
+  }
+  if (mode !== "jwt") {
+    throw new ConfigError(
+      `AUTH_MODE must be one of ${AUTH_MODES.join(", ")}, got ${JSON.stringify(mode)}`,
+    );
+  }
+  const jwksUrl = optional(env, "JWKS_URL");
+  const jwksFile = optional(env, "JWKS_FILE");
+  if (jwksUrl !== undefined && jwksFile !== undefined) {
+    throw new ConfigError("JWKS_URL and JWKS_FILE are exclusive: set one");
+  }
+  let jwks: JwksSource;
+  if (jwksUrl !== undefined) {
+    if (!URL.canParse(jwksUrl) || !/^https?:/.test(jwksUrl)) {
+      throw new ConfigError(`JWKS_URL must be an http(s) URL, got ${JSON.stringify(jwksUrl)}`);
+    }
+    jwks = { kind: "url", url: jwksUrl };
+  } else if (jwksFile !== undefined) {
+    jwks = { kind: "file", path: jwksFile };
+  } else {
+    throw new ConfigError(
+      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
+    );
+  }
+  return {
+    mode,
+    jwks,
+    issuer: optional(env, "JWT_ISSUER"),
+    audience: optional(env, "JWT_AUDIENCE"),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const natsServers = (optional(env, "NATS_URL") ?? "nats://127.0.0.1:4222")
     .split(",")
@@ -87,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return {
     natsServers,
+    auth: authConfig(env),
+    serviceToken: optional(env, "SERVICE_TOKEN") ?? "lfx-meeting-service",
     natsUserPassword: user !== undefined && pass !== undefined ? { user, pass } : undefined,
     natsCreds: optional(env, "NATS_CREDS"),
     natsInboxPrefix,

@@ -1,4 +1,5 @@
 // lfx.meetings.*: create, get, update, delete and list meetings (CONTRACT §4, §5).
+import { ANY_CALLER, itemField, meetingRelation, projectRelation } from "../auth/access.js";
 import {
   DEFAULT_EARLY_JOIN_TIME_MINUTES,
   DEFAULT_PLATFORM,
@@ -70,6 +71,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.meetings.create",
+      access: { request: ({ project_uid }) => projectRelation(project_uid, "meetings_creator") },
       findCreated: getMeeting,
       async handle(request, ctx) {
         const { organizers, ...fields } = request;
@@ -122,6 +124,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.get",
+      access: { request: ({ uid }) => meetingRelation(uid, "viewer") },
       async handle({ uid }) {
         const meeting = await getMeeting(uid);
         if (meeting === null) throw notFound("meeting", uid);
@@ -131,6 +134,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.update",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
@@ -159,6 +163,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.delete",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(meetings, "meeting", uid, revision);
         await deleteDependents(deleted.value);
@@ -169,6 +174,10 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.list",
+      access: {
+        request: () => ANY_CALLER,
+        item: (meeting) => meetingRelation(itemField(meeting, "uid"), "viewer"),
+      },
       async handle(request) {
         const { project_uid, committee_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         // The narrower index when both filters are given; every item is checked against both.

@@ -1,6 +1,7 @@
 // lfx.occurrences.*: the occurrences of a meeting (CONTRACT §4, §5 "occurrence"). They are not
 // stored: the recurrence engine (domain/occurrences.ts) computes them from the meeting, and only
 // cancellations are kept, on the meeting itself.
+import { meetingRelation } from "../auth/access.js";
 import { isOccurrence, occurrencesBetween } from "../domain/occurrences.js";
 import { invalidField, notFound, staleRevision } from "../errors.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
@@ -20,6 +21,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.occurrences.list",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "viewer") },
       async handle(request) {
         const { meeting_uid, include_cancelled = false, limit = DEFAULT_PAGE_SIZE } = request;
         const found = await repos.meetings.get(directKey(meeting_uid));
@@ -55,6 +57,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.occurrences.cancel",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       async handle({ meeting_uid, occurrence_id, revision }) {
         const key = directKey(meeting_uid);
         const { current, next } = await planUpdate({

@@ -8,6 +8,8 @@
 //   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
 // A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
 // and the count.
+import { ANY_CALLER, itemField, meetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { conflict, invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
@@ -57,6 +59,7 @@ function checkRegistrantRules(registrant: StoredRegistrant): void {
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const registrants = repos.registrants;
+  const rules = accessRules(deps);
   const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
   const registrantCount = new GroupCommit<StoredMeeting, number>({
     repo: repos.meetings,
@@ -113,6 +116,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.registrants.create",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       findCreated: findRegistrant,
       async handle(request, ctx) {
         const uid = ctx.newUid;
@@ -148,6 +152,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.get",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle({ uid }) {
         const found = await findRegistrant(uid);
         if (found === null) throw notFound("registrant", uid);
@@ -157,6 +162,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.update",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = registrantKey(uid);
@@ -202,6 +208,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.delete",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle({ uid, revision }, ctx) {
         const deleted = await deleteIndexed(registrants, "registrant", uid, revision);
         const registrant = deleted.value;
@@ -218,6 +225,15 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.list",
+      // By meeting: its organizers. By email: the registrations across meetings, each shown to
+      // the organizers of its meeting.
+      access: {
+        request: (filter) =>
+          filter.meeting_uid === undefined
+            ? ANY_CALLER
+            : meetingRelation(filter.meeting_uid, "organizer"),
+        item: (registrant) => meetingRelation(itemField(registrant, "meeting_uid"), "organizer"),
+      },
       async handle(request) {
         const { meeting_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         const email = request.email === undefined ? undefined : normalizeEmail(request.email);

@@ -4,6 +4,7 @@
 import type { ServiceMsg } from "@nats-io/services";
 import pLimit from "p-limit";
 import { createLogger } from "../../src/logger.js";
+import { localAuthenticator } from "../../src/auth/tokens.js";
 import { createMessageHandler, type AdapterDeps } from "../../src/rpc/adapter.js";
 import type { AnyEndpoint } from "../../src/rpc/endpoint.js";
 import type { IdempotentCreates } from "../../src/rpc/idempotency.js";
@@ -45,6 +46,7 @@ it("answers a request that waited in line past its deadline with 503, without ru
     newUid: () => "u",
     // Margins wide enough for a loaded machine: a stall of the event loop must not decide.
     requestDeadlineMs: 300,
+    auth: { authenticator: localAuthenticator("local-dev"), checker: null },
   };
   const handler = createMessageHandler(slowEndpoint, schema, deps);
   const answers: Answer[] = [];
