@@ -37,7 +37,8 @@ export type JwksSource = { kind: "url"; url: string } | { kind: "file"; path: st
 export type AuthConfig =
   | {
       mode: "jwt";
-      jwks: JwksSource;
+      /** Required to serve (the service refuses to start without); operator tools need none. */
+      jwks: JwksSource | undefined;
       /** Required `iss`, when set. */
       issuer: string | undefined;
       /** Required `aud`, when set. */
@@ -100,7 +101,7 @@ function authConfig(env: NodeJS.ProcessEnv): AuthConfig {
   if (jwksUrl !== undefined && jwksFile !== undefined) {
     throw new ConfigError("JWKS_URL and JWKS_FILE are exclusive: set one");
   }
-  let jwks: JwksSource;
+  let jwks: JwksSource | undefined;
   if (jwksUrl !== undefined) {
     if (!URL.canParse(jwksUrl) || !/^https?:/.test(jwksUrl)) {
       throw new ConfigError(`JWKS_URL must be an http(s) URL, got ${JSON.stringify(jwksUrl)}`);
@@ -109,9 +110,9 @@ function authConfig(env: NodeJS.ProcessEnv): AuthConfig {
   } else if (jwksFile !== undefined) {
     jwks = { kind: "file", path: jwksFile };
   } else {
-    throw new ConfigError(
-      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
-    );
+    // Checked when the service starts (auth/tokens.ts), not here: operator tools read the same
+    // configuration and verify no tokens.
+    jwks = undefined;
   }
   return {
     mode,

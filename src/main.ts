@@ -118,6 +118,14 @@ async function main(): Promise<void> {
   } catch (err) {
     // An abandoned start-up; shutdown() ends the process.
     if (stopping) return;
+    if (err instanceof ConfigError) {
+      // A setting only start-up can judge (a JWKS_FILE that cannot be read).
+      log.fatal({ err }, `configuration error: ${err.message}`);
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      await nc.close();
+      exit(2);
+      return;
+    }
     throw err;
   }
 }

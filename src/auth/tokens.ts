@@ -88,7 +88,12 @@ export async function jwtAuthenticator(
   };
 }
 
-async function keySet(source: JwksSource): Promise<JWTVerifyGetKey> {
+async function keySet(source: JwksSource | undefined): Promise<JWTVerifyGetKey> {
+  if (source === undefined) {
+    throw new ConfigError(
+      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
+    );
+  }
   if (source.kind === "url") {
     // jose caches the set, fetches it again on a token whose kid it does not know (at most once
     // per cooldown, so unknown kids cannot make it hammer the gateway) and after cacheMaxAge.

@@ -47,11 +47,14 @@ export interface ServiceProcess {
 // Every process this module started, so that a failed test leaves none behind.
 const started = new Set<ChildProcess>();
 
-/** Starts `node dist/main.js` with `env` added to this process's environment. */
+/**
+ * Starts `node dist/main.js` with `env` added to this process's environment (AUTH_MODE=off unless
+ * `env` says otherwise, as startInstance does).
+ */
 export function spawnService(env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, AUTH_MODE: "off", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.add(child);

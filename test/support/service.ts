@@ -16,6 +16,7 @@ export interface TestInstance {
 }
 
 export interface StartInstanceOptions {
+  /** Environment of the instance; AUTH_MODE defaults to `off` here. */
   env?: Record<string, string>;
   logLevel?: string;
   /** Wraps the service's connection, e.g. to inject faults (test/support/faulty-connection.ts). */
@@ -26,7 +27,8 @@ export async function startInstance(
   url: string,
   options: StartInstanceOptions = {},
 ): Promise<TestInstance> {
-  const config: Config = loadConfig({ NATS_URL: url, ...options.env });
+  // AUTH_MODE=off unless a test asks for tokens: the suite's other files test everything else.
+  const config: Config = loadConfig({ NATS_URL: url, AUTH_MODE: "off", ...options.env });
   const logLines: Record<string, unknown>[] = [];
   const destination: DestinationStream = {
     write(line: string) {
