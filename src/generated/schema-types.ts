@@ -1214,6 +1214,8 @@ export interface MeetingSettings {
    */
   uid: string;
   organizers: Organizers;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1226,6 +1228,14 @@ export interface MeetingSettings {
    * The KV revision of the entity's record; an update or delete must name the current one.
    */
   revision: number;
+}
+/**
+ * Who made a change (CONTRACT §8): the caller's token's sub as principal, with its username and email when the token has them. Server-set, never accepted from clients.
+ */
+export interface Author {
+  principal: string;
+  username?: string;
+  email?: string;
 }
 /**
  * A meeting as the service returns it (CONTRACT §5 'meeting'). Optional fields are absent unless set; platform and early_join_time_minutes are filled with their defaults on create.
@@ -1287,6 +1297,8 @@ export interface Meeting {
    * @maxItems 50
    */
   occurrences: Occurrence[];
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1375,6 +1387,8 @@ export interface Participant {
    */
   is_attended: boolean;
   sessions: ParticipantSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1472,6 +1486,8 @@ export interface PastMeeting {
   recording_uids: ArtifactUids;
   transcript_uids: ArtifactUids;
   summary_uids: ArtifactUids;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1530,6 +1546,8 @@ export interface Recording {
   recording_count: number;
   recording_files: ArtifactFiles;
   sessions: ArtifactSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1575,6 +1593,8 @@ export interface Registrant {
   avatar_url?: string;
   linkedin_profile?: string;
   username?: string;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1615,6 +1635,8 @@ export interface Rsvp {
    * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
    */
   occurrence_id?: string;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1656,6 +1678,8 @@ export interface Summary {
    */
   approved: boolean;
   email_sent: boolean;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1697,6 +1721,8 @@ export interface Transcript {
   transcript_count: number;
   transcript_files: ArtifactFiles;
   sessions: ArtifactSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
