@@ -96,10 +96,11 @@ async function keySet(source: JwksSource | undefined): Promise<JWTVerifyGetKey> 
   }
   if (source.kind === "url") {
     // jose caches the set, fetches it again on a token whose kid it does not know (at most once
-    // per cooldown, so unknown kids cannot make it hammer the gateway) and after cacheMaxAge.
+    // per cooldown, so unknown kids cannot make it hammer the gateway; jose's default of 30 s
+    // would refuse a rotated key's tokens for that long) and after cacheMaxAge.
     return createRemoteJWKSet(new URL(source.url), {
       timeoutDuration: 5000,
-      cooldownDuration: 30_000,
+      cooldownDuration: 5000,
       cacheMaxAge: 10 * 60_000,
     });
   }
