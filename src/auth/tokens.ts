@@ -137,6 +137,9 @@ function verificationFailure(err: unknown): AppError {
 function callerOf(payload: JWTPayload, authorization: string): Caller {
   const { sub } = payload;
   if (typeof sub !== "string" || sub === "") throw unauthenticated("token without sub");
+  // The principal goes into the line-based access-check protocol (PLATFORM.md §3): a line break
+  // or tab in it would forge or hide a check.
+  if (/[\s\p{Cc}]/u.test(sub)) throw unauthenticated("sub with whitespace or control characters");
   const username = stringClaim(payload, USERNAME_CLAIM) ?? stringClaim(payload, "username");
   const email = stringClaim(payload, "email");
   return {

@@ -651,6 +651,13 @@ describe("hostile headers", () => {
     expect(after.status).toBe(403);
   });
 
+  test("a signed token whose sub would break the access-check lines: 401", async () => {
+    access.superusers.add("x");
+    const forged = await signToken(rsaKey, { sub: "x\nmeeting:m#organizer@user:x" });
+    const reply = await call<ErrorBody>("lfx.meetings.get", { uid: "abc" }, forged);
+    expect(reply.status).toBe(401);
+  });
+
   test("the reason is logged, not replied", async () => {
     const expired = await signToken(rsaKey, { sub: freshPrincipal("late"), expiresInS: -600 });
     await call("lfx.meetings.get", { uid: "abc" }, expired);
