@@ -122,6 +122,21 @@ function authConfig(env: NodeJS.ProcessEnv): AuthConfig {
   };
 }
 
+/**
+ * The keys tokens are verified with, which serving with AUTH_MODE=jwt requires (operator tools,
+ * which read the same configuration, do not): checked by main.ts before it connects, so a
+ * service without them stops at once.
+ */
+export function requireJwksSource(auth: AuthConfig): JwksSource | undefined {
+  if (auth.mode === "off") return undefined;
+  if (auth.jwks === undefined) {
+    throw new ConfigError(
+      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
+    );
+  }
+  return auth.jwks;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const natsServers = (optional(env, "NATS_URL") ?? "nats://127.0.0.1:4222")
     .split(",")

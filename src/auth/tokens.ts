@@ -12,7 +12,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import type { AuthConfig, JwksSource } from "../config.js";
-import { ConfigError } from "../config.js";
+import { ConfigError, requireJwksSource } from "../config.js";
 import type { AppError } from "../errors.js";
 import { unauthenticated, unavailable } from "../errors.js";
 import type { Caller } from "../request-scope.js";
@@ -60,7 +60,9 @@ export function localAuthenticator(principal: string): Authenticator {
 export async function jwtAuthenticator(
   config: Extract<AuthConfig, { mode: "jwt" }>,
 ): Promise<Authenticator> {
-  const keys = await keySet(config.jwks);
+  const source = requireJwksSource(config);
+  if (source === undefined) throw new Error("jwtAuthenticator with AUTH_MODE=off");
+  const keys = await keySet(source);
   const options = {
     algorithms: ALGORITHMS,
     clockTolerance: CLOCK_TOLERANCE_S,
@@ -88,12 +90,7 @@ export async function jwtAuthenticator(
   };
 }
 
-async function keySet(source: JwksSource | undefined): Promise<JWTVerifyGetKey> {
-  if (source === undefined) {
-    throw new ConfigError(
-      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
-    );
-  }
+async function keySet(source: JwksSource): Promise<JWTVerifyGetKey> {
   if (source.kind === "url") {
     // jose caches the set, fetches it again on a token whose kid it does not know (at most once
     // per cooldown, so unknown kids cannot make it hammer the gateway; jose's default of 30 s
