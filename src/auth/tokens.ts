@@ -29,6 +29,10 @@ const CLOCK_TOLERANCE_S = 30;
  */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
+/** How long a verified token is taken as verified (at most until it expires), and how many. */
+const VERIFIED_TTL_MS = 60_000;
+const MAX_VERIFIED = 10_000;
+
 /** Asymmetric algorithms only: a shared-secret (HS*) or unsigned token is never accepted. */
 const ALGORITHMS = [
   "RS256",
@@ -69,6 +73,7 @@ export async function jwtAuthenticator(
     ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
     ...(config.audience === undefined ? {} : { audience: config.audience }),
   };
+  const verified = new Map<string, { caller: Caller; until: number }>();
   return {
     async authenticate(authorization) {
       if (authorization === undefined || authorization === "") {
@@ -77,6 +82,8 @@ export async function jwtAuthenticator(
       if (authorization.length > MAX_AUTHORIZATION_LENGTH) {
         throw unauthenticated(`Authorization header of ${authorization.length} characters`);
       }
+      const known = verified.get(authorization);
+      if (known !== undefined && known.until > Date.now()) return known.caller;
       const token = BEARER.exec(authorization)?.[1];
       if (token === undefined) throw unauthenticated("Authorization is not a Bearer JWT");
       let payload: JWTPayload;
@@ -85,9 +92,31 @@ export async function jwtAuthenticator(
       } catch (err) {
         throw verificationFailure(err);
       }
-      return callerOf(payload, authorization);
+      const caller = callerOf(payload, authorization);
+      remember(verified, authorization, caller, payload.exp);
+      return caller;
     },
   };
+}
+
+/**
+ * Keeps a verified token for a while (never past its `exp`): a caller sends many requests with
+ * one token, and a signature check is most of what verification costs.
+ */
+function remember(
+  verified: Map<string, { caller: Caller; until: number }>,
+  authorization: string,
+  caller: Caller,
+  exp: number | undefined,
+): void {
+  const now = Date.now();
+  const until = Math.min(now + VERIFIED_TTL_MS, exp === undefined ? Infinity : exp * 1000);
+  verified.delete(authorization);
+  verified.set(authorization, { caller, until });
+  if (verified.size > MAX_VERIFIED) {
+    const oldest = verified.keys().next();
+    if (oldest.done !== true) verified.delete(oldest.value);
+  }
 }
 
 async function keySet(source: JwksSource): Promise<JWTVerifyGetKey> {
