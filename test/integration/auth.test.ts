@@ -651,6 +651,17 @@ describe("hostile headers", () => {
     expect(after.status).toBe(403);
   });
 
+  test("the token comes before the body: without one, a body that is not JSON is a 401", async () => {
+    const reply = await request<ErrorBody>(client, "lfx.meetings.create", "{not json");
+    expect(reply.status).toBe(401);
+    const withToken = await call<ErrorBody>(
+      "lfx.meetings.create",
+      "{not json",
+      await tokenFor(freshPrincipal("early")),
+    );
+    expect(withToken.status).toBe(400);
+  });
+
   test("a signed token whose sub would break the access-check lines: 401", async () => {
     access.superusers.add("x");
     const forged = await signToken(rsaKey, { sub: "x\nmeeting:m#organizer@user:x" });
