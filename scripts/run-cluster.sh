@@ -54,6 +54,6 @@ Users and permissions as for make run (nats-auth.conf); start instances as the s
 (each in its own terminal):
   NATS_URL=nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233 KV_REPLICAS=3 \\
   NATS_USER=lfx-meeting-service NATS_PASSWORD=local-service-password \\
-  NATS_INBOX_PREFIX=_INBOX_lfx-meeting-service npm start
+  NATS_INBOX_PREFIX=_INBOX_lfx-meeting-service AUTH_MODE=off npm start
 EOF
 wait "${pids[@]}" 2>/dev/null || true

@@ -27,6 +27,9 @@ export NATS_PASSWORD="${NATS_PASSWORD:-local-service-password}"
 export NATS_INBOX_PREFIX="${NATS_INBOX_PREFIX:-_INBOX_lfx-meeting-service}"
 # No project, committee or auth service runs locally (CONTRACT §1).
 export PLATFORM_LOOKUPS="${PLATFORM_LOOKUPS:-off}"
+# Local runs have no gateway issuing tokens and no access-check service: no checks, every caller
+# is LOCAL_PRINCIPAL (the service warns at start). Never in production.
+export AUTH_MODE="${AUTH_MODE:-off}"
 node dist/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null || true' INT TERM

@@ -34,7 +34,35 @@ export interface Config {
   platformLookups: boolean;
   /** How long one request to a platform service (project, committee, auth) may take. */
   platformTimeoutMs: number;
+  /** Who callers are and what they may do (CONTRACT §8). */
+  auth: AuthConfig;
+  /**
+   * The service's own bearer token, for messages sent on nobody's behalf (PLATFORM.md §1); the
+   * default is a placeholder that only local runs accept.
+   */
+  serviceToken: string;
 }
+
+/** Where the keys that sign callers' tokens come from. */
+export type JwksSource = { kind: "url"; url: string } | { kind: "file"; path: string };
+
+export type AuthConfig =
+  | {
+      mode: "jwt";
+      /** Required to serve (the service refuses to start without); operator tools need none. */
+      jwks: JwksSource | undefined;
+      /** Required `iss`, when set. */
+      issuer: string | undefined;
+      /** Required `aud`, when set. */
+      audience: string | undefined;
+    }
+  | {
+      /** No checks: every caller is `localPrincipal` (local runs and tests only). */
+      mode: "off";
+      localPrincipal: string;
+    };
+
+export const AUTH_MODES = ["jwt", "off"] as const;
 
 /** One or more subject tokens: no wildcard, no whitespace, no empty token. */
 const SUBJECT_PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
@@ -78,6 +106,57 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+function authConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const mode = optional(env, "AUTH_MODE") ?? "jwt";
+  if (mode === "off") {
+    return { mode, localPrincipal: optional(env, "LOCAL_PRINCIPAL") ?? "local-dev" };
+  }
+  if (mode !== "jwt") {
+    throw new ConfigError(
+      `AUTH_MODE must be one of ${AUTH_MODES.join(", ")}, got ${JSON.stringify(mode)}`,
+    );
+  }
+  const jwksUrl = optional(env, "JWKS_URL");
+  const jwksFile = optional(env, "JWKS_FILE");
+  if (jwksUrl !== undefined && jwksFile !== undefined) {
+    throw new ConfigError("JWKS_URL and JWKS_FILE are exclusive: set one");
+  }
+  let jwks: JwksSource | undefined;
+  if (jwksUrl !== undefined) {
+    if (!URL.canParse(jwksUrl) || !/^https?:/.test(jwksUrl)) {
+      throw new ConfigError(`JWKS_URL must be an http(s) URL, got ${JSON.stringify(jwksUrl)}`);
+    }
+    jwks = { kind: "url", url: jwksUrl };
+  } else if (jwksFile !== undefined) {
+    jwks = { kind: "file", path: jwksFile };
+  } else {
+    // Checked when the service starts (auth/tokens.ts), not here: operator tools read the same
+    // configuration and verify no tokens.
+    jwks = undefined;
+  }
+  return {
+    mode,
+    jwks,
+    issuer: optional(env, "JWT_ISSUER"),
+    audience: optional(env, "JWT_AUDIENCE"),
+  };
+}
+
+/**
+ * The keys tokens are verified with, which serving with AUTH_MODE=jwt requires (operator tools,
+ * which read the same configuration, do not): checked by main.ts before it connects, so a
+ * service without them stops at once.
+ */
+export function requireJwksSource(auth: AuthConfig): JwksSource | undefined {
+  if (auth.mode === "off") return undefined;
+  if (auth.jwks === undefined) {
+    throw new ConfigError(
+      "AUTH_MODE=jwt needs JWKS_URL or JWKS_FILE (the keys that sign callers' tokens)",
+    );
+  }
+  return auth.jwks;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const natsServers = (optional(env, "NATS_URL") ?? "nats://127.0.0.1:4222")
     .split(",")
@@ -108,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const kvTimeoutMs = integer(env, "KV_TIMEOUT_MS", 2000, 100, 60_000);
   return {
     natsServers,
+    auth: authConfig(env),
+    serviceToken: optional(env, "SERVICE_TOKEN") ?? "lfx-meeting-service",
     natsUserPassword: user !== undefined && pass !== undefined ? { user, pass } : undefined,
     natsCreds: optional(env, "NATS_CREDS"),
     natsInboxPrefix,

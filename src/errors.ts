@@ -1,12 +1,21 @@
-// The service's error taxonomy (CONTRACT §3): five codes, one status each, and the one place that
+// The service's error taxonomy (CONTRACT §3): seven codes, one status each, and the one place that
 // turns any thrown value into the wire error. Handlers and stores throw AppError; everything else
 // that reaches the adapter becomes `internal`, with the original kept as `cause` for the log.
 
-export type ErrorCode = "invalid_request" | "not_found" | "conflict" | "unavailable" | "internal";
+export type ErrorCode =
+  | "invalid_request"
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "unavailable"
+  | "internal";
 
 /** Exhaustive: a new code without a status does not compile. */
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,
@@ -49,6 +58,28 @@ export function invalidRequest(message: string, details?: readonly ErrorDetail[]
 /** A rule violation on one field, reported like a schema violation. */
 export function invalidField(path: string, message: string): AppError {
   return invalidRequest(`${path}: ${message}`, [{ path, message }]);
+}
+
+/**
+ * No usable token (CONTRACT §8). The message is the same whatever was wrong with it, so that a
+ * caller learns nothing that helps forge one; the reason goes to the log only, as `cause`.
+ */
+export function unauthenticated(reason: string): AppError {
+  return new AppError(
+    "unauthenticated",
+    "a valid Authorization bearer token is required",
+    undefined,
+    {
+      cause: reason,
+    },
+  );
+}
+
+/** The caller lacks the relation the endpoint needs (CONTRACT §8); the check itself is logged. */
+export function forbidden(check: string): AppError {
+  return new AppError("forbidden", "the caller lacks the relation this request needs", undefined, {
+    cause: check,
+  });
 }
 
 export function notFound(entity: string, uid: string): AppError {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { ConfigError, loadConfig, requireJwksSource, type Config } from "./config.js";
 import { createLogger, stdoutDestination, type Logger } from "./logger.js";
 import { startService, SERVICE_NAME, type RunningService } from "./service.js";
 
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    requireJwksSource(config.auth);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);
@@ -118,6 +119,14 @@ async function main(): Promise<void> {
   } catch (err) {
     // An abandoned start-up; shutdown() ends the process.
     if (stopping) return;
+    if (err instanceof ConfigError) {
+      // A setting only start-up can judge (a JWKS_FILE that cannot be read).
+      log.fatal({ err }, `configuration error: ${err.message}`);
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      await nc.close();
+      exit(2);
+      return;
+    }
     throw err;
   }
   void started.running.failed.then(async (err) => {

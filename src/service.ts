@@ -8,6 +8,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceStats } from "@nats-io/services";
 import { nanoid } from "nanoid";
 import pLimit from "p-limit";
+import { AccessChecker, natsAskPlatform } from "./auth/access-check.js";
+import { jwtAuthenticator, localAuthenticator } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { natsEventPublisher } from "./events.js";
 import { committeeMembers } from "./handlers/committee-members.js";
@@ -16,7 +18,7 @@ import { applyProjectSettingsChange } from "./handlers/project-settings.js";
 import type { Logger } from "./logger.js";
 import { natsPlatformLookups } from "./platform/nats-lookups.js";
 import { subscribePlatformEvents, type PlatformSubscriptions } from "./platform/subscriptions.js";
-import { createMessageHandler } from "./rpc/adapter.js";
+import { createMessageHandler, type RequestAuth } from "./rpc/adapter.js";
 import { endpointName } from "./rpc/endpoint.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
 import { loadRequestSchemas } from "./rpc/schemas.js";
@@ -56,6 +58,8 @@ export async function startService(
   startup?: AbortSignal,
 ): Promise<RunningService> {
   const timeout = config.kvTimeoutMs;
+  // Before the buckets: a bad JWKS_FILE stops start at once.
+  const auth = await requestAuth(nc, config, log);
   const js = jetstream(nc, { timeout });
   const buckets = await whenJetStreamAnswers(log, startup, async () =>
     openBuckets({
@@ -107,6 +111,7 @@ export async function startService(
     }),
     newUid: () => nanoid(),
     requestDeadlineMs: config.requestDeadlineMs,
+    auth,
   };
 
   const service = await new Svcm(nc).add({
@@ -170,6 +175,22 @@ export async function startService(
         log.warn({ active: limit.activeCount }, "stopped with requests still in flight");
       await closeBuckets(buckets);
     },
+  };
+}
+
+/** AUTH_MODE (CONTRACT §1, §8): verified tokens and access checks, or nobody checked at all. */
+async function requestAuth(nc: NatsConnection, config: Config, log: Logger): Promise<RequestAuth> {
+  const { auth } = config;
+  if (auth.mode === "off") {
+    log.warn(
+      { local_principal: auth.localPrincipal },
+      "AUTH_MODE=off: requests are not authenticated and no access is checked; never in production",
+    );
+    return { authenticator: localAuthenticator(auth.localPrincipal), checker: null };
+  }
+  return {
+    authenticator: await jwtAuthenticator(auth),
+    checker: new AccessChecker(natsAskPlatform(nc, config.kvTimeoutMs)),
   };
 }
 

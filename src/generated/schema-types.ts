@@ -1246,6 +1246,8 @@ export interface MeetingSettings {
    */
   uid: string;
   organizers: Organizers;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1258,6 +1260,14 @@ export interface MeetingSettings {
    * The KV revision of the entity's record; an update or delete must name the current one.
    */
   revision: number;
+}
+/**
+ * Who made a change (CONTRACT §8): the caller's token's sub as principal, with its username and email when the token has them. Server-set, never accepted from clients.
+ */
+export interface Author {
+  principal: string;
+  username?: string;
+  email?: string;
 }
 /**
  * A meeting as the service returns it (CONTRACT §5 'meeting'). Optional fields are absent unless set; platform and early_join_time_minutes are filled with their defaults on create.
@@ -1319,6 +1329,8 @@ export interface Meeting {
    * @maxItems 50
    */
   occurrences: Occurrence[];
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1407,6 +1419,8 @@ export interface Participant {
    */
   is_attended: boolean;
   sessions: ParticipantSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1504,6 +1518,8 @@ export interface PastMeeting {
   recording_uids: ArtifactUids;
   transcript_uids: ArtifactUids;
   summary_uids: ArtifactUids;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1562,6 +1578,8 @@ export interface Recording {
   recording_count: number;
   recording_files: ArtifactFiles;
   sessions: ArtifactSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1607,6 +1625,8 @@ export interface Registrant {
   avatar_url?: string;
   linkedin_profile?: string;
   username?: string;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1647,6 +1667,8 @@ export interface Rsvp {
    * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
    */
   occurrence_id?: string;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1688,6 +1710,8 @@ export interface Summary {
    */
   approved: boolean;
   email_sent: boolean;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */
@@ -1729,6 +1753,8 @@ export interface Transcript {
   transcript_count: number;
   transcript_files: ArtifactFiles;
   sessions: ArtifactSessions;
+  created_by?: Author;
+  updated_by?: Author;
   /**
    * An RFC 3339 date-time with a time zone; replies use UTC (...Z).
    */

@@ -70,8 +70,12 @@ async function readAtLeast<S extends object>(
   return read === null || read.revision < revision ? repo.getLatest(key) : read;
 }
 
+/** Equal but for when and by whom they were last written (a retry may come from another). */
 function sameContent<S extends Stamped>(a: S, b: S): boolean {
-  return jsonEqual({ ...a, updated_at: "" }, { ...b, updated_at: "" });
+  return jsonEqual(
+    { ...a, updated_at: "", updated_by: "" },
+    { ...b, updated_at: "", updated_by: "" },
+  );
 }
 
 export interface UpdateOutcome<S> extends Versioned<S> {

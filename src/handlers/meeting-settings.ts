@@ -1,5 +1,6 @@
 // lfx.meeting-settings.*: the organizers of a meeting, kept beside it under the same uid. Created
 // and deleted with the meeting (handlers/meetings.ts); here they are read and updated.
+import { meetingRelation } from "../auth/access.js";
 import { AppError, notFound, staleRevision, unavailable } from "../errors.js";
 import type { MeetingSettings } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
@@ -19,6 +20,7 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.meeting-settings.get",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle({ uid }): Promise<MeetingSettings> {
         const found = await settings.get(directKey(uid));
         if (found === null) throw notFound("meeting settings", uid);
@@ -28,6 +30,7 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meeting-settings.update",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle({ uid, revision, organizers }): Promise<MeetingSettings> {
         const key = directKey(uid);
         const { current, next } = await planUpdate({

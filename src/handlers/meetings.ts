@@ -1,4 +1,5 @@
 // lfx.meetings.*: create, get, update, delete and list meetings (CONTRACT §4, §5).
+import { ANY_CALLER, itemField, meetingRelation, projectRelation } from "../auth/access.js";
 import {
   DEFAULT_EARLY_JOIN_TIME_MINUTES,
   DEFAULT_PLATFORM,
@@ -98,6 +99,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.meetings.create",
+      access: { request: ({ project_uid }) => projectRelation(project_uid, "meetings_creator") },
       findCreated: getMeeting,
       async handle(request, ctx) {
         const { organizers, ...fields } = request;
@@ -153,6 +155,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.get",
+      access: { request: ({ uid }) => meetingRelation(uid, "viewer") },
       async handle({ uid }) {
         const meeting = await getMeeting(uid);
         if (meeting === null) throw notFound("meeting", uid);
@@ -162,6 +165,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.update",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle(request, ctx) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
@@ -196,6 +200,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.delete",
+      access: { request: ({ uid }) => meetingRelation(uid, "organizer") },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(meetings, "meeting", uid, revision);
         await deleteDependents(deleted.value);
@@ -206,6 +211,10 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.meetings.list",
+      access: {
+        request: () => ANY_CALLER,
+        item: (meeting) => meetingRelation(itemField(meeting, "uid"), "viewer"),
+      },
       async handle(request) {
         const { project_uid, committee_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         // The narrower index when both filters are given; every item is checked against both.

@@ -1,6 +1,7 @@
 // lfx.occurrences.*: the occurrences of a meeting (CONTRACT §4, §5 "occurrence", §12). They are
 // not stored: the recurrence engine (domain/occurrences.ts) computes them from the meeting, and
 // only cancellations and edits are kept, on the meeting itself (domain/occurrence-edits.ts).
+import { meetingRelation } from "../auth/access.js";
 import {
   applyOccurrenceEdit,
   editedOccurrencesBetween,
@@ -57,6 +58,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.occurrences.list",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "viewer") },
       async handle(request) {
         const { meeting_uid, include_cancelled = false, limit = DEFAULT_PAGE_SIZE } = request;
         const found = await repos.meetings.get(directKey(meeting_uid));
@@ -93,6 +95,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.occurrences.cancel",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       async handle({ meeting_uid, occurrence_id, revision }) {
         return changeOccurrences(meeting_uid, revision, (meeting) => {
           if (!isOccurrence(ruleScheduleOf(meeting), occurrence_id)) {
@@ -106,6 +109,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.occurrences.update",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       async handle({ meeting_uid, revision, ...change }) {
         const at = now().getTime();
         return changeOccurrences(meeting_uid, revision, (meeting) => {

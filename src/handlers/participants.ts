@@ -13,6 +13,8 @@
 //   2. the index key under the past meeting: a dangling index key is skipped by lists;
 //   3. the participant itself: the commit point.
 // A delete runs the other way: the participant, then its index key and its claim.
+import { pastMeetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { closeAttendance, openAttendance, registrationCovers } from "../domain/lifecycle.js";
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
@@ -275,6 +277,8 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const participants = repos.participants;
   const claims = participantClaims(deps);
+  const rules = accessRules(deps);
+  const organizerOf = (pastMeetingUid: string) => pastMeetingRelation(pastMeetingUid, "organizer");
 
   async function findParticipant(uid: string): Promise<Participant | null> {
     const found = await participants.get(directKey(uid));
@@ -299,6 +303,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.participants.create",
+      access: { request: ({ past_meeting_uid }) => organizerOf(past_meeting_uid) },
       findCreated: findParticipant,
       async handle(request, ctx) {
         const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
@@ -330,6 +335,9 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.get",
+      access: {
+        request: ({ uid }) => rules.childOrganizer(repos.participants, "participant", uid),
+      },
       async handle({ uid }) {
         const found = await findParticipant(uid);
         if (found === null) throw notFound("participant", uid);
@@ -339,6 +347,9 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.update",
+      access: {
+        request: ({ uid }) => rules.childOrganizer(repos.participants, "participant", uid),
+      },
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = directKey(uid);
@@ -389,6 +400,9 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.delete",
+      access: {
+        request: ({ uid }) => rules.childOrganizer(repos.participants, "participant", uid),
+      },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(participants, "participant", uid, revision);
         const participant = deleted.value;
@@ -403,6 +417,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.list",
+      access: { request: ({ past_meeting_uid }) => organizerOf(past_meeting_uid) },
       async handle(request) {
         const { past_meeting_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         const prefix = pastMeetingChildrenPrefix(past_meeting_uid);
@@ -422,6 +437,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.join",
+      access: { request: ({ past_meeting_uid }) => organizerOf(past_meeting_uid) },
       async handle(request, ctx) {
         const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
         const email = normalizeEmail(request.email);
@@ -470,6 +486,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.participants.leave",
+      access: { request: ({ past_meeting_uid }) => organizerOf(past_meeting_uid) },
       async handle(request) {
         const { past_meeting_uid, leave_reason } = request;
         const leftAt = request.left_at;

@@ -18,6 +18,8 @@
 // A delete runs the other way: the past meeting first (at its revision), then its index keys and
 // claim, then its participants, recordings, transcripts and summaries with their keys.
 // Deleting the meeting leaves all of this in place: history stays (CONTRACT §4).
+import { ANY_CALLER, itemField, meetingRelation, pastMeetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import {
   checkScheduledTimes,
   closeMeetingSession,
@@ -96,6 +98,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const pastMeetings = repos.pastMeetings;
   const claims = new Claims(repos.pastMeetingClaims, now, CLAIM_LEASE_MS);
+  const rules = accessRules(deps);
 
   async function findPastMeeting(uid: string): Promise<PastMeeting | null> {
     const found = await pastMeetings.get(directKey(uid));
@@ -183,6 +186,10 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.past-meetings.create",
+      access: {
+        request: ({ meeting_uid, project_uid }) =>
+          rules.pastMeetingCreator(meeting_uid, project_uid),
+      },
       findCreated: findPastMeeting,
       async handle(request, ctx) {
         const { meeting_uid, occurrence_id } = request;
@@ -218,6 +225,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.get",
+      access: { request: ({ uid }) => pastMeetingRelation(uid, "viewer") },
       async handle({ uid }) {
         const found = await findPastMeeting(uid);
         if (found === null) throw notFound("past meeting", uid);
@@ -227,6 +235,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.update",
+      access: { request: ({ uid }) => pastMeetingRelation(uid, "organizer") },
       async handle(request) {
         const { uid, revision, ...patch } = request;
         await checkReferences(deps.platform, { project_uid: request.project_uid });
@@ -249,6 +258,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.delete",
+      access: { request: ({ uid }) => pastMeetingRelation(uid, "organizer") },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(pastMeetings, "past meeting", uid, revision);
         const deletedRevision = deleted.revision;
@@ -267,6 +277,10 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.list",
+      access: {
+        request: () => ANY_CALLER,
+        item: (pastMeeting) => pastMeetingRelation(itemField(pastMeeting, "uid"), "viewer"),
+      },
       async handle(request) {
         const { meeting_uid, project_uid, from, to, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         const fromMs = from === undefined ? -Infinity : Date.parse(from);
@@ -309,6 +323,8 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.start",
+      // There is no past meeting yet to be the organizer of: the meeting's organizers start it.
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       async handle(request, ctx) {
         const { meeting_uid, platform_meeting_id } = request;
         const startedAt = request.started_at;
@@ -355,6 +371,9 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.past-meetings.end",
+      access: {
+        request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
+      },
       async handle(request) {
         const { past_meeting_uid } = request;
         const endedAt = request.ended_at;

@@ -1,6 +1,8 @@
 // lfx.recordings.*: recordings of past meetings (CONTRACT §4, §5 "recording"): total_size and
 // recording_count are computed from recording_files on every write. Storage, write order and the
 // past meeting's recording_uids are shared with the other artifacts: see handlers/artifacts.ts.
+import { pastMeetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { artifactTotals } from "../domain/lifecycle.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import type { StoredRecording } from "../store/artifacts.js";
@@ -21,10 +23,15 @@ export function recordingKind(deps: HandlerDeps): ArtifactKind<StoredRecording> 
 }
 
 export function recordingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const recordings = artifactOperations(deps, recordingKind(deps));
+  const kind = recordingKind(deps);
+  const recordings = artifactOperations(deps, kind);
+  const rules = accessRules(deps);
   return [
     endpoint({
       subject: "lfx.recordings.create",
+      access: {
+        request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
+      },
       findCreated: recordings.find,
       async handle(request, ctx) {
         await recordings.requirePastMeeting(request.past_meeting_uid);
@@ -45,21 +52,25 @@ export function recordingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.recordings.get",
+      access: { request: ({ uid }) => rules.artifactReaderOf(kind.repo, kind.entity, uid) },
       handle: ({ uid }) => recordings.get(uid),
     }),
 
     endpoint({
       subject: "lfx.recordings.update",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision, ...patch }) => recordings.update(uid, revision, patch),
     }),
 
     endpoint({
       subject: "lfx.recordings.delete",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision }, ctx) => recordings.remove(uid, revision, ctx.log),
     }),
 
     endpoint({
       subject: "lfx.recordings.list",
+      access: { request: ({ past_meeting_uid }) => rules.artifactReader(past_meeting_uid) },
       handle: ({ past_meeting_uid, limit, cursor }) =>
         recordings.list(past_meeting_uid, limit, cursor),
     }),

@@ -1,6 +1,8 @@
 // lfx.registrants.*: who is registered for a meeting (CONTRACT §4, §5 "registrant", §6). Creates
 // and deletes go through registrant-writes.ts (shared with the committee membership sync), which
 // also explains their write order.
+import { ANY_CALLER, itemField, meetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
@@ -38,6 +40,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const registrants = repos.registrants;
   const writes = registrantWrites(deps);
   const { claims, emailClaim } = writes;
+  const rules = accessRules(deps);
 
   /** The meeting of an existing registrant (404 for either). */
   async function registrantMeeting(uid: string): Promise<StoredMeeting> {
@@ -56,6 +59,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.registrants.create",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       findCreated: findRegistrant,
       async handle(request, ctx) {
         const created = await writes.create(request, ctx.newUid, ctx.log);
@@ -65,6 +69,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.get",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle({ uid }) {
         const found = await findRegistrant(uid);
         if (found === null) throw notFound("registrant", uid);
@@ -74,6 +79,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.update",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle(request) {
         const { uid, revision, ...patch } = request;
         const key = registrantKey(uid);
@@ -127,6 +133,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.delete",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle({ uid, revision }, ctx) {
         await writes.remove(uid, revision, ctx.log);
         return { uid, deleted: true };
@@ -135,6 +142,15 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.registrants.list",
+      // By meeting: its organizers. By email: the registrations across meetings, each shown to
+      // the organizers of its meeting.
+      access: {
+        request: (filter) =>
+          filter.meeting_uid === undefined
+            ? ANY_CALLER
+            : meetingRelation(filter.meeting_uid, "organizer"),
+        item: (registrant) => meetingRelation(itemField(registrant, "meeting_uid"), "organizer"),
+      },
       async handle(request) {
         const { meeting_uid, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         const email = request.email === undefined ? undefined : normalizeEmail(request.email);

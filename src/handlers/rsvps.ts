@@ -2,6 +2,8 @@
 // scope and occurrence: a claim key names that triple and holds the RSVP's uid, so a later answer
 // finds the earlier RSVP and replaces its response at its revision, also when two answers race on
 // two instances (one creates, the other then updates what was created).
+import { meetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { AppError, notFound, unavailable } from "../errors.js";
 import type { Rsvp } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
@@ -38,6 +40,7 @@ function rsvpClaims(deps: HandlerDeps): Claims {
 export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
   const rsvps = repos.rsvps;
+  const rules = accessRules(deps);
   const claims = rsvpClaims(deps);
 
   async function findRsvp(uid: string): Promise<Rsvp | null> {
@@ -61,6 +64,10 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   return [
     endpoint({
       subject: "lfx.rsvps.create",
+      access: {
+        request: ({ meeting_uid, registrant_uid }, caller) =>
+          rules.ownAnswerOrOrganizer(meeting_uid, registrant_uid, caller),
+      },
       findCreated: findRsvp,
       async handle(request, ctx) {
         const { meeting_uid, registrant_uid, response, scope, occurrence_id } = request;
@@ -130,6 +137,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.rsvps.get",
+      access: { request: ({ uid }, caller) => rules.rsvpOwnerOrOrganizer(uid, caller) },
       async handle({ uid }) {
         const found = await findRsvp(uid);
         if (found === null) throw notFound("rsvp", uid);
@@ -139,6 +147,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.rsvps.delete",
+      access: { request: ({ uid }, caller) => rules.rsvpOwnerOrOrganizer(uid, caller) },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(rsvps, "rsvp", uid, revision);
         await claims.release(rsvpAnswerClaimKey(deleted.value), uid);
@@ -149,6 +158,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.rsvps.list",
+      access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
       async handle(request) {
         const { meeting_uid, occurrence_id, limit = DEFAULT_PAGE_SIZE, cursor } = request;
         const prefix =

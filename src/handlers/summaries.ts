@@ -4,6 +4,8 @@
 // approved false until lfx.summaries.approve, any other starts approved. Updates merge
 // summary_data field by field, so an edit of edited_content keeps the platform's content.
 // Storage, write order and the past meeting's summary_uids: see handlers/artifacts.ts.
+import { pastMeetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { staleRevision } from "../errors.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import type { StoredSummary } from "../store/artifacts.js";
@@ -25,11 +27,16 @@ export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {
 
 export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, events, now } = deps;
-  const summaries = artifactOperations(deps, summaryKind(deps));
+  const kind = summaryKind(deps);
+  const summaries = artifactOperations(deps, kind);
+  const rules = accessRules(deps);
 
   return [
     endpoint({
       subject: "lfx.summaries.create",
+      access: {
+        request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
+      },
       findCreated: summaries.find,
       async handle(request, ctx) {
         const pastMeeting = await summaries.requirePastMeeting(request.past_meeting_uid);
@@ -52,27 +59,32 @@ export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.summaries.get",
+      access: { request: ({ uid }) => rules.artifactReaderOf(kind.repo, kind.entity, uid) },
       handle: ({ uid }) => summaries.get(uid),
     }),
 
     endpoint({
       subject: "lfx.summaries.update",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision, ...patch }) => summaries.update(uid, revision, patch),
     }),
 
     endpoint({
       subject: "lfx.summaries.delete",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision }, ctx) => summaries.remove(uid, revision, ctx.log),
     }),
 
     endpoint({
       subject: "lfx.summaries.list",
+      access: { request: ({ past_meeting_uid }) => rules.artifactReader(past_meeting_uid) },
       handle: ({ past_meeting_uid, limit, cursor }) =>
         summaries.list(past_meeting_uid, limit, cursor),
     }),
 
     endpoint({
       subject: "lfx.summaries.approve",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       async handle({ uid, revision }) {
         const key = directKey(uid);
         // planUpdate also recognises a retried approve whose first try was stored.

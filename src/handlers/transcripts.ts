@@ -1,6 +1,8 @@
 // lfx.transcripts.*: transcripts of past meetings (CONTRACT §4, §5 "transcript"): total_size and
 // transcript_count are computed from transcript_files on every write. Storage, write order and the
 // past meeting's transcript_uids are shared with the other artifacts: see handlers/artifacts.ts.
+import { pastMeetingRelation } from "../auth/access.js";
+import { accessRules } from "./access-rules.js";
 import { artifactTotals } from "../domain/lifecycle.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import type { StoredTranscript } from "../store/artifacts.js";
@@ -21,10 +23,15 @@ export function transcriptKind(deps: HandlerDeps): ArtifactKind<StoredTranscript
 }
 
 export function transcriptEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const transcripts = artifactOperations(deps, transcriptKind(deps));
+  const kind = transcriptKind(deps);
+  const transcripts = artifactOperations(deps, kind);
+  const rules = accessRules(deps);
   return [
     endpoint({
       subject: "lfx.transcripts.create",
+      access: {
+        request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
+      },
       findCreated: transcripts.find,
       async handle(request, ctx) {
         await transcripts.requirePastMeeting(request.past_meeting_uid);
@@ -45,21 +52,25 @@ export function transcriptEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
     endpoint({
       subject: "lfx.transcripts.get",
+      access: { request: ({ uid }) => rules.artifactReaderOf(kind.repo, kind.entity, uid) },
       handle: ({ uid }) => transcripts.get(uid),
     }),
 
     endpoint({
       subject: "lfx.transcripts.update",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision, ...patch }) => transcripts.update(uid, revision, patch),
     }),
 
     endpoint({
       subject: "lfx.transcripts.delete",
+      access: { request: ({ uid }) => rules.childOrganizer(kind.repo, kind.entity, uid) },
       handle: ({ uid, revision }, ctx) => transcripts.remove(uid, revision, ctx.log),
     }),
 
     endpoint({
       subject: "lfx.transcripts.list",
+      access: { request: ({ past_meeting_uid }) => rules.artifactReader(past_meeting_uid) },
       handle: ({ past_meeting_uid, limit, cursor }) =>
         transcripts.list(past_meeting_uid, limit, cursor),
     }),

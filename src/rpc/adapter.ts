@@ -1,11 +1,16 @@
-// The one adapter between NATS messages and handlers: bytes -> JSON -> schema -> handler -> reply.
-// It is the only code that touches a message. The services framework does not await handlers and
+// The one adapter between NATS messages and handlers: token -> bytes -> JSON -> schema -> access
+// check -> handler -> list filter -> reply. It is the only code that touches a message. The services framework does not await handlers and
 // an async throw would kill the process (FACTS.md), so everything here is caught, every request
 // gets exactly one reply, statistics are counted here, and one log line is written per request.
+import { Match } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
 import type { LimitFunction } from "p-limit";
+import type { AccessChecker } from "../auth/access-check.js";
+import { ANY_CALLER, checkLine, type ListItem, type Relation } from "../auth/access.js";
+import type { Authenticator } from "../auth/tokens.js";
 import {
   AppError,
+  forbidden,
   invalidRequest,
   toWireError,
   unavailable,
@@ -34,6 +39,22 @@ export interface AdapterDeps {
   newUid: () => string;
   /** A reply is sent by then at the latest (`unavailable` if the handler is still busy). */
   requestDeadlineMs: number;
+  auth: RequestAuth;
+}
+
+/** How callers are known and checked (CONTRACT §8). */
+export interface RequestAuth {
+  authenticator: Authenticator;
+  /** Null when AUTH_MODE=off: no endpoint's access declaration is evaluated. */
+  checker: AccessChecker | null;
+}
+
+const AUTHORIZATION_HEADER = "Authorization";
+
+/** The `Authorization` header, whatever the case of its name. */
+function authorizationOf(msg: ServiceMsg): string | undefined {
+  if (msg.headers?.has(AUTHORIZATION_HEADER, Match.IgnoreCase) !== true) return undefined;
+  return msg.headers.get(AUTHORIZATION_HEADER, Match.IgnoreCase);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -80,13 +101,46 @@ export function createMessageHandler(
   // never repeats request values, so it skips redaction, which cost half of each line (bench/).
   const accessLog = deps.log.child({ endpoint: name }, { redact: [] });
 
-  async function handle(msg: ServiceMsg, requestLog: Logger): Promise<object> {
+  /** Throws `forbidden` unless the caller holds what the request needs. */
+  async function authorize(checker: AccessChecker, request: never, caller: Caller) {
+    const requirement = await endpoint.access.request(request, caller);
+    if (requirement === ANY_CALLER) return;
+    const [allowed] = await checker.check(caller.principal, [requirement]);
+    if (allowed !== true) throw forbidden(checkLine(requirement, caller.principal));
+  }
+
+  /** A list page without the items the caller may not see, all asked about in one batch. */
+  async function visibleItems(checker: AccessChecker, reply: object, caller: Caller) {
+    const itemRule = endpoint.access.item?.bind(endpoint.access);
+    const items = (reply as { items?: unknown }).items;
+    if (itemRule === undefined || !Array.isArray(items)) return reply;
+    const requirements = (items as ListItem[]).map(itemRule);
+    const asked = requirements.filter((r): r is Relation => r !== ANY_CALLER);
+    const verdicts = await checker.check(caller.principal, asked);
+    let next = 0;
+    const shown = requirements.map((r) => r === ANY_CALLER || verdicts[next++] === true);
+    return { ...reply, items: items.filter((_, i) => shown[i]) };
+  }
+
+  async function handle(msg: ServiceMsg, requestLog: Logger, caller: Caller): Promise<object> {
     const body = parseRequest(msg.data);
     const violations = schema.validate(body);
     if (violations.length > 0) throw schemaViolation(violations);
     normalizeTimestamps?.(body);
     // The schema has just proven the shape that the generated type describes.
     const request = body as never;
+    const checker = deps.auth.checker;
+    if (checker === null) return run(msg, request, requestLog, body);
+    await authorize(checker, request, caller);
+    return visibleItems(checker, await run(msg, request, requestLog, body), caller);
+  }
+
+  function run(
+    msg: ServiceMsg,
+    request: never,
+    requestLog: Logger,
+    body: Record<string, unknown>,
+  ): Promise<object> {
     const idempotencyKey = msg.headers?.get(IDEMPOTENCY_KEY_HEADER) ?? "";
     const findCreated = endpoint.findCreated;
     if (findCreated === undefined || idempotencyKey === "") {
@@ -141,7 +195,13 @@ export function createMessageHandler(
     }
     const cause = "error" in outcome ? outcome.error : undefined;
     if (failure.status >= 500) log.error({ ...line, err: causeOf(cause) }, "request failed");
-    else accessLog.info({ ...line, error: failure.message }, "request completed");
+    else if (failure.status === 401 || failure.status === 403) {
+      // Why a caller was turned away is for the operator only (the reply says nothing of it).
+      accessLog.info(
+        { ...line, error: failure.message, reason: String(causeOf(cause)) },
+        "request completed",
+      );
+    } else accessLog.info({ ...line, error: failure.message }, "request completed");
     deps.stats.record(name, durationMs, `${failure.status}:${failure.message}`);
   }
 
@@ -169,8 +229,9 @@ export function createMessageHandler(
     void deps.limit(async () => {
       if (answered) return;
       try {
-        const caller: Caller = { principal: "local-dev" };
-        const reply = await runInRequestScope({ caller }, () => handle(msg, log));
+        // The token is verified before anything else happens (CONTRACT §8).
+        const caller = await deps.auth.authenticator.authenticate(authorizationOf(msg));
+        const reply = await runInRequestScope({ caller }, () => handle(msg, log, caller));
         answerOnce({ reply });
       } catch (error) {
         if (answered) log.debug({ err: error }, "late handler failure");

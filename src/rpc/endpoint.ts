@@ -1,6 +1,7 @@
 // What a handler module exports: endpoints keyed by subject, each a typed use case. Handlers get
 // the validated request and return the reply object or throw an AppError; they never see a NATS
 // message, a header or JSON text (the adapter does that, adapter.ts).
+import type { Access } from "../auth/access.js";
 import type { Logger } from "../logger.js";
 import type { RequestBySubject, Subject } from "../generated/schema-types.js";
 
@@ -15,6 +16,8 @@ export interface RequestContext {
 
 export interface Endpoint<S extends Subject = Subject> {
   subject: S;
+  /** Who may call it (CONTRACT §8); required, so that no endpoint is left open by omission. */
+  access: Access<RequestBySubject[S]>;
   handle(request: RequestBySubject[S], ctx: RequestContext): Promise<object>;
   /**
    * Creates only, which makes the endpoint honour `Idempotency-Key` (CONTRACT §3): the reply of

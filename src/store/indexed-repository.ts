@@ -28,7 +28,7 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
     bucket: Bucket,
     readonly layout: EntityLayout<S>,
   ) {
-    super(bucket);
+    super(bucket, true);
   }
 
   private async putIndexKeys(keys: readonly string[], uid: string): Promise<void> {

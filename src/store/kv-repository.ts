@@ -13,6 +13,7 @@ import {
   headers as natsHeaders,
 } from "@nats-io/nats-core";
 import { AppError, invalidRequest, unavailable } from "../errors.js";
+import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import type { KeyIndex } from "./key-index.js";
 
@@ -124,7 +125,14 @@ export function isOutcomeUnknown(err: unknown): boolean {
 const encoder = new TextEncoder();
 
 export class KvRepository<T extends object> {
-  constructor(readonly bucket: Bucket) {}
+  /**
+   * `authored`: the values are entities, whose writes record their author (authorship.ts);
+   * claims and other bookkeeping records are not.
+   */
+  constructor(
+    readonly bucket: Bucket,
+    private readonly authored = false,
+  ) {}
 
   private async call<R>(key: string, operation: () => Promise<R>): Promise<R> {
     try {
@@ -163,13 +171,18 @@ export class KvRepository<T extends object> {
     return entry.json<T>();
   }
 
-  /** Writes a new key; RevisionConflict when it exists (a deleted key may be created again). */
+  /**
+   * Writes a new key; RevisionConflict when it exists (a deleted key may be created again). An
+   * entity gets its author set on `value` itself (authorship.ts), as does an update.
+   */
   create(key: string, value: T): Promise<number> {
+    if (this.authored) stampAuthor(value, "create");
     return this.call(key, () => this.bucket.kv.create(key, encodeValue(value)));
   }
 
   /** Replaces the value if the key is still at `revision`; RevisionConflict otherwise. */
   update(key: string, value: T, revision: number): Promise<number> {
+    if (this.authored) stampAuthor(value, "update");
     return this.call(key, () => this.bucket.kv.update(key, encodeValue(value), revision));
   }
 

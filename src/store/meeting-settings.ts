@@ -1,7 +1,12 @@
 // The `meeting-settings` bucket: one record per meeting, under the meeting's uid (CONTRACT §5).
 import type { MeetingSettings } from "../generated/schema-types.js";
+import type { Bucket } from "./buckets.js";
 import { KvRepository } from "./kv-repository.js";
 
 export type StoredMeetingSettings = Omit<MeetingSettings, "revision">;
 
-export class MeetingSettingsRepository extends KvRepository<StoredMeetingSettings> {}
+export class MeetingSettingsRepository extends KvRepository<StoredMeetingSettings> {
+  constructor(bucket: Bucket) {
+    super(bucket, true);
+  }
+}

@@ -551,6 +551,17 @@ describe("keys are built only through the codec", () => {
   });
 });
 
+describe("access checks (CONTRACT §8)", () => {
+  it("the service's user may ask them; a client cannot answer them", async () => {
+    const asked = await permissionErrors(instance.nc, () =>
+      instance.nc.publish("lfx.access_check.request", "meeting:m#viewer@user:u"),
+    );
+    expect(asked).toEqual([]);
+    const client = await connectAs(CLIENT);
+    expect(await refusal(client.subscribe("lfx.access_check.request"))).not.toBe("still open");
+  });
+});
+
 describe("the service's user", () => {
   it("was refused nothing while it served every request above", async () => {
     await instance.nc.flush();

@@ -16,6 +16,7 @@ export interface TestInstance {
 }
 
 export interface StartInstanceOptions {
+  /** Environment of the instance; AUTH_MODE defaults to `off` here. */
   env?: Record<string, string>;
   logLevel?: string;
   /** Wraps the service's connection, e.g. to inject faults (test/support/faulty-connection.ts). */
@@ -26,8 +27,14 @@ export async function startInstance(
   url: string,
   options: StartInstanceOptions = {},
 ): Promise<TestInstance> {
-  // Tests play the platform's services themselves, and only where they are about them.
-  const config: Config = loadConfig({ NATS_URL: url, PLATFORM_LOOKUPS: "off", ...options.env });
+  // Tests play the platform's services (tokens, access checks, lookups) themselves, and only
+  // where they are about them.
+  const config: Config = loadConfig({
+    NATS_URL: url,
+    AUTH_MODE: "off",
+    PLATFORM_LOOKUPS: "off",
+    ...options.env,
+  });
   const logLines: Record<string, unknown>[] = [];
   const destination: DestinationStream = {
     write(line: string) {

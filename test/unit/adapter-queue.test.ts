@@ -5,6 +5,7 @@
 import type { ServiceMsg } from "@nats-io/services";
 import pLimit from "p-limit";
 import { createLogger } from "../../src/logger.js";
+import { localAuthenticator } from "../../src/auth/tokens.js";
 import { createMessageHandler, type AdapterDeps } from "../../src/rpc/adapter.js";
 import type { AnyEndpoint } from "../../src/rpc/endpoint.js";
 import type { IdempotentCreates } from "../../src/rpc/idempotency.js";
@@ -35,6 +36,7 @@ it("answers a request that waited in line past its deadline with 503, without ru
     idempotency: undefined as unknown as IdempotentCreates,
     newUid: () => "u",
     requestDeadlineMs: 50,
+    auth: { authenticator: localAuthenticator("local-dev"), checker: null },
   };
   const handler = createMessageHandler(slowEndpoint, schema, deps);
   const answers: number[] = [];

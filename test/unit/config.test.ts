@@ -27,6 +27,10 @@ describe("loadConfig", () => {
     [{ NATS_INBOX_PREFIX: "a..b" }, /NATS_INBOX_PREFIX/],
     [{ PLATFORM_LOOKUPS: "yes" }, /PLATFORM_LOOKUPS must be on or off/],
     [{ PLATFORM_TIMEOUT_MS: "0" }, /PLATFORM_TIMEOUT_MS/],
+    [{ AUTH_MODE: "none" }, /AUTH_MODE/],
+    [{ AUTH_MODE: "JWT" }, /AUTH_MODE/],
+    [{ JWKS_URL: "file:///keys.json" }, /JWKS_URL/],
+    [{ JWKS_URL: "https://gw/jwks", JWKS_FILE: "/keys.json" }, /JWKS_URL and JWKS_FILE/],
   ])("refuses %j, naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -51,5 +55,45 @@ describe("loadConfig", () => {
     expect(loadConfig({ NATS_INBOX_PREFIX: "_INBOX_lfx-meeting-service" }).natsInboxPrefix).toBe(
       "_INBOX_lfx-meeting-service",
     );
+  });
+
+  it("verifies tokens by default, with the keys, issuer and audience given", () => {
+    expect(loadConfig({}).auth).toEqual({
+      mode: "jwt",
+      jwks: undefined,
+      issuer: undefined,
+      audience: undefined,
+    });
+    expect(
+      loadConfig({
+        JWKS_URL: "https://gw.example/.well-known/jwks",
+        JWT_ISSUER: "https://gw.example/",
+        JWT_AUDIENCE: "lfx",
+      }).auth,
+    ).toEqual({
+      mode: "jwt",
+      jwks: { kind: "url", url: "https://gw.example/.well-known/jwks" },
+      issuer: "https://gw.example/",
+      audience: "lfx",
+    });
+    expect(loadConfig({ JWKS_FILE: "/etc/keys.json" }).auth).toMatchObject({
+      jwks: { kind: "file", path: "/etc/keys.json" },
+    });
+  });
+
+  it("AUTH_MODE=off makes every caller LOCAL_PRINCIPAL (local-dev by default)", () => {
+    expect(loadConfig({ AUTH_MODE: "off" }).auth).toEqual({
+      mode: "off",
+      localPrincipal: "local-dev",
+    });
+    expect(loadConfig({ AUTH_MODE: "off", LOCAL_PRINCIPAL: "ada" }).auth).toEqual({
+      mode: "off",
+      localPrincipal: "ada",
+    });
+  });
+
+  it("has a placeholder SERVICE_TOKEN for local runs", () => {
+    expect(loadConfig({}).serviceToken).toBe("lfx-meeting-service");
+    expect(loadConfig({ SERVICE_TOKEN: "eyJ.x.y" }).serviceToken).toBe("eyJ.x.y");
   });
 });

@@ -20,6 +20,8 @@ import {
 
 const EXPECTED_STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,
@@ -28,7 +30,7 @@ const EXPECTED_STATUS: Record<ErrorCode, number> = {
 const CODES = Object.keys(EXPECTED_STATUS) as ErrorCode[];
 
 describe("codes and statuses", () => {
-  test("the table holds exactly the five codes of the contract", () => {
+  test("the table holds exactly the seven codes of the contract", () => {
     expect(STATUS_BY_CODE).toEqual(EXPECTED_STATUS);
   });
 
