@@ -497,7 +497,7 @@ describe("edited occurrence properties", () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });
