@@ -22,6 +22,16 @@ export interface Config {
   kvTimeoutMs: number;
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
+  /**
+   * The service's own bearer token, for platform messages about changes made on nobody's behalf
+   * (PLATFORM.md §1); the default is a placeholder for local runs.
+   */
+  serviceToken: string;
+  /**
+   * How long an instance's hold on an outbox feed lasts unrenewed (src/outbox/feed.ts): after an
+   * instance dies, another sends its feeds' messages after about this long.
+   */
+  outboxLeaseMs: number;
 }
 
 /** One or more subject tokens: no wildcard, no whitespace, no empty token. */
@@ -99,5 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "PUBLIC_LINK_BASE_URL",
       "https://zoom-lfx.platform.linuxfoundation.org/meeting",
     ),
+    serviceToken: optional(env, "SERVICE_TOKEN") ?? "lfx-meeting-service",
+    outboxLeaseMs: integer(env, "OUTBOX_LEASE_MS", 3000, 300, 60_000),
   };
 }

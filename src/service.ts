@@ -9,7 +9,6 @@ import { Svcm, type Service, type ServiceStats } from "@nats-io/services";
 import { nanoid } from "nanoid";
 import pLimit from "p-limit";
 import type { Config } from "./config.js";
-import { natsEventPublisher } from "./events.js";
 import { createEndpoints } from "./handlers/index.js";
 import type { Logger } from "./logger.js";
 import { createMessageHandler } from "./rpc/adapter.js";
@@ -20,6 +19,9 @@ import { EndpointStats } from "./rpc/stats.js";
 import { closeBuckets, openBuckets } from "./store/buckets.js";
 import { KvRepository, translateStoreError } from "./store/kv-repository.js";
 import { createRepositories } from "./store/repositories.js";
+import { createPlatformFeeds } from "./outbox/platform-feeds.js";
+import { currentCaller } from "./request-scope.js";
+import { answerGetTitle } from "./rpc/get-title.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
 /** Creating a key index's feed on a large bucket takes seconds on nats-server 2.9 (buckets.ts). */
@@ -59,6 +61,7 @@ export async function startService(
       replicas: config.kvReplicas,
       log,
       kvTimeoutMs: timeout,
+      origin: writeOrigin,
     }),
   );
   if (startup?.aborted === true) {
@@ -67,12 +70,27 @@ export async function startService(
     throw startup.reason;
   }
   const schemas = await loadRequestSchemas();
+  const feeds = createPlatformFeeds({
+    nc,
+    js,
+    buckets,
+    serviceToken: config.serviceToken,
+    log,
+    instanceId: nanoid(),
+    leaseMs: config.outboxLeaseMs,
+  });
+  // Before the first request: every change acknowledged from now on lies after a checkpoint.
+  try {
+    for (const feed of feeds) await feed.prepare();
+  } catch (err) {
+    await closeBuckets(buckets);
+    throw translateStoreError(err, "meeting-service-outbox", "checkpoint");
+  }
 
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
   const endpoints = createEndpoints({
     repos: createRepositories(buckets),
-    events: natsEventPublisher(nc, log),
     now: () => new Date(),
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
@@ -119,12 +137,15 @@ export async function startService(
     });
   }
   overrideStats(service, stats);
+  const getTitle = answerGetTitle(nc, buckets.meetings, QUEUE_GROUP, log);
+  for (const feed of feeds) feed.start();
   log.info({ endpoints: endpoints.length, version: SERVICE_VERSION }, "service started");
 
   return {
     service,
     async stop(graceMs = 8000) {
       await service.stop();
+      getTitle.unsubscribe();
       const idle = waitUntilIdle(limit);
       const timedOut = await Promise.race([
         idle.then(() => false),
@@ -132,8 +153,20 @@ export async function startService(
       ]);
       if (timedOut)
         log.warn({ active: limit.activeCount }, "stopped with requests still in flight");
+      // After the last request: what it wrote is sent now, or by the instance that takes over.
+      await Promise.all(feeds.map((feed) => feed.stop()));
       await closeBuckets(buckets);
     },
+  };
+}
+
+/** Who a write is made for: the caller of the request being served (src/request-scope.ts). */
+function writeOrigin() {
+  const caller = currentCaller();
+  if (caller === undefined) return undefined;
+  return {
+    principal: caller.principal,
+    ...(caller.authorization === undefined ? {} : { authorization: caller.authorization }),
   };
 }
 

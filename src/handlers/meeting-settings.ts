@@ -8,10 +8,8 @@ import { directKey } from "../store/keys.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./entity-writes.js";
 
-const RESOURCE = "meeting-settings";
-
 export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const settings = repos.meetingSettings;
 
   return [
@@ -45,7 +43,6 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           if (err instanceof RevisionConflict) throw staleRevision("meeting settings", uid);
           throw err;
         }
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
         return { ...next, revision: newRevision };
       },
     }),

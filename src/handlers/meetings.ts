@@ -15,15 +15,14 @@ import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../s
 import { readPage } from "../store/paging.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
-import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
+import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-const RESOURCE = "meetings";
 const DEFAULT_PAGE_SIZE = 100;
 
 export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const meetings = repos.meetings;
   const view = createMeetingView(deps);
   const meetingReply = (meeting: StoredMeeting, revision: number) => view.reply(meeting, revision);
@@ -46,8 +45,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     ]);
     const settings = await repos.meetingSettings.get(key);
     if (settings !== null) {
-      const revision = await repos.meetingSettings.remove(key);
-      events.publish("meeting-settings", "deleted", meeting.uid, revision, null);
+      await repos.meetingSettings.remove(key);
     }
   }
 
@@ -114,8 +112,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           throw err;
         }
         ctx.log.debug({ uid }, "meeting created");
-        events.publish("meeting-settings", "created", uid, settingsRevision, settings);
-        events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));
         return meetingReply(meeting, revision);
       },
     }),
@@ -150,9 +146,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             return next;
           },
         });
-        if (updated.changed) {
-          events.publish(RESOURCE, "updated", uid, updated.revision, shownMeeting(updated.value));
-        }
         return meetingReply(updated.value, updated.revision);
       },
     }),
@@ -162,7 +155,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(meetings, "meeting", uid, revision);
         await deleteDependents(deleted.value);
-        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),

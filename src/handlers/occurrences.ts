@@ -7,14 +7,14 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
-import { cancelledOf, createMeetingView, scheduleOf, shownMeeting } from "./meeting-view.js";
+import { cancelledOf, createMeetingView, scheduleOf } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 
 export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const view = createMeetingView(deps);
 
   return [
@@ -81,7 +81,6 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           if (err instanceof RevisionConflict) throw staleRevision("meeting", meeting_uid);
           throw err;
         }
-        events.publish("meetings", "updated", meeting_uid, newRevision, shownMeeting(next));
         return view.reply(next, newRevision);
       },
     }),

@@ -49,7 +49,6 @@ import { transcriptKind } from "./transcripts.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-const RESOURCE = "past-meetings";
 const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose past meeting has not appeared after this long belongs to a crashed start. */
 const CLAIM_LEASE_MS = 30_000;
@@ -95,7 +94,7 @@ function applyPastMeetingPatch(current: StoredPastMeeting, patch: JsonObject): S
 }
 
 export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const pastMeetings = repos.pastMeetings;
   const claims = new Claims(repos.pastMeetingClaims, now, CLAIM_LEASE_MS);
 
@@ -129,7 +128,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       }
       throw err;
     }
-    events.publish(RESOURCE, "created", pastMeeting.uid, revision, pastMeeting);
     return reply(pastMeeting, revision);
   }
 
@@ -178,7 +176,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       return next;
     });
     if (result === null) return null;
-    if (result.changed) events.publish(RESOURCE, "updated", uid, result.revision, result.value);
     return reply(result.value, result.revision);
   }
 
@@ -238,8 +235,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           now: now(),
           apply: applyPastMeetingPatch,
         });
-        if (updated.changed)
-          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
         return reply(updated.value, updated.revision);
       },
     }),
@@ -248,7 +243,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       subject: "lfx.past-meetings.delete",
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(pastMeetings, "past meeting", uid, revision);
-        const deletedRevision = deleted.revision;
         const claimKey = startClaimKey(deleted.value);
         await Promise.all([
           claimKey === undefined ? Promise.resolve() : claims.release(claimKey, uid),
@@ -257,7 +251,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           deleteArtifactsOfPastMeeting(deps, transcriptKind(deps), uid),
           deleteArtifactsOfPastMeeting(deps, summaryKind(deps), uid),
         ]);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
         return { uid, deleted: true };
       },
     }),
@@ -364,9 +357,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           return sessions === null ? null : { ...pm, sessions, updated_at: now().toISOString() };
         });
         if (result === null) throw notFound("past meeting", past_meeting_uid);
-        if (result.changed) {
-          events.publish(RESOURCE, "updated", past_meeting_uid, result.revision, result.value);
-        }
         return reply(result.value, result.revision);
       },
     }),

@@ -26,11 +26,10 @@ import {
   type StoredRegistrant,
 } from "../store/registrants.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
-import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
+import { checkOccurrenceOf } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
-const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose registrant has not appeared after this long belongs to a crashed create. */
 const CLAIM_LEASE_MS = 30_000;
@@ -55,7 +54,7 @@ function checkRegistrantRules(registrant: StoredRegistrant): void {
 }
 
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const registrants = repos.registrants;
   const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
   const registrantCount = new GroupCommit<StoredMeeting, number>({
@@ -68,8 +67,6 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       ),
       updated_at: now().toISOString(),
     }),
-    onCommitted: (key, meeting, revision) =>
-      events.publish("meetings", "updated", key, revision, shownMeeting(meeting)),
   });
 
   /**
@@ -140,7 +137,6 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           await claims.releaseAfterFailure(claimKey, uid, err);
           throw err;
         }
-        events.publish(RESOURCE, "created", uid, revision, registrant);
         await adjustCount(registrant.meeting_uid, +1, ctx.log);
         return reply(registrant, revision);
       },
@@ -193,9 +189,6 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             guardOf: (entity) => emailClaim(entity.meeting_uid),
           },
         );
-        if (updated.changed) {
-          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
-        }
         return reply(updated.value, updated.revision);
       },
     }),
@@ -205,12 +198,10 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle({ uid, revision }, ctx) {
         const deleted = await deleteIndexed(registrants, "registrant", uid, revision);
         const registrant = deleted.value;
-        const deletedRevision = deleted.revision;
         await Promise.all([
           claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
           deleteRsvpsOfRegistrant(deps, uid),
         ]);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
         await adjustCount(registrant.meeting_uid, -1, ctx.log);
         return { uid, deleted: true };
       },
@@ -255,9 +246,8 @@ export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: 
   await registrants.removeAllUnder(
     registrantsOfMeetingPrefix(meetingUid),
     (registrant) => registrant.meeting_uid === meetingUid,
-    async (registrant, revision) => {
+    async (registrant) => {
       await claims.release(registrantEmailClaimKey(meetingUid, registrant.email), registrant.uid);
-      deps.events.publish(RESOURCE, "deleted", registrant.uid, revision, null);
     },
   );
 }

@@ -24,7 +24,7 @@ export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {
 }
 
 export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const summaries = artifactOperations(deps, summaryKind(deps));
 
   return [
@@ -93,7 +93,6 @@ export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           if (err instanceof RevisionConflict) throw staleRevision("summary", uid);
           throw err;
         }
-        events.publish("summaries", "updated", uid, newRevision, next);
         return { ...next, revision: newRevision };
       },
     }),

@@ -20,8 +20,6 @@ export interface GroupCommitOptions<S extends object, C> {
   repo: KvRepository<S>;
   /** The entity with every change of a batch applied, in order. */
   apply: (value: S, changes: readonly C[]) => S;
-  /** Called after each committed write (events). */
-  onCommitted?: (key: string, value: S, revision: number) => void;
   maxAttempts?: number;
 }
 
@@ -60,14 +58,13 @@ export class GroupCommit<S extends object, C> {
   }
 
   private async write(key: string, changes: readonly C[]): Promise<Versioned<S> | null> {
-    const { repo, apply, onCommitted, maxAttempts = 50 } = this.options;
+    const { repo, apply, maxAttempts = 50 } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const current = await repo.get(key);
       if (current === null) return null;
       const next = apply(current.value, changes);
       try {
         const revision = await repo.update(key, next, current.revision);
-        onCommitted?.(key, next, revision);
         return { value: next, revision };
       } catch (err) {
         if (!(err instanceof RevisionConflict)) throw err;

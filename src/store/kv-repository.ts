@@ -14,6 +14,7 @@ import {
 } from "@nats-io/nats-core";
 import { AppError, invalidRequest, unavailable } from "../errors.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
+import { stampChange, type StoredChange } from "./change-headers.js";
 import type { KeyIndex } from "./key-index.js";
 
 export interface Versioned<T> {
@@ -105,7 +106,8 @@ export function isOutcomeUnknown(err: unknown): boolean {
   );
 }
 
-const encoder = new TextEncoder();
+const KV_OPERATION = "KV-Operation";
+const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
 export class KvRepository<T extends object> {
   constructor(readonly bucket: Bucket) {}
@@ -149,12 +151,24 @@ export class KvRepository<T extends object> {
 
   /** Writes a new key; RevisionConflict when it exists (a deleted key may be created again). */
   create(key: string, value: T): Promise<number> {
-    return this.call(key, () => this.bucket.kv.create(key, encodeValue(value)));
+    const data = encodeValue(value);
+    return this.call(key, async () => {
+      try {
+        return await this.write(key, data, "created", 0);
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(err.code))) throw err;
+        // As kv.create does: a key whose last entry is a delete marker may be written again.
+        const last = await this.bucket.kv.get(key);
+        if (last === null || last.operation === "PUT") throw err;
+        return this.write(key, data, "created", last.revision);
+      }
+    });
   }
 
   /** Replaces the value if the key is still at `revision`; RevisionConflict otherwise. */
   update(key: string, value: T, revision: number): Promise<number> {
-    return this.call(key, () => this.bucket.kv.update(key, encodeValue(value), revision));
+    const data = encodeValue(value);
+    return this.call(key, () => this.write(key, data, "updated", revision));
   }
 
   /**
@@ -162,19 +176,29 @@ export class KvRepository<T extends object> {
    * (published directly because `kv.delete` does not return it, and events carry it, §7).
    */
   remove(key: string, revision?: number): Promise<number> {
+    return this.call(key, () => this.write(key, new Uint8Array(0), "deleted", revision));
+  }
+
+  /**
+   * The one conditional write: a KV write is a JetStream publish to `$KV.<bucket>.<key>`, which
+   * is what kv.create/update/delete send too, plus the change headers (change-headers.ts) that the
+   * outbox needs and the stream alone does not hold. `expected` is the key's last revision (0:
+   * none); without it the write is unconditional (a delete of settings with their meeting).
+   */
+  private async write(
+    key: string,
+    data: Uint8Array | string,
+    change: StoredChange,
+    expected: number | undefined,
+  ): Promise<number> {
     const header = natsHeaders();
-    header.set("KV-Operation", "DEL");
-    if (revision !== undefined) header.set("Nats-Expected-Last-Subject-Sequence", `${revision}`);
-    return this.call(key, async () => {
-      const ack = await this.bucket.js.publish(
-        `$KV.${this.bucket.name}.${key}`,
-        encoder.encode(""),
-        {
-          headers: header,
-        },
-      );
-      return ack.seq;
+    if (change === "deleted") header.set(KV_OPERATION, "DEL");
+    if (expected !== undefined) header.set(EXPECTED_LAST_SUBJECT_SEQUENCE, `${expected}`);
+    stampChange(header, change, expected, this.bucket.origin?.());
+    const ack = await this.bucket.js.publish(`$KV.${this.bucket.name}.${key}`, data, {
+      headers: header,
     });
+    return ack.seq;
   }
 
   /** Writes a key whose value carries no state of its own (index keys); idempotent. */
