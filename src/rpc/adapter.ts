@@ -138,7 +138,13 @@ export function createMessageHandler(
       const remainingMs = deps.requestDeadlineMs - (performance.now() - arrived);
       // Shed a request that waited out its deadline in line: its caller has given up on it.
       if (remainingMs <= 0) throw unavailable("the service is overloaded; retry");
-      const caller: Caller = { principal: "local-dev" };
+      // The token goes on with the platform messages of what the request changes (PLATFORM.md
+      // §1); it is verified here once the auth issue lands (AUTH_MODE).
+      const authorization = msg.headers?.get("Authorization") ?? "";
+      const caller: Caller = {
+        principal: "local-dev",
+        ...(authorization === "" ? {} : { authorization }),
+      };
       const reply = await withDeadline(
         runInRequestScope({ caller }, () => handle(msg, log)),
         remainingMs,
