@@ -73,6 +73,7 @@ const ARTIFACT_BUCKETS: ReadonlySet<string> = new Set([
  */
 export function indexAndEventSender(
   options: Pick<PlatformFeedsOptions, "nc" | "buckets" | "serviceToken" | "log">,
+  withEvents = true,
 ) {
   const { nc, buckets, log } = options;
   const serviceAuthorization = `Bearer ${options.serviceToken}`;
@@ -85,7 +86,7 @@ export function indexAndEventSender(
         serviceAuthorization,
         ...(artifactVisibility === undefined ? {} : { artifactVisibility }),
       }),
-      eventMessage(change),
+      ...(withEvents ? [eventMessage(change)] : []),
     ];
     for (const message of messages) {
       nc.publish(message.subject, JSON.stringify(message.body));
@@ -110,16 +111,22 @@ async function artifactVisibilityOf(
 /**
  * Access-control messages of a change, published to JetStream and acknowledged by the
  * platform's stream. Each carries a message id made of the change's bucket and revision, so the
- * stream drops a repeat of one it has (a retry after a timeout, or after a failover).
+ * stream drops a repeat of one it has (a retry after a timeout, or after a failover); a reindex
+ * sends without (`dedupe` false): it must go through even right after the change was sent.
  */
-export function fgaSyncSender(options: Pick<PlatformFeedsOptions, "js" | "buckets">) {
+export function fgaSyncSender(
+  options: Pick<PlatformFeedsOptions, "js" | "buckets">,
+  dedupe = true,
+) {
   const { js, buckets } = options;
   const locks = new KeyedLock();
   const publish = async (change: EntityChange, messages: OutgoingMessage[]) => {
     for (const [i, message] of messages.entries()) {
-      await js.publish(message.subject, JSON.stringify(message.body), {
-        msgID: `${change.bucket}.${change.revision}.${i}`,
-      });
+      await js.publish(
+        message.subject,
+        JSON.stringify(message.body),
+        dedupe ? { msgID: `${change.bucket}.${change.revision}.${i}` } : {},
+      );
     }
   };
   return async (change: EntityChange): Promise<void> => {

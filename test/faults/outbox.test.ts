@@ -20,6 +20,7 @@ import { ok, request } from "../support/request.js";
 import {
   ensureBuilt,
   killAllServiceProcesses,
+  runTool,
   startServiceProcess,
   type ServiceProcess,
 } from "../support/service-process.js";
@@ -174,4 +175,31 @@ describe("outbox", () => {
       expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
     }
   }, 120_000);
+
+  it("`npm run reindex` sends every meeting again and exits 0", async () => {
+    const before = platform.index.filter((m) => m.subject === "lfx.index.meeting").length;
+    const meetings = (await runTool("reindex", server.url, "meetings")).code;
+    expect(meetings).toBe(0);
+    const bad = await runTool("reindex", server.url, "nonsense");
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringContaining("unknown resource") as string,
+    ]);
+    const all = await runTool("reindex", server.url);
+    expect([all.code, all.stderr]).toEqual([
+      0,
+      expect.stringMatching(/^reindexed \d+ entities\n$/) as string,
+    ]);
+    const live = new Set(
+      platform.index
+        .filter((m) => m.subject === "lfx.index.meeting" && m.body.action === "created")
+        .map((m) => m.body.indexing_config["object_id"]),
+    );
+    await until(
+      () =>
+        platform.index.filter((m) => m.subject === "lfx.index.meeting").length >=
+        before + 2 * live.size,
+      { message: "every meeting indexed twice more" },
+    );
+  }, 60_000);
 });

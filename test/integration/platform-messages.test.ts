@@ -3,6 +3,9 @@
 // the `fga-sync-events` stream, created here as the platform would) and its event, in the order of
 // the entity's changes. Two instances run: in steady state each change is sent once.
 import { randomUUID } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
+import { createLogger } from "../../src/logger.js";
+import { reindex } from "../../src/outbox/reindex.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import {
@@ -437,6 +440,63 @@ describe("steady state with two instances", () => {
     expect(new Set(indexKeys).size).toBe(indexKeys.length);
   });
 });
+
+describe("reindex", () => {
+  it("sends the current state of every entity of the named resources again", async () => {
+    const meeting = await ok<Entity>(
+      harness.client,
+      "lfx.meetings.create",
+      meetingInput({ organizers: ["reindexed"] }),
+    );
+    const registrant = await ok<Entity>(harness.client, "lfx.registrants.create", {
+      meeting_uid: meeting.uid,
+      email: uniqueEmail(),
+      username: "reindexed-member",
+    });
+    const gone = await ok<Entity>(harness.client, "lfx.meetings.create", meetingInput());
+    await ok(harness.client, "lfx.meetings.delete", { uid: gone.uid, revision: gone.revision });
+    await indexedUpTo(registrant.uid, registrant.revision);
+    const current = await ok<Entity>(harness.client, "lfx.meetings.get", { uid: meeting.uid });
+    const before = {
+      meeting: platform.indexOf(meeting.uid).length,
+      registrant: platform.indexOf(registrant.uid).length,
+      gone: platform.indexOf(gone.uid).length,
+    };
+    const accessBefore = fgaOf(await fgaMessages(harness.client), meeting.uid).length;
+
+    await expect(() =>
+      reindex({ ...reindexDeps(), resources: ["meetings", "nonsense"] }),
+    ).rejects.toThrow(/unknown resource nonsense/);
+    const sent = await reindex({ ...reindexDeps(), resources: ["meetings", "registrants"] });
+    expect(sent).toBeGreaterThanOrEqual(2);
+
+    const again = await until(() => {
+      const found = platform.indexOf(meeting.uid).slice(before.meeting);
+      return found.some((m) => m.subject === "lfx.index.meeting") ? found : undefined;
+    });
+    expect(again.map((m) => [m.subject, m.body.action])).toEqual([
+      ["lfx.index.meeting", "updated"],
+    ]);
+    expect(again[0]?.body.data).toEqual(withoutComputed(current));
+    await until(() => platform.indexOf(registrant.uid).length > before.registrant);
+    // A deleted entity stays deleted; settings were not asked for.
+    expect(platform.indexOf(gone.uid)).toHaveLength(before.gone);
+    const access = await until(async () => {
+      const found = fgaOf(await fgaMessages(harness.client), meeting.uid).slice(accessBefore);
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(access.map((m) => m.body.operation).sort()).toEqual(["member_put", "update_access"]);
+  });
+});
+
+function reindexDeps() {
+  return {
+    nc: harness.client,
+    js: jetstream(harness.client),
+    serviceToken: "lfx-meeting-service",
+    log: createLogger("silent"),
+  };
+}
 
 describe("lfx.meetings-api.get_title", () => {
   it("answers a raw uid with the raw title, and anything else with nothing", async () => {

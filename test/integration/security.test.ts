@@ -543,7 +543,11 @@ describe("the service's user", () => {
     const jsm = await jetstreamManager(platform);
     await jsm.streams.add({ name: "fga-sync-events", subjects: ["lfx.fga-sync.>"] });
     const indexed: string[] = [];
-    platform.subscribe("lfx.index.>", { callback: (_err, msg) => indexed.push(msg.subject) });
+    platform.subscribe("lfx.index.>", {
+      callback: (_err, msg) => {
+        indexed.push(msg.subject);
+      },
+    });
     await platform.flush();
     const meeting = await ok<{ uid: string }>(platform, "lfx.meetings.create", meetingInput());
     await until(() => indexed.includes("lfx.index.meeting"), { message: "the index message" });
