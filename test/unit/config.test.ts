@@ -7,6 +7,8 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("info");
     expect(config.kvReplicas).toBe(1);
     expect(config.natsUserPassword).toBeUndefined();
+    expect(config.serviceToken).toBe("lfx-meeting-service");
+    expect(config.outboxLeaseMs).toBe(3000);
   });
 
   it("splits NATS_URL on commas", () => {
@@ -25,6 +27,7 @@ describe("loadConfig", () => {
     [{ NATS_INBOX_PREFIX: "_INBOX.>" }, /NATS_INBOX_PREFIX/],
     [{ NATS_INBOX_PREFIX: "a b" }, /NATS_INBOX_PREFIX/],
     [{ NATS_INBOX_PREFIX: "a..b" }, /NATS_INBOX_PREFIX/],
+    [{ OUTBOX_LEASE_MS: "10" }, /OUTBOX_LEASE_MS/],
   ])("refuses %j, naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
