@@ -106,6 +106,19 @@ export function isOutcomeUnknown(err: unknown): boolean {
   );
 }
 
+/**
+ * The client's errors name the subject a publish went to, and a key may hold an email (encoded,
+ * CONTRACT §6): errors are logged with their causes, so the key is taken out of every message
+ * and stack in the chain. The errors keep their classes, which translateStoreError reads.
+ */
+function withoutSubject(err: unknown, subject: string, replacement: string): unknown {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    e.message = e.message.replaceAll(subject, replacement);
+    if (e.stack !== undefined) e.stack = e.stack.replaceAll(subject, replacement);
+  }
+  return err;
+}
+
 const KV_OPERATION = "KV-Operation";
 const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
@@ -195,10 +208,13 @@ export class KvRepository<T extends object> {
     if (change === "deleted") header.set(KV_OPERATION, "DEL");
     if (expected !== undefined) header.set(EXPECTED_LAST_SUBJECT_SEQUENCE, `${expected}`);
     stampChange(header, change, expected, this.bucket.origin?.());
-    const ack = await this.bucket.js.publish(`$KV.${this.bucket.name}.${key}`, data, {
-      headers: header,
-    });
-    return ack.seq;
+    const subject = `$KV.${this.bucket.name}.${key}`;
+    try {
+      const ack = await this.bucket.js.publish(subject, data, { headers: header });
+      return ack.seq;
+    } catch (err) {
+      throw withoutSubject(err, subject, `$KV.${this.bucket.name}.<key>`);
+    }
   }
 
   /** Writes a key whose value carries no state of its own (index keys); idempotent. */
