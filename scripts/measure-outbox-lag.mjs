@@ -112,11 +112,16 @@ try {
   while (indexedAt.size < repliedAt.size && Date.now() < waitUntil) await sleep(100);
 
   const accessAt = new Map();
-  const info = await jsm.streams.info("fga-sync-events");
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const msg = await jsm.streams.getMessage("fga-sync-events", { seq });
-    const uid = msg.json().data.uid;
-    if (!accessAt.has(uid)) accessAt.set(uid, msg.time.getTime());
+  let next = 1;
+  // The access messages: read from the stream as they are acknowledged, until every create's.
+  while (accessAt.size < repliedAt.size && Date.now() < waitUntil + 30_000) {
+    const info = await jsm.streams.info("fga-sync-events");
+    for (; next <= info.state.last_seq; next++) {
+      const msg = await jsm.streams.getMessage("fga-sync-events", { seq: next });
+      const uid = msg.json().data.uid;
+      if (!accessAt.has(uid)) accessAt.set(uid, msg.time.getTime());
+    }
+    await sleep(200);
   }
   const lag = (at) =>
     [...repliedAt].filter(([uid]) => at.has(uid)).map(([uid, t]) => at.get(uid) - t);

@@ -34,6 +34,8 @@ export interface FeedOptions {
   sources: FeedSource[];
   /** Sends what a change causes; a throw is retried with back-off, the cursor waiting. */
   handle(change: EntityChange): Promise<void>;
+  /** Changes of one bucket sent at once, of different entities (default 64). */
+  concurrency?: number;
   /** Whether an update of this bucket needs the value it replaced (`EntityChange.previous`). */
   wantsPrevious?: (bucket: string) => boolean;
   /** Holds the leases and checkpoints. */
@@ -57,6 +59,8 @@ interface CheckpointRecord {
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** Changes of one cursor sent at once (different entities; one entity's in order). */
+const DEFAULT_CONCURRENCY = 64;
 const CHECKPOINT_EVERY_MS = 200;
 /** After this many failures in a row, a retry is logged at warn instead of debug. */
 const QUIET_FAILURES = 20;
@@ -242,9 +246,11 @@ class Cursor {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
+      const window = new DeliveryWindow(this.feed.options.concurrency ?? DEFAULT_CONCURRENCY);
       try {
         if (this.sent === 0) this.sent = await this.readCheckpoint();
         this.recorded = Math.max(this.recorded, this.sent);
+        window.start(this.sent);
         const consumer = await this.source.bucket.js.consumers.get(this.stream, {
           filter_subjects: this.source.filter,
           deliver_policy: DeliverPolicy.StartSequence,
@@ -256,10 +262,18 @@ class Cursor {
         failures = 0;
         for await (const msg of messages) {
           if (this.stopped) break;
-          if (msg.seq <= this.sent) continue;
-          await this.deliver(msg);
+          if (msg.seq <= window.dispatched) continue;
+          await window.room(() => this.stopped);
           if (this.stopped) break;
-          this.sent = msg.seq;
+          const key = msg.subject.slice(this.subjectPrefix.length);
+          window.dispatch(
+            msg.seq,
+            this.uidOf(key),
+            () => this.deliver(msg),
+            (sent) => {
+              this.sent = sent;
+            },
+          );
         }
       } catch (err) {
         if (this.stopped) break;
@@ -272,12 +286,27 @@ class Cursor {
       } finally {
         await this.messages?.close().catch(() => undefined);
         this.messages = undefined;
+        // A restarted consumer begins after what was sent: what is still being sent finishes
+        // first (or gives up, when stopping), so it is not sent twice by this instance.
+        await window.settled();
       }
     }
   }
 
-  /** Hands the change to the handler until it takes it, while this instance holds the lease. */
-  private async deliver(msg: JsMsg): Promise<void> {
+  /** The uid a key names; an unreadable key is its own "uid" (its messages keep their order). */
+  private uidOf(key: string): string {
+    try {
+      return this.source.uidOf(key);
+    } catch {
+      return key;
+    }
+  }
+
+  /**
+   * Hands the change to the handler until it takes it, while this instance holds the lease.
+   * False when the cursor stopped first: the change was not sent.
+   */
+  private async deliver(msg: JsMsg): Promise<boolean> {
     for (let failures = 0; !this.stopped;) {
       if (!this.feed.holds()) {
         // A lapsed lease: another instance may be sending already.
@@ -288,7 +317,7 @@ class Cursor {
         const change = await this.changeOf(msg);
         if (!this.feed.holds()) continue;
         await this.feed.options.handle(change);
-        return;
+        return true;
       } catch (err) {
         failures += 1;
         const log = { err, feed: this.feed.options.name, bucket: this.source.bucket.name };
@@ -298,6 +327,7 @@ class Cursor {
         await sleep(backoff(failures));
       }
     }
+    return false;
   }
 
   private async changeOf(msg: JsMsg): Promise<EntityChange> {
@@ -349,6 +379,57 @@ class Cursor {
       // The next tick tries again; a checkpoint behind only means repeats after a failover.
       this.feed.log.debug({ err, feed: this.feed.options.name }, "feed checkpoint not recorded");
     }
+  }
+}
+
+/**
+ * The changes of one cursor being sent at once: up to `limit`, the changes of one uid one after
+ * another in stream order, different uids side by side (a round trip per message would cap a
+ * bucket at about a thousand changes a second). What counts as sent is the sequence below the
+ * oldest change still being sent, so a checkpoint never passes a change that was not sent.
+ */
+class DeliveryWindow {
+  /** The last sequence handed out. */
+  dispatched = 0;
+  private readonly inFlight = new Map<number, Promise<unknown>>();
+  private readonly lastOfUid = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly limit: number) {}
+
+  start(sent: number): void {
+    this.dispatched = sent;
+  }
+
+  /** Waits until another change may start, or the cursor stops. */
+  async room(stopped: () => boolean): Promise<void> {
+    while (this.inFlight.size >= this.limit && !stopped()) {
+      await Promise.race(this.inFlight.values());
+    }
+  }
+
+  dispatch(
+    seq: number,
+    uid: string,
+    deliver: () => Promise<boolean>,
+    onSent: (sent: number) => void,
+  ): void {
+    const before = this.lastOfUid.get(uid) ?? Promise.resolve(true);
+    const delivery = before.then((previousSent) => (previousSent === true ? deliver() : false));
+    this.inFlight.set(seq, delivery);
+    this.lastOfUid.set(uid, delivery);
+    this.dispatched = seq;
+    void delivery.then((sent) => {
+      if (this.lastOfUid.get(uid) === delivery) this.lastOfUid.delete(uid);
+      // Not sent (stopping): it stays in flight, and the watermark stays below it.
+      if (sent !== true) return;
+      this.inFlight.delete(seq);
+      onSent(this.inFlight.size === 0 ? this.dispatched : Math.min(...this.inFlight.keys()) - 1);
+    });
+  }
+
+  /** Resolves when every change handed out has been sent or given up. */
+  async settled(): Promise<void> {
+    await Promise.all(this.inFlight.values());
   }
 }
 

@@ -136,15 +136,22 @@ export function fgaSyncSender(
         // A meeting's access is made of two records, fed by two cursors: each message is built
         // from both as they are now, one meeting at a time, so a later message always holds a
         // later state and never an older one than the message before it.
+        if (change.bucket === BUCKET_NAMES.meetingSettings && change.action !== "updated") {
+          // Settings are created just before their meeting and deleted with it: the meeting's
+          // own change sends its access (with the settings as they are then).
+          return;
+        }
         await locks.run(change.uid, async () => {
           if (change.bucket === BUCKET_NAMES.meetings && change.action === "deleted") {
             await publish(change, [deleteAccess("meeting", change.uid)]);
             return;
           }
-          const meeting = await currentValue(buckets.meetings.leaderKv, change.uid);
-          // Not yet (settings are written first) or no longer: the meeting's own change sends.
+          const [meeting, settings] = await Promise.all([
+            currentValue(buckets.meetings.leaderKv, change.uid),
+            currentValue(buckets.meetingSettings.leaderKv, change.uid),
+          ]);
+          // No longer there: its delete sends delete_access.
           if (meeting === undefined) return;
-          const settings = await currentValue(buckets.meetingSettings.leaderKv, change.uid);
           const organizers = Array.isArray(settings?.["organizers"])
             ? (settings["organizers"] as string[])
             : [];
