@@ -10,6 +10,7 @@ import { nanoid } from "nanoid";
 import pLimit from "p-limit";
 import type { Config } from "./config.js";
 import { createEndpoints } from "./handlers/index.js";
+import { createMeetingView } from "./handlers/meeting-view.js";
 import type { Logger } from "./logger.js";
 import { createMessageHandler } from "./rpc/adapter.js";
 import { endpointName } from "./rpc/endpoint.js";
@@ -18,6 +19,7 @@ import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
 import { closeBuckets, openBuckets } from "./store/buckets.js";
 import { KvRepository, translateStoreError } from "./store/kv-repository.js";
+import type { StoredMeeting } from "./store/meetings.js";
 import { createRepositories } from "./store/repositories.js";
 import { createPlatformFeeds } from "./outbox/platform-feeds.js";
 import { currentCaller } from "./request-scope.js";
@@ -70,10 +72,22 @@ export async function startService(
     throw startup.reason;
   }
   const schemas = await loadRequestSchemas();
+  // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
+  const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
+  const handlerDeps = {
+    repos: createRepositories(buckets),
+    now: () => new Date(),
+    maxReplyBytes,
+    publicLinkBaseUrl: config.publicLinkBaseUrl,
+    newId: () => nanoid(),
+  };
+  const meetingView = createMeetingView(handlerDeps);
   const feeds = createPlatformFeeds({
     nc,
     js,
     buckets,
+    // Events and index messages show a meeting as a reply does, with its occurrences (§7).
+    showMeeting: (meeting, revision) => meetingView.reply(meeting as StoredMeeting, revision),
     serviceToken: config.serviceToken,
     log,
     instanceId: nanoid(),
@@ -87,15 +101,7 @@ export async function startService(
     throw translateStoreError(err, "meeting-service-outbox", "checkpoint");
   }
 
-  // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
-  const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
-  const endpoints = createEndpoints({
-    repos: createRepositories(buckets),
-    now: () => new Date(),
-    maxReplyBytes,
-    publicLinkBaseUrl: config.publicLinkBaseUrl,
-    newId: () => nanoid(),
-  });
+  const endpoints = createEndpoints(handlerDeps);
   const served = new Set(endpoints.map((e) => e.subject));
   const unserved = [...schemas.keys()].filter((subject) => !served.has(subject as never));
   if (unserved.length > 0) log.warn({ subjects: unserved }, "request schemas without an endpoint");

@@ -17,6 +17,7 @@ import {
   meetingAccess,
   memberMessages,
   pastMeetingAccess,
+  shownEntity,
   type ArtifactVisibility,
   type OutgoingMessage,
 } from "./platform-messages.js";
@@ -28,6 +29,8 @@ export interface PlatformFeedsOptions {
   js: JetStreamClient;
   buckets: Buckets;
   serviceToken: string;
+  /** A stored meeting as a reply shows it, with its computed occurrences. */
+  showMeeting?: (meeting: Record<string, unknown>, revision: number) => Promise<object>;
   log: Logger;
   instanceId: string;
   leaseMs: number;
@@ -72,21 +75,29 @@ const ARTIFACT_BUCKETS: ReadonlySet<string> = new Set([
  * the platform): core NATS cannot tell, so each is logged at debug.
  */
 export function indexAndEventSender(
-  options: Pick<PlatformFeedsOptions, "nc" | "buckets" | "serviceToken" | "log">,
+  options: Pick<PlatformFeedsOptions, "nc" | "buckets" | "serviceToken" | "log" | "showMeeting">,
   withEvents = true,
 ) {
-  const { nc, buckets, log } = options;
+  const { nc, buckets, log, showMeeting } = options;
   const serviceAuthorization = `Bearer ${options.serviceToken}`;
   return async (change: EntityChange): Promise<void> => {
     const artifactVisibility = ARTIFACT_BUCKETS.has(change.bucket)
       ? await artifactVisibilityOf(buckets, change.value["past_meeting_uid"])
       : undefined;
+    const shown =
+      change.bucket === BUCKET_NAMES.meetings && change.action !== "deleted" && showMeeting
+        ? ((await showMeeting(change.value, change.revision)) as Record<string, unknown>)
+        : shownEntity(change);
     const messages = [
-      indexMessage(change, {
-        serviceAuthorization,
-        ...(artifactVisibility === undefined ? {} : { artifactVisibility }),
-      }),
-      ...(withEvents ? [eventMessage(change)] : []),
+      indexMessage(
+        change,
+        {
+          serviceAuthorization,
+          ...(artifactVisibility === undefined ? {} : { artifactVisibility }),
+        },
+        shown,
+      ),
+      ...(withEvents ? [eventMessage(change, shown)] : []),
     ];
     for (const message of messages) {
       nc.publish(message.subject, JSON.stringify(message.body));

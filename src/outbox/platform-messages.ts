@@ -49,7 +49,11 @@ export function shownEntity(change: EntityChange): Entity {
 
 // ---- CONTRACT §7 -------------------------------------------------------------------------
 
-export function eventMessage(change: EntityChange): OutgoingMessage {
+/** `shown`: the entity as a reply shows it (a meeting with its occurrences); shownEntity by default. */
+export function eventMessage(
+  change: EntityChange,
+  shown: Entity = shownEntity(change),
+): OutgoingMessage {
   const { resource } = kindOf(change.bucket);
   return {
     subject: `lfx.events.${resource}.${change.action}`,
@@ -58,7 +62,7 @@ export function eventMessage(change: EntityChange): OutgoingMessage {
       action: change.action,
       uid: change.uid,
       revision: change.revision,
-      data: change.action === "deleted" ? null : shownEntity(change),
+      data: change.action === "deleted" ? null : shown,
       at: change.at.toISOString(),
     },
   };
@@ -268,7 +272,11 @@ function auditorsOfMeeting(
   };
 }
 
-export function indexMessage(change: EntityChange, ctx: IndexContext): OutgoingMessage {
+export function indexMessage(
+  change: EntityChange,
+  ctx: IndexContext,
+  shown: Entity = shownEntity(change),
+): OutgoingMessage {
   const { objectType } = kindOf(change.bucket);
   const shape = indexShape(change.bucket, change.uid, change.value, ctx);
   const { authorization, principal } = change.origin;
@@ -280,7 +288,7 @@ export function indexMessage(change: EntityChange, ctx: IndexContext): OutgoingM
         authorization: authorization ?? ctx.serviceAuthorization,
         ...(principal === undefined ? {} : { "x-on-behalf-of": principal }),
       },
-      data: change.action === "deleted" ? change.uid : withoutSecrets(shownEntity(change)),
+      data: change.action === "deleted" ? change.uid : withoutSecrets(shown),
       tags: shape.tags,
       indexing_config: {
         object_id: change.uid,

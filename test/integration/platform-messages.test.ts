@@ -93,7 +93,9 @@ describe("meetings and their settings", () => {
     expect(meetingIndex.map((m) => m.body.action)).toEqual(["created", "updated", "deleted"]);
     const [createdMsg, updatedMsg, deletedMsg] = meetingIndex.map((m) => m.body);
 
-    const { zoom_config: zoom, ...createdFields } = withoutComputed(created);
+    // The meeting as replied, with its computed occurrences (CONTRACT §7), without secrets.
+    const { zoom_config: zoom, ...createdFields } = created;
+    expect(createdFields["occurrences"]).toHaveLength(1);
     expect(createdMsg?.data).toEqual({
       ...createdFields,
       zoom_config: { meeting_id: "123456789" },
@@ -477,6 +479,7 @@ describe("reindex", () => {
     expect(again.map((m) => [m.subject, m.body.action])).toEqual([
       ["lfx.index.meeting", "updated"],
     ]);
+    // Sent by the tool, which keeps no key indexes: the meeting without its computed occurrences.
     expect(again[0]?.body.data).toEqual(withoutComputed(current));
     await until(() => platform.indexOf(registrant.uid).length > before.registrant);
     // A deleted entity stays deleted; settings were not asked for.
