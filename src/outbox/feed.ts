@@ -210,6 +210,8 @@ export class Feed {
 /** Reads one bucket's entity changes from its checkpoint on, and hands them to the handler. */
 class Cursor {
   private stopped = false;
+  /** Ends the back-off pauses at once on stop: a shutdown has 10 s in all (CONTRACT §1). */
+  private readonly stopping = new AbortController();
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -237,6 +239,7 @@ class Cursor {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     await this.messages?.close().catch(() => undefined);
     await this.running;
@@ -282,7 +285,7 @@ class Cursor {
           { err, feed: this.feed.options.name, bucket: this.source.bucket.name },
           "feed cursor failed; restarting it",
         );
-        await sleep(backoff(failures));
+        await this.pause(backoff(failures));
       } finally {
         await this.messages?.close().catch(() => undefined);
         this.messages = undefined;
@@ -291,6 +294,10 @@ class Cursor {
         await window.settled();
       }
     }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
   /** The uid a key names; an unreadable key is its own "uid" (its messages keep their order). */
@@ -310,7 +317,7 @@ class Cursor {
     for (let failures = 0; !this.stopped;) {
       if (!this.feed.holds()) {
         // A lapsed lease: another instance may be sending already.
-        await sleep(50);
+        await this.pause(50);
         continue;
       }
       try {
@@ -324,7 +331,7 @@ class Cursor {
         // Messages nobody takes yet (a stream not created, NATS away) are expected locally.
         if (failures === QUIET_FAILURES) this.feed.log.warn(log, "feed message still not sent");
         else this.feed.log.debug(log, "feed message not sent; retrying");
-        await sleep(backoff(failures));
+        await this.pause(backoff(failures));
       }
     }
     return false;
