@@ -11,8 +11,15 @@
 // is valid by a margin, so an older state is never sent after the new holder's newer one. A
 // handler that fails (no stream to take the message, NATS away) is retried with back-off, and the
 // cursor waits: nothing after it in that bucket is sent first.
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DeliverPolicy, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import type { KvEntry } from "@nats-io/kv";
 import type { Logger } from "../logger.js";
 import type { Bucket } from "../store/buckets.js";
@@ -211,7 +218,7 @@ export class Feed {
 class Cursor {
   private stopped = false;
   /** Ends the back-off pauses at once on stop: a shutdown has 10 s in all (CONTRACT §1). */
-  private readonly stopping = new AbortController();
+  private readonly stopping = abortController();
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -440,13 +447,23 @@ class DeliveryWindow {
   }
 }
 
+/** One pause per change being sent may listen at once (DeliveryWindow), more than Node's 10. */
+function abortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 function backoff(failures: number): number {
   return Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(failures, 10));
 }
 
 function isWrongLastSequence(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 10071 || code === 10164;
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 /** A lost race for the lease is "not taken"; anything else is a failure of the tick. */
