@@ -20,6 +20,8 @@ for _ in $(seq 1 50); do
 done
 
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+# The platform's fga-sync-events stream, which a production service never creates (CONTRACT §9).
+node scripts/local-platform-streams.mjs
 # The service's user in nats-auth.conf (local development credentials, docs/SECURITY.md), and
 # the inbox prefix that user may subscribe to.
 export NATS_USER="${NATS_USER:-lfx-meeting-service}"

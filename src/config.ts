@@ -41,6 +41,11 @@ export interface Config {
    * default is a placeholder that only local runs accept.
    */
   serviceToken: string;
+  /**
+   * How long an instance's hold on an outbox feed lasts unrenewed (src/outbox/feed.ts): after an
+   * instance dies, another sends its feeds' messages after about this long.
+   */
+  outboxLeaseMs: number;
 }
 
 /** Where the keys that sign callers' tokens come from. */
@@ -204,5 +209,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     platformLookups: onOff(env, "PLATFORM_LOOKUPS", true),
     platformTimeoutMs: integer(env, "PLATFORM_TIMEOUT_MS", 1500, 50, 60_000),
+    outboxLeaseMs: integer(env, "OUTBOX_LEASE_MS", 3000, 300, 60_000),
   };
 }

@@ -11,10 +11,10 @@ import pLimit from "p-limit";
 import { AccessChecker, natsAskPlatform } from "./auth/access-check.js";
 import { jwtAuthenticator, localAuthenticator } from "./auth/tokens.js";
 import type { Config } from "./config.js";
-import { natsEventPublisher } from "./events.js";
 import { committeeMembers } from "./handlers/committee-members.js";
 import { createEndpoints, type HandlerDeps } from "./handlers/index.js";
 import { applyProjectSettingsChange } from "./handlers/project-settings.js";
+import { createMeetingView } from "./handlers/meeting-view.js";
 import type { Logger } from "./logger.js";
 import { natsPlatformLookups } from "./platform/nats-lookups.js";
 import { subscribePlatformEvents, type PlatformSubscriptions } from "./platform/subscriptions.js";
@@ -25,7 +25,12 @@ import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
 import { closeBuckets, openBuckets } from "./store/buckets.js";
 import { KvRepository, translateStoreError } from "./store/kv-repository.js";
+import type { StoredMeeting } from "./store/meetings.js";
 import { createRepositories } from "./store/repositories.js";
+import { createPlatformFeeds } from "./outbox/platform-feeds.js";
+import { currentCaller } from "./request-scope.js";
+import type { WriteOrigin } from "./store/change-headers.js";
+import { answerGetTitle } from "./rpc/get-title.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
 /** Creating a key index's feed on a large bucket takes seconds on nats-server 2.9 (buckets.ts). */
@@ -69,6 +74,7 @@ export async function startService(
       replicas: config.kvReplicas,
       log,
       kvTimeoutMs: timeout,
+      origin: writeOrigin,
     }),
   );
   if (startup?.aborted === true) {
@@ -77,12 +83,10 @@ export async function startService(
     throw startup.reason;
   }
   const schemas = await loadRequestSchemas();
-
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
   const deps: HandlerDeps = {
     repos: createRepositories(buckets),
-    events: natsEventPublisher(nc, log),
     now: () => new Date(),
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
@@ -91,6 +95,26 @@ export async function startService(
       ? natsPlatformLookups(nc, { timeoutMs: config.platformTimeoutMs, log })
       : undefined,
   };
+  const meetingView = createMeetingView(deps);
+  const feeds = createPlatformFeeds({
+    nc,
+    js,
+    buckets,
+    // Events and index messages show a meeting as a reply does, with its occurrences (§7).
+    showMeeting: (meeting, revision) => meetingView.reply(meeting as StoredMeeting, revision),
+    serviceToken: config.serviceToken,
+    log,
+    instanceId: nanoid(),
+    leaseMs: config.outboxLeaseMs,
+  });
+  // Before the first request: every change acknowledged from now on lies after a checkpoint.
+  try {
+    for (const feed of feeds) await feed.prepare();
+  } catch (err) {
+    await closeBuckets(buckets);
+    throw translateStoreError(err, "meeting-service-outbox", "checkpoint");
+  }
+
   const endpoints = createEndpoints(deps);
   const served = new Set(endpoints.map((e) => e.subject));
   const unserved = [...schemas.keys()].filter((subject) => !served.has(subject as never));
@@ -152,6 +176,8 @@ export async function startService(
   } else {
     log.info("PLATFORM_LOOKUPS=off: projects, committees and usernames are not looked up");
   }
+  const getTitle = answerGetTitle(nc, buckets.meetings, QUEUE_GROUP, log);
+  for (const feed of feeds) feed.start();
   log.info({ endpoints: endpoints.length, version: SERVICE_VERSION }, "service started");
 
   return {
@@ -166,6 +192,7 @@ export async function startService(
     }),
     async stop(graceMs = 8000) {
       await service.stop();
+      getTitle.unsubscribe();
       const idle = Promise.all([waitUntilIdle(limit), platformEvents?.stop(), members?.stop()]);
       const timedOut = await Promise.race([
         idle.then(() => false),
@@ -173,6 +200,8 @@ export async function startService(
       ]);
       if (timedOut)
         log.warn({ active: limit.activeCount }, "stopped with requests still in flight");
+      // After the last request: what it wrote is sent now, or by the instance that takes over.
+      await Promise.all(feeds.map((feed) => feed.stop()));
       await closeBuckets(buckets);
     },
   };
@@ -191,6 +220,18 @@ async function requestAuth(nc: NatsConnection, config: Config, log: Logger): Pro
   return {
     authenticator: await jwtAuthenticator(auth),
     checker: new AccessChecker(natsAskPlatform(nc, config.kvTimeoutMs)),
+  };
+}
+
+/** Who a write is made for: the caller of the request being served (src/request-scope.ts). */
+function writeOrigin(): WriteOrigin | undefined {
+  const caller = currentCaller();
+  if (caller === undefined) return undefined;
+  return {
+    principal: caller.principal,
+    ...(caller.username === undefined ? {} : { username: caller.username }),
+    ...(caller.email === undefined ? {} : { email: caller.email }),
+    ...(caller.authorization === undefined ? {} : { authorization: caller.authorization }),
   };
 }
 

@@ -80,8 +80,6 @@ function pastMeetingLinks(deps: HandlerDeps): GroupCommit<StoredPastMeeting, Lin
         }
         return next;
       },
-      onCommitted: (key, value, revision) =>
-        deps.events.publish("past-meetings", "updated", key, revision, value),
     });
     linkCommits.set(repo, commit);
   }
@@ -107,7 +105,7 @@ export function artifactOperations<S extends ArtifactBase>(
   deps: HandlerDeps,
   kind: ArtifactKind<S>,
 ): ArtifactOperations<S> {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const { repo, resource, entity } = kind;
   const links = pastMeetingLinks(deps);
 
@@ -162,7 +160,6 @@ export function artifactOperations<S extends ArtifactBase>(
         await repo.removeIndexed(artifact).catch(() => undefined);
         throw notFound("past meeting", artifact.past_meeting_uid);
       }
-      events.publish(resource, "created", artifact.uid, revision, artifact);
       return reply(artifact, revision);
     },
 
@@ -189,15 +186,12 @@ export function artifactOperations<S extends ArtifactBase>(
           return kind.derive(applyMergePatch(value, p));
         },
       });
-      if (updated.changed)
-        events.publish(resource, "updated", uid, updated.revision, updated.value);
       return reply(updated.value, updated.revision);
     },
 
     async remove(uid, revision, log) {
       const deleted = await deleteIndexed(repo, entity, uid, revision);
       const artifact = deleted.value;
-      events.publish(resource, "deleted", uid, deleted.revision, null);
       await link({ list: kind.list, op: "remove", uid }, artifact.past_meeting_uid, log);
       return { uid, deleted: true };
     },
@@ -231,9 +225,6 @@ export async function deleteArtifactsOfPastMeeting<S extends ArtifactBase>(
   await kind.repo.removeAllUnder(
     pastMeetingChildrenPrefix(pastMeetingUid),
     (artifact) => artifact.past_meeting_uid === pastMeetingUid,
-    (artifact, revision) => {
-      deps.events.publish(kind.resource, "deleted", artifact.uid, revision, null);
-      return Promise.resolve();
-    },
+    () => Promise.resolve(),
   );
 }

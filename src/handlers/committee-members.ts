@@ -167,8 +167,7 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
         updated_at: deps.now().toISOString(),
       };
       try {
-        const revision = await replaceAt(repos.registrants, current, next, "registrant");
-        deps.events.publish("registrants", "updated", next.uid, revision, next);
+        await replaceAt(repos.registrants, current, next, "registrant");
         return;
       } catch (err) {
         if (!(err instanceof AppError && err.code === "conflict")) throw err;

@@ -9,12 +9,11 @@ import { directKey } from "../store/keys.js";
 import type { HandlerDeps } from "./types.js";
 import { planUpdate } from "./entity-writes.js";
 
-const RESOURCE = "meeting-settings";
 /** Concurrent writers of one meeting's settings are rare; a few re-reads settle them. */
 const MAX_ATTEMPTS = 5;
 
 export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const settings = repos.meetingSettings;
 
   return [
@@ -50,7 +49,6 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           if (err instanceof RevisionConflict) throw staleRevision("meeting settings", uid);
           throw err;
         }
-        events.publish(RESOURCE, "updated", uid, newRevision, next);
         return { ...next, revision: newRevision };
       },
     }),
@@ -91,8 +89,7 @@ export async function removeOrganizers(
     if (next === undefined) continue;
     if (next === null) return;
     try {
-      const revision = await settings.update(key, next, found.revision);
-      deps.events.publish(RESOURCE, "updated", meetingUid, revision, next);
+      await settings.update(key, next, found.revision);
       return;
     } catch (err) {
       if (!(err instanceof RevisionConflict)) throw err;

@@ -18,15 +18,14 @@ import { committeeMembers } from "./committee-members.js";
 import { checkReferences } from "./platform-references.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
-import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
+import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-const RESOURCE = "meetings";
 const DEFAULT_PAGE_SIZE = 100;
 
 export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const meetings = repos.meetings;
   const view = createMeetingView(deps);
   const members = committeeMembers(deps);
@@ -50,8 +49,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     ]);
     const settings = await repos.meetingSettings.get(key);
     if (settings !== null) {
-      const revision = await repos.meetingSettings.remove(key);
-      events.publish("meeting-settings", "deleted", meeting.uid, revision, null);
+      await repos.meetingSettings.remove(key);
     }
   }
 
@@ -145,8 +143,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           throw err;
         }
         ctx.log.debug({ uid }, "meeting created");
-        events.publish("meeting-settings", "created", uid, settingsRevision, settings);
-        events.publish(RESOURCE, "created", uid, revision, shownMeeting(meeting));
         // Members register after the reply (committee-members.ts): the meeting is committed.
         if ((meeting.committees ?? []).length > 0) members?.scheduleMeetingSync(uid, ctx.log);
         return meetingReply(meeting, revision);
@@ -188,11 +184,8 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             return next;
           },
         });
-        if (updated.changed) {
-          events.publish(RESOURCE, "updated", uid, updated.revision, shownMeeting(updated.value));
-          if (!jsonEqual(committeesBefore ?? [], updated.value.committees ?? [])) {
-            members?.scheduleMeetingSync(uid, ctx.log);
-          }
+        if (updated.changed && !jsonEqual(committeesBefore ?? [], updated.value.committees ?? [])) {
+          members?.scheduleMeetingSync(uid, ctx.log);
         }
         return meetingReply(updated.value, updated.revision);
       },
@@ -204,7 +197,6 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(meetings, "meeting", uid, revision);
         await deleteDependents(deleted.value);
-        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),

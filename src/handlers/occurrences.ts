@@ -15,14 +15,14 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { directKey } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
-import { checkMeetingFitsReply, createMeetingView, shownMeeting } from "./meeting-view.js";
+import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
 import type { HandlerDeps } from "./types.js";
 import { updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 
 export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const view = createMeetingView(deps);
 
   /**
@@ -45,14 +45,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       now: now(),
       apply: change,
     });
-    const reply = await view.reply(updated.value, updated.revision);
-    if (updated.changed) {
-      events.publish("meetings", "updated", meetingUid, updated.revision, {
-        ...shownMeeting(updated.value),
-        occurrences: reply.occurrences,
-      });
-    }
-    return reply;
+    return view.reply(updated.value, updated.revision);
   }
 
   return [

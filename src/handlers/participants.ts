@@ -37,7 +37,6 @@ import { normalizeEmail } from "./registrant-writes.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
-const RESOURCE = "participants";
 const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose participant has not appeared after this long belongs to a crashed create. */
 const CLAIM_LEASE_MS = 30_000;
@@ -118,7 +117,6 @@ async function createClaimed(
     );
     throw err;
   }
-  deps.events.publish(RESOURCE, "created", participant.uid, revision, participant);
   return reply(participant, revision);
 }
 
@@ -150,7 +148,6 @@ async function findOrCreate(deps: HandlerDeps, spec: FindOrCreate): Promise<Part
       if (next === null) return reply(existing.value, existing.revision);
       try {
         const revision = await participants.update(directKey(next.uid), next, existing.revision);
-        deps.events.publish(RESOURCE, "updated", next.uid, revision, next);
         return reply(next, revision);
       } catch (err) {
         if (!(err instanceof RevisionConflict)) throw err;
@@ -263,18 +260,17 @@ export async function deleteParticipantsOfPastMeeting(
   await deps.repos.participants.removeAllUnder(
     pastMeetingChildrenPrefix(pastMeetingUid),
     (participant) => participant.past_meeting_uid === pastMeetingUid,
-    async (participant, revision) => {
+    async (participant) => {
       await claims.release(
         participantEmailClaimKey(pastMeetingUid, participant.email),
         participant.uid,
       );
-      deps.events.publish(RESOURCE, "deleted", participant.uid, revision, null);
     },
   );
 }
 
 export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const participants = repos.participants;
   const claims = participantClaims(deps);
   const rules = accessRules(deps);
@@ -391,9 +387,6 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             guardOf: (entity) => emailClaim(entity.past_meeting_uid),
           },
         );
-        if (updated.changed) {
-          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
-        }
         return reply(updated.value, updated.revision);
       },
     }),
@@ -410,7 +403,6 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           participantEmailClaimKey(participant.past_meeting_uid, participant.email),
           uid,
         );
-        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),
@@ -505,9 +497,6 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           return sessions === null ? null : { ...p, sessions, updated_at: now().toISOString() };
         });
         if (result === null || result.value.past_meeting_uid !== past_meeting_uid) throw missing();
-        if (result.changed) {
-          events.publish(RESOURCE, "updated", result.value.uid, result.revision, result.value);
-        }
         return reply(result.value, result.revision);
       },
     }),

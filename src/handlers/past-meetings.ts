@@ -54,7 +54,6 @@ import { checkReferences } from "./platform-references.js";
 import type { HandlerDeps } from "./types.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-const RESOURCE = "past-meetings";
 const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose past meeting has not appeared after this long belongs to a crashed start. */
 const CLAIM_LEASE_MS = 30_000;
@@ -95,7 +94,7 @@ function applyPastMeetingPatch(current: StoredPastMeeting, patch: JsonObject): S
 }
 
 export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const pastMeetings = repos.pastMeetings;
   const claims = new Claims(repos.pastMeetingClaims, now, CLAIM_LEASE_MS);
   const rules = accessRules(deps);
@@ -130,7 +129,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       }
       throw err;
     }
-    events.publish(RESOURCE, "created", pastMeeting.uid, revision, pastMeeting);
     return reply(pastMeeting, revision);
   }
 
@@ -179,7 +177,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       return next;
     });
     if (result === null) return null;
-    if (result.changed) events.publish(RESOURCE, "updated", uid, result.revision, result.value);
     return reply(result.value, result.revision);
   }
 
@@ -250,8 +247,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           now: now(),
           apply: applyPastMeetingPatch,
         });
-        if (updated.changed)
-          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
         return reply(updated.value, updated.revision);
       },
     }),
@@ -261,7 +256,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       access: { request: ({ uid }) => pastMeetingRelation(uid, "organizer") },
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(pastMeetings, "past meeting", uid, revision);
-        const deletedRevision = deleted.revision;
         const claimKey = startClaimKey(deleted.value);
         await Promise.all([
           claimKey === undefined ? Promise.resolve() : claims.release(claimKey, uid),
@@ -270,7 +264,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           deleteArtifactsOfPastMeeting(deps, transcriptKind(deps), uid),
           deleteArtifactsOfPastMeeting(deps, summaryKind(deps), uid),
         ]);
-        events.publish(RESOURCE, "deleted", uid, deletedRevision, null);
         return { uid, deleted: true };
       },
     }),
@@ -382,9 +375,6 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           return sessions === null ? null : { ...pm, sessions, updated_at: now().toISOString() };
         });
         if (result === null) throw notFound("past meeting", past_meeting_uid);
-        if (result.changed) {
-          events.publish(RESOURCE, "updated", past_meeting_uid, result.revision, result.value);
-        }
         return reply(result.value, result.revision);
       },
     }),

@@ -25,11 +25,10 @@ import {
   type StoredRegistrant,
 } from "../store/registrants.js";
 import { deleteIndexed } from "./entity-writes.js";
-import { checkOccurrenceOf, shownMeeting } from "./meeting-view.js";
+import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import type { HandlerDeps } from "./types.js";
 
-const RESOURCE = "registrants";
 /** A claim whose registrant has not appeared after this long belongs to a crashed create. */
 export const CLAIM_LEASE_MS = 30_000;
 
@@ -84,7 +83,7 @@ export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
 }
 
 function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const registrants = repos.registrants;
   const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
   const registrantCount = new GroupCommit<StoredMeeting, number>({
@@ -97,8 +96,6 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
       ),
       updated_at: now().toISOString(),
     }),
-    onCommitted: (key, meeting, revision) =>
-      events.publish("meetings", "updated", key, revision, shownMeeting(meeting)),
   });
 
   /**
@@ -155,7 +152,6 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
         await claims.releaseAfterFailure(claimKey, uid, err);
         throw err;
       }
-      events.publish(RESOURCE, "created", uid, revision, registrant);
       await adjustCount(registrant.meeting_uid, +1, log);
       return { value: registrant, revision };
     },
@@ -167,7 +163,6 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
         claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
         deleteRsvpsOfRegistrant(deps, uid),
       ]);
-      events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
       await adjustCount(registrant.meeting_uid, -1, log);
       return deleted;
     },

@@ -28,7 +28,6 @@ import {
 import type { HandlerDeps } from "./types.js";
 import { updateClaimed } from "./entity-writes.js";
 
-const RESOURCE = "registrants";
 const DEFAULT_PAGE_SIZE = 100;
 
 function reply(registrant: StoredRegistrant, revision: number): Registrant {
@@ -36,7 +35,7 @@ function reply(registrant: StoredRegistrant, revision: number): Registrant {
 }
 
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const registrants = repos.registrants;
   const writes = registrantWrites(deps);
   const { claims, emailClaim } = writes;
@@ -124,9 +123,6 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             guardOf: (entity) => emailClaim(entity.meeting_uid),
           },
         );
-        if (updated.changed) {
-          events.publish(RESOURCE, "updated", uid, updated.revision, updated.value);
-        }
         return reply(updated.value, updated.revision);
       },
     }),
@@ -188,9 +184,8 @@ export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: 
   await registrants.removeAllUnder(
     registrantsOfMeetingPrefix(meetingUid),
     (registrant) => registrant.meeting_uid === meetingUid,
-    async (registrant, revision) => {
+    async (registrant) => {
       await claims.release(registrantEmailClaimKey(meetingUid, registrant.email), registrant.uid);
-      deps.events.publish(RESOURCE, "deleted", registrant.uid, revision, null);
     },
   );
 }

@@ -23,7 +23,6 @@ import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteIndexed } from "./entity-writes.js";
 import type { HandlerDeps } from "./types.js";
 
-const RESOURCE = "rsvps";
 const DEFAULT_PAGE_SIZE = 100;
 const CLAIM_LEASE_MS = 30_000;
 /** Rounds of claim -> read -> write before a heavily contended answer gives up with a 503. */
@@ -38,7 +37,7 @@ function rsvpClaims(deps: HandlerDeps): Claims {
 }
 
 export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const rsvps = repos.rsvps;
   const rules = accessRules(deps);
   const claims = rsvpClaims(deps);
@@ -57,7 +56,6 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       await claims.releaseAfterFailure(rsvpAnswerClaimKey(rsvp), rsvp.uid, err);
       throw err;
     }
-    events.publish(RESOURCE, "created", rsvp.uid, revision, rsvp);
     return reply(rsvp, revision);
   }
 
@@ -122,7 +120,6 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
               if (!(err instanceof RevisionConflict)) throw err;
               continue; // a concurrent answer changed it: read again
             }
-            events.publish(RESOURCE, "updated", replaced.uid, revision, replaced);
             return reply(replaced, revision);
           }
           if (outcome.stale && (await claims.takeOver(claimKey, outcome.revision, answer.uid))) {
@@ -151,7 +148,6 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       async handle({ uid, revision }) {
         const deleted = await deleteIndexed(rsvps, "rsvp", uid, revision);
         await claims.release(rsvpAnswerClaimKey(deleted.value), uid);
-        events.publish(RESOURCE, "deleted", uid, deleted.revision, null);
         return { uid, deleted: true };
       },
     }),
@@ -190,9 +186,8 @@ function deleteRsvpsUnder(
   belongs: (rsvp: StoredRsvp) => boolean,
 ): Promise<void> {
   const claims = rsvpClaims(deps);
-  return deps.repos.rsvps.removeAllUnder(prefix, belongs, async (rsvp, revision) => {
+  return deps.repos.rsvps.removeAllUnder(prefix, belongs, async (rsvp) => {
     await claims.release(rsvpAnswerClaimKey(rsvp), rsvp.uid);
-    deps.events.publish(RESOURCE, "deleted", rsvp.uid, revision, null);
   });
 }
 

@@ -26,7 +26,7 @@ export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {
 }
 
 export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
-  const { repos, events, now } = deps;
+  const { repos, now } = deps;
   const kind = summaryKind(deps);
   const summaries = artifactOperations(deps, kind);
   const rules = accessRules(deps);
@@ -105,7 +105,6 @@ export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           if (err instanceof RevisionConflict) throw staleRevision("summary", uid);
           throw err;
         }
-        events.publish("summaries", "updated", uid, newRevision, next);
         return { ...next, revision: newRevision };
       },
     }),

@@ -1,11 +1,9 @@
 // What every handler module receives from the composition root (service.ts).
-import type { EventPublisher } from "../events.js";
 import type { PlatformLookups } from "../platform/lookups.js";
 import type { Repositories } from "../store/repositories.js";
 
 export interface HandlerDeps {
   repos: Repositories;
-  events: EventPublisher;
   now: () => Date;
   /** The largest reply the connection can send; lists cut pages to fit it. */
   maxReplyBytes: number;

@@ -17,6 +17,11 @@ export interface EntityChange {
    * just before the delete, carried with the delete marker.
    */
   value: Record<string, unknown>;
+  /**
+   * For `updated`, the value the change replaced, when the feed was asked for it (a registrant's
+   * old username, PLATFORM.md §2) and the bucket's history still held it.
+   */
+  previous?: Record<string, unknown>;
   /** The request that made the change, when one did. */
   origin: {
     /** The caller's `Authorization` header ("Bearer <jwt>"), when the request carried one. */

@@ -4,6 +4,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "../logger.js";
+import type { WriteOrigin } from "./change-headers.js";
 import { KeyIndex } from "./key-index.js";
 
 export const BUCKET_NAMES = {
@@ -18,6 +19,8 @@ export const BUCKET_NAMES = {
   summaries: "past-meeting-summaries",
   /** Internal: replies of creates that carried an Idempotency-Key, kept 24 h (CONTRACT §3). */
   idempotency: "meeting-service-idempotency",
+  /** Internal: the outbox feeds' leases and checkpoints (src/outbox/feed.ts). */
+  outbox: "meeting-service-outbox",
 } as const;
 
 export type BucketId = keyof typeof BUCKET_NAMES;
@@ -51,7 +54,7 @@ export function bucketSettings(id: BucketId, replicas: number) {
   return {
     description: `lfx-meeting-service: ${BUCKET_NAMES[id]}`,
     replicas,
-    history: id === "idempotency" ? 1 : 5,
+    history: id === "idempotency" || id === "outbox" ? 1 : 5,
     maxValueSize: MAX_VALUE_BYTES,
     ...(id === "idempotency" ? { ttl: DAY_MS } : {}),
   };
@@ -69,6 +72,8 @@ export interface Bucket {
   leaderKv: KV;
   js: JetStreamClient;
   keyIndex: KeyIndex | undefined;
+  /** Who a write is made for (change-headers.ts); the request scope, injected by service.ts. */
+  origin: (() => WriteOrigin | undefined) | undefined;
 }
 
 export type Buckets = Readonly<Record<BucketId, Bucket>>;
@@ -85,6 +90,7 @@ export interface OpenBucketsOptions {
   replicas: number;
   log: Logger;
   kvTimeoutMs: number;
+  origin?: () => WriteOrigin | undefined;
 }
 
 /**
@@ -107,7 +113,7 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       // replica that has not applied the latest acknowledged write, and a read that follows a
       // write (on any instance) must see it (CONTRACT §3). One server: the faster direct get.
       const kv = (await directKv.status()).replicas > 1 ? leaderKv : directKv;
-      return { id, name, kv, leaderKv, js };
+      return { id, name, kv, leaderKv, js, origin: options.origin };
     }),
   );
   const buckets: Bucket[] = [];

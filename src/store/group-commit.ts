@@ -20,8 +20,6 @@ export interface GroupCommitOptions<S extends object, C> {
   repo: KvRepository<S>;
   /** The entity with every change of a batch applied, in order. */
   apply: (value: S, changes: readonly C[]) => S;
-  /** Called after each committed write (events). */
-  onCommitted?: (key: string, value: S, revision: number) => void;
   maxAttempts?: number;
 }
 
@@ -60,7 +58,7 @@ export class GroupCommit<S extends object, C> {
   }
 
   private async write(key: string, changes: readonly C[]): Promise<Versioned<S> | null> {
-    const { repo, apply, onCommitted, maxAttempts = 50 } = this.options;
+    const { repo, apply, maxAttempts = 50 } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // After a conflict, the stream leader's value: in a cluster a direct get may be answered by
       // a replica that is behind, and would conflict again on every attempt until they ran out,
@@ -70,7 +68,6 @@ export class GroupCommit<S extends object, C> {
       const next = apply(current.value, changes);
       try {
         const revision = await repo.update(key, next, current.revision);
-        onCommitted?.(key, next, revision);
         return { value: next, revision };
       } catch (err) {
         if (!(err instanceof RevisionConflict)) throw err;

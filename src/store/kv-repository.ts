@@ -15,6 +15,7 @@ import {
 import { AppError, invalidRequest, unavailable } from "../errors.js";
 import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
+import { stampChange, type StoredChange } from "./change-headers.js";
 import type { KeyIndex } from "./key-index.js";
 
 export interface Versioned<T> {
@@ -122,7 +123,21 @@ export function isOutcomeUnknown(err: unknown): boolean {
   );
 }
 
-const encoder = new TextEncoder();
+/**
+ * The client's errors name the subject a publish went to, and a key may hold an email (encoded,
+ * CONTRACT §6): errors are logged with their causes, so the key is taken out of every message
+ * and stack in the chain. The errors keep their classes, which translateStoreError reads.
+ */
+function withoutSubject(err: unknown, subject: string, replacement: string): unknown {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    e.message = e.message.replaceAll(subject, replacement);
+    if (e.stack !== undefined) e.stack = e.stack.replaceAll(subject, replacement);
+  }
+  return err;
+}
+
+const KV_OPERATION = "KV-Operation";
+const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
 export class KvRepository<T extends object> {
   /**
@@ -176,14 +191,26 @@ export class KvRepository<T extends object> {
    * entity gets its author set on `value` itself (authorship.ts), as does an update.
    */
   create(key: string, value: T): Promise<number> {
-    if (this.authored) stampAuthor(value, "create");
-    return this.call(key, () => this.bucket.kv.create(key, encodeValue(value)));
+    if (this.authored) stampAuthor(value, "create", this.bucket.origin?.());
+    const data = encodeValue(value);
+    return this.call(key, async () => {
+      try {
+        return await this.write(key, data, "created", 0);
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(err.code))) throw err;
+        // As kv.create does: a key whose last entry is a delete marker may be written again.
+        const last = await this.bucket.kv.get(key);
+        if (last === null || last.operation === "PUT") throw err;
+        return this.write(key, data, "created", last.revision);
+      }
+    });
   }
 
   /** Replaces the value if the key is still at `revision`; RevisionConflict otherwise. */
   update(key: string, value: T, revision: number): Promise<number> {
-    if (this.authored) stampAuthor(value, "update");
-    return this.call(key, () => this.bucket.kv.update(key, encodeValue(value), revision));
+    if (this.authored) stampAuthor(value, "update", this.bucket.origin?.());
+    const data = encodeValue(value);
+    return this.call(key, () => this.write(key, data, "updated", revision));
   }
 
   /**
@@ -191,19 +218,32 @@ export class KvRepository<T extends object> {
    * (published directly because `kv.delete` does not return it, and events carry it, §7).
    */
   remove(key: string, revision?: number): Promise<number> {
+    return this.call(key, () => this.write(key, new Uint8Array(0), "deleted", revision));
+  }
+
+  /**
+   * The one conditional write: a KV write is a JetStream publish to `$KV.<bucket>.<key>`, which
+   * is what kv.create/update/delete send too, plus the change headers (change-headers.ts) that the
+   * outbox needs and the stream alone does not hold. `expected` is the key's last revision (0:
+   * none); without it the write is unconditional (a delete of settings with their meeting).
+   */
+  private async write(
+    key: string,
+    data: Uint8Array | string,
+    change: StoredChange,
+    expected: number | undefined,
+  ): Promise<number> {
     const header = natsHeaders();
-    header.set("KV-Operation", "DEL");
-    if (revision !== undefined) header.set("Nats-Expected-Last-Subject-Sequence", `${revision}`);
-    return this.call(key, async () => {
-      const ack = await this.bucket.js.publish(
-        `$KV.${this.bucket.name}.${key}`,
-        encoder.encode(""),
-        {
-          headers: header,
-        },
-      );
+    if (change === "deleted") header.set(KV_OPERATION, "DEL");
+    if (expected !== undefined) header.set(EXPECTED_LAST_SUBJECT_SEQUENCE, `${expected}`);
+    stampChange(header, change, expected, this.bucket.origin?.());
+    const subject = `$KV.${this.bucket.name}.${key}`;
+    try {
+      const ack = await this.bucket.js.publish(subject, data, { headers: header });
       return ack.seq;
-    });
+    } catch (err) {
+      throw withoutSubject(err, subject, `$KV.${this.bucket.name}.<key>`);
+    }
   }
 
   /** Writes a key whose value carries no state of its own (index keys); idempotent. */

@@ -103,6 +103,9 @@ describe("meeting events", () => {
       at: expect.any(String) as string,
     });
     expect(entityOf(createdEvent?.data ?? {})).toEqual(entityOf(created));
+    // The meeting as replied: with its computed occurrences and its revision.
+    expect(createdEvent?.data?.["occurrences"]).toEqual(created["occurrences"]);
+    expect(createdEvent?.data?.["revision"]).toBe(created.revision);
 
     expect(updatedEvent).toEqual({
       resource: "meetings",

@@ -5,7 +5,7 @@
 // bucket, no JetStream API, no serving or eavesdropping on lfx.* subjects, no publishing events,
 // no reading the service's replies from JetStream.
 import { readFile } from "node:fs/promises";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
   connect,
@@ -305,14 +305,18 @@ describe.each([["the client user", CLIENT]])(
       await ok(client, "lfx.meetings.create", meetingInput());
     });
 
-    it("cannot publish events or replies in the service's name", async () => {
+    it("cannot publish events, platform messages or replies in the service's name", async () => {
       const errors = await permissionErrors(client, () => {
         client.publish("lfx.events.meetings.deleted", "{}");
+        client.publish("lfx.index.meeting", "{}");
+        client.publish("lfx.fga-sync.member_put", "{}");
         client.publish("_INBOX_lfx-meeting-service.x", "{}");
         client.publish("_INBOX.someone-else", "{}");
       });
       expect(errors.map((e) => e.subject)).toEqual([
         "lfx.events.meetings.deleted",
+        "lfx.index.meeting",
+        "lfx.fga-sync.member_put",
         "_INBOX_lfx-meeting-service.x",
         "_INBOX.someone-else",
       ]);
@@ -563,6 +567,28 @@ describe("access checks (CONTRACT §8)", () => {
 });
 
 describe("the service's user", () => {
+  it("publishes search-index and access-control messages (CONTRACT §9)", async () => {
+    const platform = await connectAs(ADMIN);
+    const jsm = await jetstreamManager(platform);
+    await jsm.streams.add({ name: "fga-sync-events", subjects: ["lfx.fga-sync.>"] });
+    const indexed: string[] = [];
+    platform.subscribe("lfx.index.>", {
+      callback: (_err, msg) => {
+        indexed.push(msg.subject);
+      },
+    });
+    await platform.flush();
+    const meeting = await ok<{ uid: string }>(platform, "lfx.meetings.create", meetingInput());
+    await until(() => indexed.includes("lfx.index.meeting"), { message: "the index message" });
+    await until(
+      async () => {
+        const info = await jsm.streams.info("fga-sync-events");
+        return info.state.messages > 0;
+      },
+      { timeoutMs: 10_000, message: `update_access of ${meeting.uid} in fga-sync-events` },
+    );
+  });
+
   it("was refused nothing while it served every request above", async () => {
     await instance.nc.flush();
     expect(serviceViolations).toEqual([]);

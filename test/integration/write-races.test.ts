@@ -40,7 +40,8 @@ afterAll(async () => {
 async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
   const name = `write-races-${++bucketNumber}`;
   const kv = await new Kvm(nc).create(name);
-  return { bucket: { id, name, kv, leaderKv: kv, js: jetstream(nc), keyIndex: undefined }, kv };
+  const bucket = { id, name, kv, leaderKv: kv, js: jetstream(nc), keyIndex: undefined };
+  return { bucket: { ...bucket, origin: undefined }, kv };
 }
 
 const registrant: StoredRegistrant = {

@@ -123,16 +123,21 @@ export function runConsistencyCheck(
   natsUrl: string,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runTool("check-consistency", natsUrl, ...args);
+}
+
+/** Runs an operator's tool of dist/tools/ against `natsUrl` with `args`. */
+export function runTool(
+  tool: "check-consistency" | "reindex",
+  natsUrl: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, "dist", "tools", "check-consistency.js"), ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, NATS_URL: natsUrl },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, [join(ROOT, "dist", "tools", `${tool}.js`), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: natsUrl },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

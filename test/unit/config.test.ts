@@ -7,6 +7,8 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("info");
     expect(config.kvReplicas).toBe(1);
     expect(config.natsUserPassword).toBeUndefined();
+    expect(config.serviceToken).toBe("lfx-meeting-service");
+    expect(config.outboxLeaseMs).toBe(3000);
   });
 
   it("splits NATS_URL on commas", () => {
@@ -31,6 +33,7 @@ describe("loadConfig", () => {
     [{ AUTH_MODE: "JWT" }, /AUTH_MODE/],
     [{ JWKS_URL: "file:///keys.json" }, /JWKS_URL/],
     [{ JWKS_URL: "https://gw/jwks", JWKS_FILE: "/keys.json" }, /JWKS_URL and JWKS_FILE/],
+    [{ OUTBOX_LEASE_MS: "10" }, /OUTBOX_LEASE_MS/],
   ])("refuses %j, naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
