@@ -40,7 +40,7 @@ export function scheduleOf(meeting: StoredMeeting): Schedule {
 /** The meeting as clients see it (events, replies): without the internal cancellation list. */
 export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" | "occurrences"> {
   const { cancelled_occurrences: _internal, ...shown } = meeting;
-  return shown;
+  return { ...shown, email_delivery_error_count: meeting.email_delivery_error_count ?? 0 };
 }
 
 /** What an occurrence adds to a reply besides its title and description: id, times, counts. */

@@ -10,8 +10,14 @@ import { IndexedRepository } from "./indexed-repository.js";
 /**
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
  * of its cancelled occurrences (kept with the meeting, shown through lfx.occurrences.list).
+ * `email_delivery_error_count` is absent from meetings stored before invitations existed; replies
+ * show it as 0 (meeting-view.ts).
  */
-export type StoredMeeting = Omit<Meeting, "revision" | "occurrences"> & {
+export type StoredMeeting = Omit<
+  Meeting,
+  "revision" | "occurrences" | "email_delivery_error_count"
+> & {
+  email_delivery_error_count?: number;
   cancelled_occurrences?: string[];
 };
 
