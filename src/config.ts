@@ -22,6 +22,26 @@ export interface Config {
   kvTimeoutMs: number;
   /** A meeting's `public_link` is this followed by `/{uid}`. */
   publicLinkBaseUrl: string;
+  /** Calendar invitations (CONTRACT §11). */
+  email: EmailConfig;
+}
+
+export interface EmailConfig {
+  /** `smtp://` or `smtps://[user:pass@]host:port`; undefined: messages go to `dir` as .eml files. */
+  smtpUrl: string | undefined;
+  /** The From of every invitation (RFC 5322 mailbox, e.g. `LFX Meetings <meetings@example.org>`). */
+  from: string;
+  /** Where .eml files are written when there is no SMTP_URL. */
+  dir: string;
+  /** Delivery attempts started per second by one instance, over all meetings. */
+  ratePerSecond: number;
+  /** Messages one instance has in delivery at once (including those waiting to retry). */
+  concurrency: number;
+  /** Attempts per message before it counts as failed. */
+  maxAttempts: number;
+  /** Back-off before the second attempt; it doubles each time up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** One or more subject tokens: no wildcard, no whitespace, no empty token. */
@@ -51,6 +71,16 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
     throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+function smtpUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = optional(env, "SMTP_URL");
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || !/^smtps?:\/\/[^/]/.test(raw)) {
+    // The value may hold a password: it is not echoed.
+    throw new ConfigError("SMTP_URL must be smtp://[user:pass@]host:port or smtps://...");
+  }
+  return raw;
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -99,5 +129,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "PUBLIC_LINK_BASE_URL",
       "https://zoom-lfx.platform.linuxfoundation.org/meeting",
     ),
+    email: {
+      smtpUrl: smtpUrl(env),
+      from: optional(env, "EMAIL_FROM") ?? "LFX Meetings <meetings-noreply@localhost>",
+      dir: optional(env, "EMAIL_DIR") ?? "./data/outbox",
+      ratePerSecond: integer(env, "EMAIL_RATE_PER_SECOND", 50, 1, 100_000),
+      concurrency: integer(env, "EMAIL_CONCURRENCY", 16, 1, 10_000),
+      maxAttempts: integer(env, "EMAIL_MAX_ATTEMPTS", 8, 1, 100),
+      retryBaseMs: integer(env, "EMAIL_RETRY_BASE_MS", 1000, 1, 3_600_000),
+      retryMaxMs: integer(env, "EMAIL_RETRY_MAX_MS", 60_000, 1, 86_400_000),
+    },
   };
 }

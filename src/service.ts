@@ -14,6 +14,10 @@ import { createEndpoints } from "./handlers/index.js";
 import type { Logger } from "./logger.js";
 import { createMessageHandler } from "./rpc/adapter.js";
 import { endpointName } from "./rpc/endpoint.js";
+import { DeliveryQueue } from "./invitations/delivery.js";
+import { Invitations } from "./invitations/invitations.js";
+import { createMailer } from "./invitations/mailer.js";
+import type { Announcement, SendRecord } from "./invitations/records.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
 import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
@@ -34,6 +38,11 @@ export const SERVICE_VERSION = packageJson.version;
 
 export interface RunningService {
   service: Service;
+  /**
+   * Calendar invitations (CONTRACT §11), to be handed every committed change of meetings and
+   * registrants by the outbox feed (src/outbox/).
+   */
+  invitations: Invitations;
   /** Stops taking requests, finishes those in flight (up to `graceMs`), releases the buckets. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -70,8 +79,23 @@ export async function startService(
 
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
+  const repos = createRepositories(buckets);
+  const mailer = createMailer(config.email);
+  const invitations = new Invitations({
+    repos,
+    announcements: new KvRepository<Announcement>(buckets.invitations),
+    sends: new KvRepository<SendRecord>(buckets.invitations),
+    queue: new DeliveryQueue(mailer, config.email, log),
+    from: config.email.from,
+    log,
+    now: () => new Date(),
+  });
+  if (config.email.smtpUrl === undefined) {
+    log.warn({ dir: config.email.dir }, "no SMTP_URL: invitation emails are written as .eml files");
+  }
   const endpoints = createEndpoints({
-    repos: createRepositories(buckets),
+    repos,
+    invitations,
     events: natsEventPublisher(nc, log),
     now: () => new Date(),
     maxReplyBytes,
@@ -123,6 +147,7 @@ export async function startService(
 
   return {
     service,
+    invitations,
     async stop(graceMs = 8000) {
       await service.stop();
       const idle = waitUntilIdle(limit);
@@ -132,6 +157,7 @@ export async function startService(
       ]);
       if (timedOut)
         log.warn({ active: limit.activeCount }, "stopped with requests still in flight");
+      mailer.close();
       await closeBuckets(buckets);
     },
   };

@@ -156,6 +156,16 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     }),
 
     endpoint({
+      subject: "lfx.registrants.resend",
+      async handle({ uid }) {
+        const found = await registrants.get(registrantKey(uid));
+        if (found === null) throw notFound("registrant", uid);
+        await deps.invitations.resend(found.value);
+        return reply(found.value, found.revision);
+      },
+    }),
+
+    endpoint({
       subject: "lfx.registrants.update",
       async handle(request) {
         const { uid, revision, ...patch } = request;

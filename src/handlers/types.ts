@@ -1,6 +1,13 @@
 // What every handler module receives from the composition root (service.ts).
 import type { EventPublisher } from "../events.js";
+import type { StoredRegistrant } from "../store/registrants.js";
 import type { Repositories } from "../store/repositories.js";
+
+/** Calendar invitations, as requests use them (src/invitations/invitations.ts). */
+export interface InvitationSender {
+  /** Queues the meeting's current invitation to `registrant`; delivery goes on in the background. */
+  resend(registrant: StoredRegistrant): Promise<void>;
+}
 
 export interface HandlerDeps {
   repos: Repositories;
@@ -12,4 +19,5 @@ export interface HandlerDeps {
   newId: () => string;
   /** Base of a meeting's `public_link`. */
   publicLinkBaseUrl: string;
+  invitations: InvitationSender;
 }

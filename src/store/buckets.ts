@@ -18,6 +18,11 @@ export const BUCKET_NAMES = {
   summaries: "past-meeting-summaries",
   /** Internal: replies of creates that carried an Idempotency-Key, kept 24 h (CONTRACT §3). */
   idempotency: "meeting-service-idempotency",
+  /**
+   * Internal: what each meeting last announced to its registrants and which invitation emails
+   * went out (CONTRACT §11), so a repeated change sends nothing twice (invitations/records.ts).
+   */
+  invitations: "meeting-service-invitations",
 } as const;
 
 export type BucketId = keyof typeof BUCKET_NAMES;
@@ -51,7 +56,7 @@ export function bucketSettings(id: BucketId, replicas: number) {
   return {
     description: `lfx-meeting-service: ${BUCKET_NAMES[id]}`,
     replicas,
-    history: id === "idempotency" ? 1 : 5,
+    history: id === "idempotency" || id === "invitations" ? 1 : 5,
     maxValueSize: MAX_VALUE_BYTES,
     ...(id === "idempotency" ? { ttl: DAY_MS } : {}),
   };
