@@ -24,6 +24,7 @@ const WEEKDAYS: readonly Weekday[] = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"];
 const ALL_WEEKDAYS: Weekday[] = [...WEEKDAYS];
 /** Days of the month that every month has: a monthly_day up to this needs no clamping. */
 const SHORTEST_MONTH = 28;
+const LONGEST_MONTH = 31;
 
 /**
  * The rule of `recurrence` for a series whose start_time is `startTime` in `zone`. Weeks start on
@@ -75,8 +76,11 @@ function monthlyDayOf(
   }
   const day = recurrence.monthly_day ?? start.day;
   if (day <= SHORTEST_MONTH) return { byMonthDay: [day] };
-  // A day past a month's end falls on its last day: the latest of 28..day that the month has.
-  // BYDAY with every weekday restricts nothing; ical-generator writes BYSETPOS only beside BYDAY.
+  // A day past a month's end falls on its last day: 31 is every month's last day.
+  if (day === LONGEST_MONTH) return { byMonthDay: [-1] };
+  // 29 and 30: the latest of 28..day that the month has. BYDAY with every weekday restricts
+  // nothing; ical-generator writes BYSETPOS only beside BYDAY. Exact per RFC 5545, but not every
+  // client applies BYSETPOS to BYMONTHDAY (ical.js does not: it shows 28..day in every month).
   const candidates = Array.from({ length: day - SHORTEST_MONTH + 1 }, (_, i) => SHORTEST_MONTH + i);
   return { byMonthDay: candidates, byDay: ALL_WEEKDAYS, bySetPos: -1 };
 }
