@@ -118,7 +118,7 @@ interface Calendar {
 function calendarOf(mail: ParsedMail): Calendar {
   const part = mail.attachments.find((a) => a.contentType === "text/calendar");
   if (part === undefined) throw new Error("no text/calendar part");
-  const vcalendar = new ICAL.Component(ICAL.parse(part.content.toString("utf8")));
+  const vcalendar = new ICAL.Component(ICAL.parse(part.content.toString("utf8")) as unknown[]);
   for (const zone of vcalendar.getAllSubcomponents("vtimezone")) {
     ICAL.TimezoneService.register(new ICAL.Timezone(zone));
   }
