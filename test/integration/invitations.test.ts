@@ -5,11 +5,19 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import ICAL from "ical.js";
 import { simpleParser, type ParsedMail } from "mailparser";
+import { DeliveryQueue } from "../../src/invitations/delivery.js";
+import { Invitations } from "../../src/invitations/invitations.js";
+import { createMailer, type Mailer } from "../../src/invitations/mailer.js";
+import type { Announcement, SendRecord } from "../../src/invitations/records.js";
 import type { EntityChange } from "../../src/outbox/change.js";
+import { closeBuckets, openBuckets } from "../../src/store/buckets.js";
+import { KvRepository } from "../../src/store/kv-repository.js";
+import { createRepositories } from "../../src/store/repositories.js";
 import { directKey } from "../../src/store/keys.js";
 import { registrantKey } from "../../src/store/registrants.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
@@ -554,6 +562,110 @@ describe("delivery failures", () => {
     }
   });
 });
+
+describe("an instance that stops in the middle of sending", () => {
+  /** An invitation consumer on its own connection, as another instance would have. */
+  async function consumerWith(mailer: Mailer) {
+    const nc = await connectClient(server.url);
+    const buckets = await openBuckets({
+      js: jetstream(nc),
+      feedJs: jetstream(nc, { timeout: 60_000 }),
+      jsm: await jetstreamManager(nc),
+      replicas: 1,
+      log: instance.log,
+      kvTimeoutMs: 2000,
+    });
+    const policy = {
+      ratePerSecond: 1000,
+      concurrency: 2,
+      maxAttempts: 5,
+      retryBaseMs: 50,
+      retryMaxMs: 100,
+    };
+    const invitations = new Invitations({
+      repos: createRepositories(buckets),
+      announcements: new KvRepository<Announcement>(buckets.invitations),
+      sends: new KvRepository<SendRecord>(buckets.invitations),
+      // A sender's lease lasts 1 s here instead of 45 s, so the take-over comes quickly.
+      queue: new DeliveryQueue(mailer, policy, instance.log, 1000),
+      from: FROM,
+      log: instance.log,
+      now: () => new Date(),
+      pollMs: 50,
+    });
+    return {
+      invitations,
+      async close() {
+        await closeBuckets(buckets);
+        await nc.close();
+      },
+    };
+  }
+
+  test("another instance sends the rest, and nothing twice", async () => {
+    let meeting = await createMeeting({});
+    const registrants: Registrant[] = [];
+    for (let i = 0; i < 6; i += 1) registrants.push(await register(meeting.uid));
+    meeting = await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid });
+    meeting = await ok<Meeting>(client, "lfx.meetings.update", {
+      uid: meeting.uid,
+      revision: meeting.revision,
+      description: "New agenda",
+    });
+    const change = await entityChange("meetings", meeting.uid, "updated");
+
+    // The first instance delivers two emails, then hangs for good in the middle of the next ones.
+    const smtpMailer = createMailer(instanceEmail());
+    let delivered = 0;
+    const freezing: Mailer = {
+      async send(message) {
+        if (delivered >= 2) return new Promise<void>(() => undefined);
+        delivered += 1;
+        await smtpMailer.send(message);
+      },
+      close: () => smtpMailer.close(),
+    };
+    const frozen = await consumerWith(freezing);
+    const healthyMailer = createMailer(instanceEmail());
+    const healthy = await consumerWith(healthyMailer);
+    try {
+      void frozen.invitations.handle(change);
+      const updates = () =>
+        registrants.filter((r) => smtp.countTo(r.email) === 2).map((r) => r.email);
+      await until(() => updates().length === 2 && delivered === 2, {
+        message: "the first two updates",
+      });
+
+      // The feed hands the change to another instance (the first never acknowledged it).
+      await healthy.invitations.handle(change);
+      for (const registrant of registrants) {
+        const mails = await smtp.messagesTo(registrant.email);
+        expect(mails.map((m) => m.subject)).toEqual([
+          `Invitation: ${meeting.title}`,
+          `Updated invitation: ${meeting.title}`,
+        ]);
+      }
+    } finally {
+      smtpMailer.close();
+      healthyMailer.close();
+      await frozen.close();
+      await healthy.close();
+    }
+  });
+});
+
+function instanceEmail() {
+  return {
+    smtpUrl: smtp.url,
+    from: FROM,
+    dir: "",
+    ratePerSecond: 1000,
+    concurrency: 2,
+    maxAttempts: 5,
+    retryBaseMs: 50,
+    retryMaxMs: 100,
+  };
+}
 
 describe("without SMTP_URL", () => {
   test("messages are written as .eml files to EMAIL_DIR", async () => {
