@@ -63,11 +63,17 @@ export class DeliveryQueue {
         return true;
       } catch (err) {
         if (attempt >= maxAttempts) {
-          this.log.error({ err, attempts: attempt }, "invitation email not delivered; giving up");
+          this.log.error(
+            { ...failureOf(err), attempts: attempt },
+            "invitation email not delivered; giving up",
+          );
           return false;
         }
         const delayMs = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempt - 1));
-        this.log.warn({ err, attempt, retry_in_ms: delayMs }, "invitation email failed; retrying");
+        this.log.warn(
+          { ...failureOf(err), attempt, retry_in_ms: delayMs },
+          "invitation email failed; retrying",
+        );
         await hooks.onProgress?.(delayMs + this.attemptBudgetMs);
         await sleep(delayMs);
       }
@@ -81,4 +87,17 @@ export class DeliveryQueue {
     this.nextStartAt = startAt + this.spacingMs;
     if (startAt > now) await sleep(startAt - now);
   }
+}
+
+/**
+ * What a failed attempt logs: nodemailer's error code and the SMTP reply code, not its message,
+ * which may quote the recipient's address (logs hold no emails, docs/SECURITY.md).
+ */
+function failureOf(err: unknown): { code?: string; response_code?: number } {
+  if (typeof err !== "object" || err === null) return {};
+  const { code, responseCode } = err as { code?: unknown; responseCode?: unknown };
+  return {
+    ...(typeof code === "string" ? { code } : {}),
+    ...(typeof responseCode === "number" ? { response_code: responseCode } : {}),
+  };
 }

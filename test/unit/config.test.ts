@@ -43,4 +43,15 @@ describe("loadConfig", () => {
       "_INBOX_lfx-meeting-service",
     );
   });
+
+  test("invitations: SMTP_URL must be smtp:// or smtps://, and is not echoed when wrong", () => {
+    expect(loadConfig({}).email).toMatchObject({ smtpUrl: undefined, dir: "./data/outbox" });
+    expect(loadConfig({ SMTP_URL: "smtps://u:p@mail.example.org:465" }).email.smtpUrl).toBe(
+      "smtps://u:p@mail.example.org:465",
+    );
+    expect(() => loadConfig({ SMTP_URL: "http://u:secret@mail.example.org" })).toThrow(
+      /^SMTP_URL must be smtp:\/\/\[user:pass@\]host:port or smtps:\/\/\.\.\.$/,
+    );
+    expect(() => loadConfig({ EMAIL_RATE_PER_SECOND: "0" })).toThrow(/EMAIL_RATE_PER_SECOND/);
+  });
 });
