@@ -26,7 +26,9 @@ export const ATTEMPT_BUDGET_MS = 45_000;
 export class DeliveryQueue {
   private readonly slots: LimitFunction;
   private readonly spacingMs: number;
-  private nextStartAt = 0;
+  /** Attempts take their turn one after another through this chain. */
+  private turn: Promise<void> = Promise.resolve();
+  private lastStartAt = -Infinity;
 
   constructor(
     private readonly mailer: Mailer,
@@ -80,12 +82,22 @@ export class DeliveryQueue {
     }
   }
 
-  /** Waits for the next start time the rate allows (evenly spaced, no bursts). */
-  private async startSlot(): Promise<void> {
-    const now = Date.now();
-    const startAt = Math.max(now, this.nextStartAt);
-    this.nextStartAt = startAt + this.spacingMs;
-    if (startAt > now) await sleep(startAt - now);
+  /**
+   * Waits for the next start the rate allows: each attempt at least `spacingMs` after the one
+   * before, measured when it really starts, so timers that fire late on a busy event loop do not
+   * let a burst through.
+   */
+  private startSlot(): Promise<void> {
+    const turn = this.turn.then(async () => {
+      for (;;) {
+        const waitMs = this.lastStartAt + this.spacingMs - performance.now();
+        if (waitMs <= 0) break;
+        await sleep(Math.ceil(waitMs));
+      }
+      this.lastStartAt = performance.now();
+    });
+    this.turn = turn;
+    return turn;
   }
 }
 
