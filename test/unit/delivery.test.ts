@@ -70,7 +70,12 @@ describe("DeliveryQueue", () => {
     const leases: number[] = [];
     const giving = new DeliveryQueue(down.mailer, policy, log, 500);
     const delivered = await giving.run(() =>
-      giving.deliver(message, { onProgress: async (ms) => void leases.push(ms) }),
+      giving.deliver(message, {
+        onProgress: (ms) => {
+          leases.push(ms);
+          return Promise.resolve();
+        },
+      }),
     );
     expect(delivered).toBe(false);
     expect(down.attempts()).toBe(4);
