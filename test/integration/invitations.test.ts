@@ -519,6 +519,9 @@ describe("delivery failures", () => {
         retriesBefore + 6,
       { message: "failed attempts while SMTP is down" },
     );
+    // Requests are served while the emails wait to be retried.
+    const during = await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid });
+    expect(during.uid).toBe(meeting.uid);
     await smtp.restart();
     await handled;
     for (const r of registrants) expect(smtp.countTo(r.email)).toBe(1);
