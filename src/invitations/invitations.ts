@@ -179,7 +179,7 @@ export class Invitations {
       // A newer announcement supersedes this one: it goes to everyone with all of this in it.
       const current = await this.deps.announcements.get(announcementKey(announcement.meeting_uid));
       if (current !== null && current.value.sequence !== announcement.sequence) return null;
-      return this.message(announcement, registrant, action, announcement.sequence);
+      return this.message(announcement, registrant, action, announcement.sequence, true);
     });
   }
 
@@ -188,6 +188,7 @@ export class Invitations {
     registrant: StoredRegistrant,
     action: CalendarAction,
     sequence: number,
+    updated = false,
   ): InvitationMessage {
     const name = [registrant.first_name, registrant.last_name]
       .filter((n) => n !== undefined && n !== "")
@@ -198,15 +199,19 @@ export class Invitations {
       occurrenceId !== undefined &&
       action.kind === "request" &&
       !isOccurrence(scheduleOfCalendar(announcement.meeting), occurrenceId);
-    return composeMessage(this.deps.from, {
-      meeting: announcement.meeting,
-      sequence,
-      action: gone ? { kind: "cancel-occurrences", occurrence_ids: [occurrenceId] } : action,
-      organizer: mailboxOf(this.deps.from),
-      attendee: { email: registrant.email, ...(name === "" ? {} : { name }) },
-      occurrence_id: occurrenceId,
-      stamp: this.deps.now(),
-    });
+    return composeMessage(
+      this.deps.from,
+      {
+        meeting: announcement.meeting,
+        sequence,
+        action: gone ? { kind: "cancel-occurrences", occurrence_ids: [occurrenceId] } : action,
+        organizer: mailboxOf(this.deps.from),
+        attendee: { email: registrant.email, ...(name === "" ? {} : { name }) },
+        occurrence_id: occurrenceId,
+        stamp: this.deps.now(),
+      },
+      updated,
+    );
   }
 
   // -------------------------------------------------------------------------------------------

@@ -21,13 +21,21 @@ export function mailboxOf(from: string): { email: string; name?: string } {
   return name === undefined || name === "" ? { email: match[2] } : { email: match[2], name };
 }
 
-export function composeMessage(from: string, input: CalendarInput): InvitationMessage {
+/**
+ * `updated`: the email tells registrants of a change (a new invitation otherwise, also when a
+ * registrant joins a meeting that has changed before).
+ */
+export function composeMessage(
+  from: string,
+  input: CalendarInput,
+  updated = false,
+): InvitationMessage {
   const calendar = renderCalendar(input);
   const { meeting, action } = input;
   const when = whenOf(input);
   const subject =
     calendar.method === "REQUEST"
-      ? `${input.sequence === 0 ? "Invitation" : "Updated invitation"}: ${meeting.title}`
+      ? `${updated ? "Updated invitation" : "Invitation"}: ${meeting.title}`
       : action.kind === "cancel-occurrences" || input.occurrence_id !== undefined
         ? `Cancelled: ${meeting.title} (${when})`
         : `Cancelled: ${meeting.title}`;
