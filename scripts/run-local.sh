@@ -25,6 +25,8 @@ export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 export NATS_USER="${NATS_USER:-lfx-meeting-service}"
 export NATS_PASSWORD="${NATS_PASSWORD:-local-service-password}"
 export NATS_INBOX_PREFIX="${NATS_INBOX_PREFIX:-_INBOX_lfx-meeting-service}"
+# No SMTP_URL here: calendar invitations are written as .eml files to this folder (README).
+export EMAIL_DIR="${EMAIL_DIR:-data/outbox}"
 node dist/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null || true' INT TERM

@@ -83,6 +83,17 @@ function smtpUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+function emailFrom(env: NodeJS.ProcessEnv): string {
+  const raw = optional(env, "EMAIL_FROM") ?? "LFX Meetings <meetings-noreply@localhost>";
+  // An address or `Name <address>`: mail from anything else would be refused on every send.
+  if (!/^[^<>@\s]+@[^<>@\s]+$|^[^<>]*<[^<>@\s]+@[^<>@\s]+>$/.test(raw.trim())) {
+    throw new ConfigError(
+      `EMAIL_FROM must be an address or "Name <address>", got ${JSON.stringify(raw)}`,
+    );
+  }
+  return raw.trim();
+}
+
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value === "" ? undefined : value;
@@ -131,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     email: {
       smtpUrl: smtpUrl(env),
-      from: optional(env, "EMAIL_FROM") ?? "LFX Meetings <meetings-noreply@localhost>",
+      from: emailFrom(env),
       dir: optional(env, "EMAIL_DIR") ?? "./data/outbox",
       ratePerSecond: integer(env, "EMAIL_RATE_PER_SECOND", 50, 1, 100_000),
       concurrency: integer(env, "EMAIL_CONCURRENCY", 16, 1, 10_000),

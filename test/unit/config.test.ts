@@ -53,5 +53,10 @@ describe("loadConfig", () => {
       /^SMTP_URL must be smtp:\/\/\[user:pass@\]host:port or smtps:\/\/\.\.\.$/,
     );
     expect(() => loadConfig({ EMAIL_RATE_PER_SECOND: "0" })).toThrow(/EMAIL_RATE_PER_SECOND/);
+    expect(loadConfig({ EMAIL_FROM: "LFX <m@example.org>" }).email.from).toBe(
+      "LFX <m@example.org>",
+    );
+    expect(loadConfig({ EMAIL_FROM: "m@example.org" }).email.from).toBe("m@example.org");
+    expect(() => loadConfig({ EMAIL_FROM: "LFX Meetings" })).toThrow(/EMAIL_FROM/);
   });
 });
