@@ -130,9 +130,10 @@ export class Invitations {
       // Claimed first, checked after: a concurrent delete either sees this claim (and cancels)
       // or has claimed its cancellation already (and this invitation is not sent).
       if ((await this.deps.sends.get(sendKey(registrant.uid, "cancel"))) !== null) return null;
-      if ((await this.deps.repos.registrants.get(registrantKey(registrant.uid))) === null)
-        return null;
-      return this.message(announcement, registrant, { kind: "request" }, announcement.sequence);
+      // As it now is: an update since the registration may have changed its email.
+      const current = await this.deps.repos.registrants.get(registrantKey(registrant.uid));
+      if (current === null) return null;
+      return this.message(announcement, current.value, { kind: "request" }, announcement.sequence);
     });
   }
 
