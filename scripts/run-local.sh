@@ -32,6 +32,8 @@ export PLATFORM_LOOKUPS="${PLATFORM_LOOKUPS:-off}"
 # Local runs have no gateway issuing tokens and no access-check service: no checks, every caller
 # is LOCAL_PRINCIPAL (the service warns at start). Never in production.
 export AUTH_MODE="${AUTH_MODE:-off}"
+# No SMTP_URL here: calendar invitations are written as .eml files to this folder (README).
+export EMAIL_DIR="${EMAIL_DIR:-data/outbox}"
 node dist/main.js &
 service_pid=$!
 trap 'kill -TERM "$service_pid" 2>/dev/null || true' INT TERM

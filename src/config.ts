@@ -46,6 +46,26 @@ export interface Config {
    * instance dies, another sends its feeds' messages after about this long.
    */
   outboxLeaseMs: number;
+  /** Calendar invitations (CONTRACT §11). */
+  email: EmailConfig;
+}
+
+export interface EmailConfig {
+  /** `smtp://` or `smtps://[user:pass@]host:port`; undefined: messages go to `dir` as .eml files. */
+  smtpUrl: string | undefined;
+  /** The From of every invitation (RFC 5322 mailbox, e.g. `LFX Meetings <meetings@example.org>`). */
+  from: string;
+  /** Where .eml files are written when there is no SMTP_URL. */
+  dir: string;
+  /** Delivery attempts started per second by one instance, over all meetings. */
+  ratePerSecond: number;
+  /** Messages one instance has in delivery at once (including those waiting to retry). */
+  concurrency: number;
+  /** Attempts per message before it counts as failed. */
+  maxAttempts: number;
+  /** Back-off before the second attempt; it doubles each time up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** Where the keys that sign callers' tokens come from. */
@@ -104,6 +124,27 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   if (raw === "on") return true;
   if (raw === "off") return false;
   throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(raw)}`);
+}
+
+function smtpUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = optional(env, "SMTP_URL");
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || !/^smtps?:\/\/[^/]/.test(raw)) {
+    // The value may hold a password: it is not echoed.
+    throw new ConfigError("SMTP_URL must be smtp://[user:pass@]host:port or smtps://...");
+  }
+  return raw;
+}
+
+function emailFrom(env: NodeJS.ProcessEnv): string {
+  const raw = optional(env, "EMAIL_FROM") ?? "LFX Meetings <meetings-noreply@localhost>";
+  // An address or `Name <address>`: mail from anything else would be refused on every send.
+  if (!/^[^<>@\s]+@[^<>@\s]+$|^[^<>]*<[^<>@\s]+@[^<>@\s]+>$/.test(raw.trim())) {
+    throw new ConfigError(
+      `EMAIL_FROM must be an address or "Name <address>", got ${JSON.stringify(raw)}`,
+    );
+  }
+  return raw.trim();
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -210,5 +251,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     platformLookups: onOff(env, "PLATFORM_LOOKUPS", true),
     platformTimeoutMs: integer(env, "PLATFORM_TIMEOUT_MS", 1500, 50, 60_000),
     outboxLeaseMs: integer(env, "OUTBOX_LEASE_MS", 3000, 300, 60_000),
+    email: {
+      smtpUrl: smtpUrl(env),
+      from: emailFrom(env),
+      dir: optional(env, "EMAIL_DIR") ?? "./data/outbox",
+      ratePerSecond: integer(env, "EMAIL_RATE_PER_SECOND", 50, 1, 100_000),
+      concurrency: integer(env, "EMAIL_CONCURRENCY", 16, 1, 10_000),
+      maxAttempts: integer(env, "EMAIL_MAX_ATTEMPTS", 8, 1, 100),
+      retryBaseMs: integer(env, "EMAIL_RETRY_BASE_MS", 1000, 1, 3_600_000),
+      retryMaxMs: integer(env, "EMAIL_RETRY_MAX_MS", 60_000, 1, 86_400_000),
+    },
   };
 }

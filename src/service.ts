@@ -20,6 +20,10 @@ import { natsPlatformLookups } from "./platform/nats-lookups.js";
 import { subscribePlatformEvents, type PlatformSubscriptions } from "./platform/subscriptions.js";
 import { createMessageHandler, type RequestAuth } from "./rpc/adapter.js";
 import { endpointName } from "./rpc/endpoint.js";
+import { DeliveryQueue } from "./invitations/delivery.js";
+import { Invitations } from "./invitations/invitations.js";
+import { createMailer } from "./invitations/mailer.js";
+import type { Announcement, SendRecord } from "./invitations/records.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
 import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
@@ -27,7 +31,9 @@ import { closeBuckets, openBuckets } from "./store/buckets.js";
 import { KvRepository, translateStoreError } from "./store/kv-repository.js";
 import type { StoredMeeting } from "./store/meetings.js";
 import { createRepositories } from "./store/repositories.js";
+import { Feed } from "./outbox/feed.js";
 import { createPlatformFeeds } from "./outbox/platform-feeds.js";
+import { entitySources } from "./outbox/sources.js";
 import { currentCaller } from "./request-scope.js";
 import type { WriteOrigin } from "./store/change-headers.js";
 import { answerGetTitle } from "./rpc/get-title.js";
@@ -47,6 +53,11 @@ export interface RunningService {
   service: Service;
   /** Resolves with the error that stopped the service on its own (never on a requested stop). */
   failed: Promise<Error>;
+  /**
+   * Calendar invitations (CONTRACT §11), to be handed every committed change of meetings and
+   * registrants by the outbox feed (src/outbox/).
+   */
+  invitations: Invitations;
   /** Stops taking requests, finishes those in flight (up to `graceMs`), releases the buckets. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -85,8 +96,23 @@ export async function startService(
   const schemas = await loadRequestSchemas();
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
+  const repos = createRepositories(buckets);
+  const mailer = createMailer(config.email);
+  const invitations = new Invitations({
+    repos,
+    announcements: new KvRepository<Announcement>(buckets.invitations),
+    sends: new KvRepository<SendRecord>(buckets.invitations),
+    queue: new DeliveryQueue(mailer, config.email, log),
+    from: config.email.from,
+    log,
+    now: () => new Date(),
+  });
+  if (config.email.smtpUrl === undefined) {
+    log.warn({ dir: config.email.dir }, "no SMTP_URL: invitation emails are written as .eml files");
+  }
   const deps: HandlerDeps = {
-    repos: createRepositories(buckets),
+    repos,
+    invitations,
     now: () => new Date(),
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
@@ -96,6 +122,7 @@ export async function startService(
       : undefined,
   };
   const meetingView = createMeetingView(deps);
+  const instanceId = nanoid();
   const feeds = createPlatformFeeds({
     nc,
     js,
@@ -104,9 +131,22 @@ export async function startService(
     showMeeting: (meeting, revision) => meetingView.reply(meeting as StoredMeeting, revision),
     serviceToken: config.serviceToken,
     log,
-    instanceId: nanoid(),
+    instanceId,
     leaseMs: config.outboxLeaseMs,
   });
+  // Invitations follow the same committed changes, on a cursor of their own: mail is slow and
+  // rate-limited, and must not hold back index messages and events.
+  feeds.push(
+    new Feed({
+      name: "invitations",
+      sources: entitySources(buckets, ["meetings", "registrants"]),
+      handle: (change) => invitations.handle(change),
+      control: buckets.outbox,
+      log,
+      instanceId,
+      leaseMs: config.outboxLeaseMs,
+    }),
+  );
   // Before the first request: every change acknowledged from now on lies after a checkpoint.
   try {
     for (const feed of feeds) await feed.prepare();
@@ -190,6 +230,7 @@ export async function startService(
       log.error({ err: reason }, "the service stopped: an endpoint's subscription failed");
       return reason;
     }),
+    invitations,
     async stop(graceMs = 8000) {
       await service.stop();
       getTitle.unsubscribe();
@@ -202,6 +243,7 @@ export async function startService(
         log.warn({ active: limit.activeCount }, "stopped with requests still in flight");
       // After the last request: what it wrote is sent now, or by the instance that takes over.
       await Promise.all(feeds.map((feed) => feed.stop()));
+      mailer.close();
       await closeBuckets(buckets);
     },
   };

@@ -120,6 +120,7 @@ export interface RequestBySubject {
   "lfx.registrants.delete": RegistrantsDeleteRequest;
   "lfx.registrants.get": RegistrantsGetRequest;
   "lfx.registrants.list": RegistrantsListRequest;
+  "lfx.registrants.resend": RegistrantsResendRequest;
   "lfx.registrants.update": RegistrantsUpdateRequest;
   "lfx.rsvps.create": RsvpsCreateRequest;
   "lfx.rsvps.delete": RsvpsDeleteRequest;
@@ -926,6 +927,15 @@ export interface RegistrantsGetRequest {
   uid: string;
 }
 /**
+ * lfx.registrants.resend: sends the registrant the meeting's current calendar invitation again (CONTRACT §11); the reply is the registrant.
+ */
+export interface RegistrantsResendRequest {
+  /**
+   * A server-generated identifier (nanoid, URL-safe alphabet); one NATS subject token and one KV key.
+   */
+  uid: string;
+}
+/**
  * lfx.registrants.update: a JSON merge patch at a revision. null clears an optional field; email and type cannot be cleared. An email change re-checks uniqueness. type committee needs committee_uid (checked on the merged registrant).
  */
 export interface RegistrantsUpdateRequest {
@@ -1323,6 +1333,10 @@ export interface Meeting {
    * A server-maintained counter.
    */
   registrant_count: number;
+  /**
+   * Invitation emails to this meeting's registrants whose delivery failed after every retry (CONTRACT §11).
+   */
+  email_delivery_error_count: number;
   /**
    * Up to 50 non-cancelled occurrences that have not ended yet, in start order.
    *

@@ -34,7 +34,7 @@ const EVERY_KEY = Number.MAX_SAFE_INTEGER;
  */
 export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" | "occurrences"> {
   const { cancelled_occurrences: _cancelled, occurrence_edits: _edits, ...shown } = meeting;
-  return shown;
+  return { ...shown, email_delivery_error_count: meeting.email_delivery_error_count ?? 0 };
 }
 
 /** What an occurrence adds to a reply besides its title and description: id, times, counts. */

@@ -114,6 +114,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           ...scheduleFields(fields),
           public_link: `${deps.publicLinkBaseUrl}/${uid}`,
           registrant_count: 0,
+          email_delivery_error_count: 0,
           created_at: timestamp,
           updated_at: timestamp,
         };

@@ -77,6 +77,17 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     }),
 
     endpoint({
+      subject: "lfx.registrants.resend",
+      access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
+      async handle({ uid }) {
+        const found = await registrants.get(registrantKey(uid));
+        if (found === null) throw notFound("registrant", uid);
+        await deps.invitations.resend(found.value);
+        return reply(found.value, found.revision);
+      },
+    }),
+
+    endpoint({
       subject: "lfx.registrants.update",
       access: { request: ({ uid }) => rules.registrantOrganizer(uid) },
       async handle(request) {

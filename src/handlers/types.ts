@@ -1,6 +1,13 @@
 // What every handler module receives from the composition root (service.ts).
 import type { PlatformLookups } from "../platform/lookups.js";
+import type { StoredRegistrant } from "../store/registrants.js";
 import type { Repositories } from "../store/repositories.js";
+
+/** Calendar invitations, as requests use them (src/invitations/invitations.ts). */
+export interface InvitationSender {
+  /** Queues the meeting's current invitation to `registrant`; delivery goes on in the background. */
+  resend(registrant: StoredRegistrant): Promise<void>;
+}
 
 export interface HandlerDeps {
   repos: Repositories;
@@ -13,4 +20,5 @@ export interface HandlerDeps {
   publicLinkBaseUrl: string;
   /** The platform's project, committee and auth services; undefined with PLATFORM_LOOKUPS=off. */
   platform: PlatformLookups | undefined;
+  invitations: InvitationSender;
 }

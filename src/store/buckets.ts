@@ -21,6 +21,11 @@ export const BUCKET_NAMES = {
   idempotency: "meeting-service-idempotency",
   /** Internal: the outbox feeds' leases and checkpoints (src/outbox/feed.ts). */
   outbox: "meeting-service-outbox",
+  /**
+   * Internal: what each meeting last announced to its registrants and which invitation emails
+   * went out (CONTRACT §11), so a repeated change sends nothing twice (invitations/records.ts).
+   */
+  invitations: "meeting-service-invitations",
 } as const;
 
 export type BucketId = keyof typeof BUCKET_NAMES;
@@ -54,7 +59,7 @@ export function bucketSettings(id: BucketId, replicas: number) {
   return {
     description: `lfx-meeting-service: ${BUCKET_NAMES[id]}`,
     replicas,
-    history: id === "idempotency" || id === "outbox" ? 1 : 5,
+    history: id === "idempotency" || id === "outbox" || id === "invitations" ? 1 : 5,
     maxValueSize: MAX_VALUE_BYTES,
     ...(id === "idempotency" ? { ttl: DAY_MS } : {}),
   };

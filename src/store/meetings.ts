@@ -12,8 +12,14 @@ import { IndexedRepository } from "./indexed-repository.js";
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
  * of its cancelled occurrences and its edited occurrences (CONTRACT §12; domain/occurrence-edits.ts),
  * both kept with the meeting and shown through its occurrences, never as fields of their own.
+ * `email_delivery_error_count` is absent from meetings stored before invitations existed; replies
+ * show it as 0 (meeting-view.ts).
  */
-export type StoredMeeting = Omit<Meeting, "revision" | "occurrences"> & {
+export type StoredMeeting = Omit<
+  Meeting,
+  "revision" | "occurrences" | "email_delivery_error_count"
+> & {
+  email_delivery_error_count?: number;
   cancelled_occurrences?: string[];
   occurrence_edits?: OccurrenceEdits;
 };

@@ -272,6 +272,11 @@ const CASES: Case[] = [
     needs: meetingOrganizer,
   },
   {
+    subject: "lfx.registrants.resend",
+    body: (f) => ({ uid: f.registrant.uid }),
+    needs: meetingOrganizer,
+  },
+  {
     subject: "lfx.registrants.update",
     body: (f) => ({ uid: f.registrant.uid, revision: f.registrant.revision, first_name: "Ada" }),
     needs: meetingOrganizer,

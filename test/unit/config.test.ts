@@ -99,4 +99,20 @@ describe("loadConfig", () => {
     expect(loadConfig({}).serviceToken).toBe("lfx-meeting-service");
     expect(loadConfig({ SERVICE_TOKEN: "eyJ.x.y" }).serviceToken).toBe("eyJ.x.y");
   });
+
+  test("invitations: SMTP_URL must be smtp:// or smtps://, and is not echoed when wrong", () => {
+    expect(loadConfig({}).email).toMatchObject({ smtpUrl: undefined, dir: "./data/outbox" });
+    expect(loadConfig({ SMTP_URL: "smtps://u:p@mail.example.org:465" }).email.smtpUrl).toBe(
+      "smtps://u:p@mail.example.org:465",
+    );
+    expect(() => loadConfig({ SMTP_URL: "http://u:secret@mail.example.org" })).toThrow(
+      /^SMTP_URL must be smtp:\/\/\[user:pass@\]host:port or smtps:\/\/\.\.\.$/,
+    );
+    expect(() => loadConfig({ EMAIL_RATE_PER_SECOND: "0" })).toThrow(/EMAIL_RATE_PER_SECOND/);
+    expect(loadConfig({ EMAIL_FROM: "LFX <m@example.org>" }).email.from).toBe(
+      "LFX <m@example.org>",
+    );
+    expect(loadConfig({ EMAIL_FROM: "m@example.org" }).email.from).toBe("m@example.org");
+    expect(() => loadConfig({ EMAIL_FROM: "LFX Meetings" })).toThrow(/EMAIL_FROM/);
+  });
 });
