@@ -1,10 +1,11 @@
-// `npm run check-consistency [-- --repair] [--grace-seconds N]` (CONTRACT §1): reports every
+// `npm run check-consistency [-- --repair] [--grace-seconds N] [--help]` (CONTRACT §1): reports every
 // cross-bucket inconsistency, one line each, and exits 1 if it found any; with --repair it repairs
 // them and exits 0. Keys written in the last N seconds (default 60) are not judged: they may belong
 // to requests in flight. Connects with the service's configuration (NATS_URL, credentials). On a
 // terminal it shows on stderr the bucket being walked and, while it counts the children of a page
 // of meetings or past meetings (consistency.ts), which page.
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { loadConfig } from "../config.js";
@@ -13,14 +14,59 @@ import { checkConsistency } from "./consistency.js";
 /** Creating a key listing's consumer walks the whole bucket on nats-server 2.9 (FACTS.md). */
 const LISTING_TIMEOUT_MS = 60_000;
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const repair = args.includes("--repair");
-  const graceIndex = args.indexOf("--grace-seconds");
-  const graceSeconds = graceIndex === -1 ? 60 : Number(args[graceIndex + 1]);
-  if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
-    throw new Error("--grace-seconds takes a number of seconds");
+const USAGE = `usage: npm run check-consistency [-- [--repair] [--grace-seconds N]]
+
+Reports every cross-bucket inconsistency of lfx-meeting-service, one line each on stdout, then a
+summary line; exits 0 when there is none, 1 when there are, 2 on a usage error or a failure.
+
+  --repair            repair what it finds (orphan index keys, counters, dangling links); exit 0
+  --grace-seconds N   leave keys written in the last N seconds alone (default 60)
+  -h, --help          print this and exit
+
+Connects like the service: NATS_URL, NATS_USER/NATS_PASSWORD or NATS_CREDS.
+`;
+
+/** A mistyped flag must not start a full walk of the buckets, let alone a repair. */
+class UsageError extends Error {}
+
+interface Options {
+  repair: boolean;
+  graceSeconds: number;
+}
+
+function parseOptions(argv: string[]): Options | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        repair: { type: "boolean" },
+        "grace-seconds": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+  const { values } = parsed;
+  if (values.help === true) return "help";
+  const grace = values["grace-seconds"];
+  const graceSeconds = grace === undefined ? 60 : Number(grace);
+  if (grace?.trim() === "" || !Number.isFinite(graceSeconds) || graceSeconds < 0) {
+    throw new UsageError("--grace-seconds takes a number of seconds");
+  }
+  return { repair: values.repair === true, graceSeconds };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { repair, graceSeconds } = options;
   const config = loadConfig();
   const nc = await connect({
     servers: config.natsServers,
@@ -53,7 +99,8 @@ async function main(): Promise<number> {
       },
     });
     if (onTerminal) process.stderr.write("\r\x1b[K");
-    process.stderr.write(
+    // The summary belongs with the findings: a script reading stdout sees the whole report.
+    process.stdout.write(
       `${findings} inconsistenc${findings === 1 ? "y" : "ies"} found${repair && findings > 0 ? " and repaired" : ""}\n`,
     );
     return findings > 0 && !repair ? 1 : 0;
@@ -65,6 +112,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`check-consistency: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
     process.stderr.write(
       `check-consistency failed: ${err instanceof Error ? err.message : String(err)}\n`,
     );
