@@ -21,6 +21,7 @@ import {
   isValidIdempotencyKey,
   type IdempotentCreates,
 } from "./idempotency.js";
+import { requestIdOf } from "./request-id.js";
 import type { CompiledSchema } from "./schemas.js";
 import { compileUtcNormalizer } from "./utc-timestamps.js";
 import type { EndpointStats } from "./stats.js";
@@ -76,14 +77,22 @@ export function createMessageHandler(
   const name = endpointName(endpoint.subject);
   const normalizeTimestamps = compileUtcNormalizer(schema.bundled);
   const log = deps.log.child({ endpoint: name });
-  // The "request completed" line holds only subject, status, duration and an error message that
-  // never repeats request values, so it skips redaction, which cost half of each line (bench/).
+  // The "request completed" line holds only subject, status, duration, ids (the request id and the
+  // uid touched) and an error message that never repeats request values, so it skips redaction,
+  // which cost half of each line (bench/).
   const accessLog = deps.log.child({ endpoint: name }, { redact: [] });
 
-  async function handle(msg: ServiceMsg, requestLog: Logger): Promise<object> {
+  /** `touched.uid`: the request's `uid`, then the entity replied, for the log line. */
+  async function handle(
+    msg: ServiceMsg,
+    requestLog: Logger,
+    touched: { uid?: unknown },
+  ): Promise<object> {
     const body = parseRequest(msg.data);
     const violations = schema.validate(body);
     if (violations.length > 0) throw schemaViolation(violations);
+    // Only once validated: the schema bounds a uid to one short key token.
+    touched.uid = body["uid"];
     normalizeTimestamps?.(body);
     // The schema has just proven the shape that the generated type describes.
     const request = body as never;
@@ -134,15 +143,17 @@ export function createMessageHandler(
 
   async function serve(msg: ServiceMsg, arrived: number): Promise<void> {
     let failure: { wire: WireError; cause: unknown } | undefined;
+    const touched: { uid?: unknown } = {};
     try {
       const remainingMs = deps.requestDeadlineMs - (performance.now() - arrived);
       // Shed a request that waited out its deadline in line: its caller has given up on it.
       if (remainingMs <= 0) throw unavailable("the service is overloaded; retry");
       const caller: Caller = { principal: "local-dev" };
       const reply = await withDeadline(
-        runInRequestScope({ caller }, () => handle(msg, log)),
+        runInRequestScope({ caller }, () => handle(msg, log, touched)),
         remainingMs,
       );
+      if ("uid" in reply) touched.uid = reply.uid;
       msg.respond(JSON.stringify(reply));
     } catch (err) {
       const wire = toWireError(err);
@@ -154,6 +165,8 @@ export function createMessageHandler(
       subject: endpoint.subject,
       status: failure?.wire.status ?? 200,
       duration_ms: round(durationMs),
+      request_id: requestIdOf(msg.headers && ((name) => msg.headers?.get(name) ?? "")),
+      ...(typeof touched.uid === "string" ? { uid: touched.uid } : {}),
     };
     if (failure === undefined) {
       accessLog.info(line, "request completed");
