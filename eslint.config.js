@@ -3,7 +3,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "data/", "bench/results/", "src/generated/"] },
+  {
+    ignores: [
+      "dist/",
+      "client/dist/",
+      "client/src/generated/",
+      "node_modules/",
+      "coverage/",
+      "data/",
+      "bench/results/",
+      "src/generated/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

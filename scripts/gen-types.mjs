@@ -1,17 +1,22 @@
 // Generates src/generated/schema-types.ts from schemas/ (`npm run gen:types`): one type per titled
-// schema, declared once, plus RequestBySubject, the map from each subject to its request type.
-// test/unit/generated-types.test.ts regenerates in memory and fails when the file is stale.
+// schema, declared once, plus RequestBySubject and ReplyBySubject, the maps from each subject to
+// its request and reply types, and SUBJECTS, the subjects served (scripts/endpoints.mjs derives
+// them). The client package (client/) gets the same file: it is generated, never a hand copy.
+// test/unit/generated-types.test.ts regenerates in memory and fails when either file is stale.
 
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compile } from "json-schema-to-typescript";
 import * as prettier from "prettier";
+import { readEndpoints, readEntities } from "./endpoints.mjs";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCHEMA_DIR = join(REPO_ROOT, "schemas");
 export const OUTPUT_FILE = join(REPO_ROOT, "src", "generated", "schema-types.ts");
+/** The client's copy: the same text, so that client/ builds and ships on its own. */
+export const CLIENT_OUTPUT_FILE = join(REPO_ROOT, "client", "src", "generated", "schema-types.ts");
 
 /** Must match SCHEMA_ID_BASE in src/rpc/schemas.ts: relative refs resolve against `$id`. */
 const SCHEMA_ID_BASE = "https://schemas.lfx.dev/meeting-service/";
@@ -29,9 +34,11 @@ async function jsonFiles(dir) {
 /** The text of src/generated/schema-types.ts for the schemas in `schemaDir`. */
 export async function generateTypes(schemaDir = SCHEMA_DIR) {
   const dir = resolve(schemaDir);
-  const requestFiles = await jsonFiles(dir);
+  const endpoints = await readEndpoints(dir);
+  const entities = await readEntities(dir);
+  const requestFiles = endpoints.map((e) => e.requestFile);
   const entityFiles = await jsonFiles(join(dir, "entities"));
-  const subjects = requestFiles.map((file) => `lfx.${file.slice(0, -".json".length)}`);
+  const subjects = endpoints.map((e) => e.subject);
 
   // One synthetic root that reaches every schema, so each titled type is declared exactly once.
   const root = {
@@ -74,7 +81,7 @@ export async function generateTypes(schemaDir = SCHEMA_DIR) {
     },
   });
 
-  const text = `${body}\nexport type Subject = keyof RequestBySubject;\n`;
+  const text = `${body}\nexport type Subject = keyof RequestBySubject;\n${replyTypes(endpoints, entities)}`;
   const options = (await prettier.resolveConfig(OUTPUT_FILE)) ?? {};
   const formatted = await prettier.format(text, { ...options, parser: "typescript" });
   // The synthetic root's `definitions` only make the entities reachable: not worth a comment each.
@@ -86,6 +93,37 @@ export async function generateTypes(schemaDir = SCHEMA_DIR) {
     .replace(/\/\*\*\n \*\/\n/g, "");
 }
 
+/** ReplyBySubject, Page and the runtime subject lists, from the endpoint table. */
+function replyTypes(endpoints, entities) {
+  const typeOf = ({ kind, entity }) => {
+    const title = entities[entity].title;
+    return kind === "page" ? `Page<${title}>` : title;
+  };
+  const quoted = (list) => list.map((e) => `  ${JSON.stringify(e.subject)},`).join("\n");
+  return `
+/** A page of a list (CONTRACT §3): \`next_cursor\` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** The reply of each subject: its entity, a page of them, or \`Deleted\` (scripts/endpoints.mjs). */
+export interface ReplyBySubject {
+${endpoints.map((e) => `  ${JSON.stringify(e.subject)}: ${typeOf(e.reply)};`).join("\n")}
+}
+
+/** Every subject served, in the order of the schema files. */
+export const SUBJECTS = [
+${quoted(endpoints)}
+] as const satisfies readonly Subject[];
+
+/** The subjects whose reply is a page: \`{ ...filters, limit?, cursor? }\` in, \`Page\` out. */
+export const LIST_SUBJECTS = [
+${quoted(endpoints.filter((e) => e.reply.kind === "page"))}
+] as const satisfies readonly Subject[];
+`;
+}
+
 function fileForId(dir, url) {
   const path = resolve(dir, decodeURIComponent(url.slice(SCHEMA_ID_BASE.length).split("#")[0]));
   if (!path.startsWith(dir + sep)) throw new Error(`schema ${url} is outside ${dir}`);
@@ -93,6 +131,10 @@ function fileForId(dir, url) {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await writeFile(OUTPUT_FILE, await generateTypes());
-  process.stdout.write(`wrote ${OUTPUT_FILE}\n`);
+  const text = await generateTypes();
+  for (const file of [OUTPUT_FILE, CLIENT_OUTPUT_FILE]) {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+    process.stdout.write(`wrote ${file}\n`);
+  }
 }

@@ -1784,3 +1784,130 @@ export interface Transcript {
 }
 
 export type Subject = keyof RequestBySubject;
+
+/** A page of a list (CONTRACT §3): `next_cursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** The reply of each subject: its entity, a page of them, or `Deleted` (scripts/endpoints.mjs). */
+export interface ReplyBySubject {
+  "lfx.meeting-settings.get": MeetingSettings;
+  "lfx.meeting-settings.update": MeetingSettings;
+  "lfx.meetings.create": Meeting;
+  "lfx.meetings.delete": Deleted;
+  "lfx.meetings.get": Meeting;
+  "lfx.meetings.list": Page<Meeting>;
+  "lfx.meetings.update": Meeting;
+  "lfx.occurrences.cancel": Meeting;
+  "lfx.occurrences.list": Page<Occurrence>;
+  "lfx.occurrences.update": Meeting;
+  "lfx.participants.create": Participant;
+  "lfx.participants.delete": Deleted;
+  "lfx.participants.get": Participant;
+  "lfx.participants.join": Participant;
+  "lfx.participants.leave": Participant;
+  "lfx.participants.list": Page<Participant>;
+  "lfx.participants.update": Participant;
+  "lfx.past-meetings.create": PastMeeting;
+  "lfx.past-meetings.delete": Deleted;
+  "lfx.past-meetings.end": PastMeeting;
+  "lfx.past-meetings.get": PastMeeting;
+  "lfx.past-meetings.list": Page<PastMeeting>;
+  "lfx.past-meetings.start": PastMeeting;
+  "lfx.past-meetings.update": PastMeeting;
+  "lfx.recordings.create": Recording;
+  "lfx.recordings.delete": Deleted;
+  "lfx.recordings.get": Recording;
+  "lfx.recordings.list": Page<Recording>;
+  "lfx.recordings.update": Recording;
+  "lfx.registrants.create": Registrant;
+  "lfx.registrants.delete": Deleted;
+  "lfx.registrants.get": Registrant;
+  "lfx.registrants.list": Page<Registrant>;
+  "lfx.registrants.resend": Registrant;
+  "lfx.registrants.update": Registrant;
+  "lfx.rsvps.create": Rsvp;
+  "lfx.rsvps.delete": Deleted;
+  "lfx.rsvps.get": Rsvp;
+  "lfx.rsvps.list": Page<Rsvp>;
+  "lfx.summaries.approve": Summary;
+  "lfx.summaries.create": Summary;
+  "lfx.summaries.delete": Deleted;
+  "lfx.summaries.get": Summary;
+  "lfx.summaries.list": Page<Summary>;
+  "lfx.summaries.update": Summary;
+  "lfx.transcripts.create": Transcript;
+  "lfx.transcripts.delete": Deleted;
+  "lfx.transcripts.get": Transcript;
+  "lfx.transcripts.list": Page<Transcript>;
+  "lfx.transcripts.update": Transcript;
+}
+
+/** Every subject served, in the order of the schema files. */
+export const SUBJECTS = [
+  "lfx.meeting-settings.get",
+  "lfx.meeting-settings.update",
+  "lfx.meetings.create",
+  "lfx.meetings.delete",
+  "lfx.meetings.get",
+  "lfx.meetings.list",
+  "lfx.meetings.update",
+  "lfx.occurrences.cancel",
+  "lfx.occurrences.list",
+  "lfx.occurrences.update",
+  "lfx.participants.create",
+  "lfx.participants.delete",
+  "lfx.participants.get",
+  "lfx.participants.join",
+  "lfx.participants.leave",
+  "lfx.participants.list",
+  "lfx.participants.update",
+  "lfx.past-meetings.create",
+  "lfx.past-meetings.delete",
+  "lfx.past-meetings.end",
+  "lfx.past-meetings.get",
+  "lfx.past-meetings.list",
+  "lfx.past-meetings.start",
+  "lfx.past-meetings.update",
+  "lfx.recordings.create",
+  "lfx.recordings.delete",
+  "lfx.recordings.get",
+  "lfx.recordings.list",
+  "lfx.recordings.update",
+  "lfx.registrants.create",
+  "lfx.registrants.delete",
+  "lfx.registrants.get",
+  "lfx.registrants.list",
+  "lfx.registrants.resend",
+  "lfx.registrants.update",
+  "lfx.rsvps.create",
+  "lfx.rsvps.delete",
+  "lfx.rsvps.get",
+  "lfx.rsvps.list",
+  "lfx.summaries.approve",
+  "lfx.summaries.create",
+  "lfx.summaries.delete",
+  "lfx.summaries.get",
+  "lfx.summaries.list",
+  "lfx.summaries.update",
+  "lfx.transcripts.create",
+  "lfx.transcripts.delete",
+  "lfx.transcripts.get",
+  "lfx.transcripts.list",
+  "lfx.transcripts.update",
+] as const satisfies readonly Subject[];
+
+/** The subjects whose reply is a page: `{ ...filters, limit?, cursor? }` in, `Page` out. */
+export const LIST_SUBJECTS = [
+  "lfx.meetings.list",
+  "lfx.occurrences.list",
+  "lfx.participants.list",
+  "lfx.past-meetings.list",
+  "lfx.recordings.list",
+  "lfx.registrants.list",
+  "lfx.rsvps.list",
+  "lfx.summaries.list",
+  "lfx.transcripts.list",
+] as const satisfies readonly Subject[];

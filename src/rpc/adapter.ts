@@ -26,6 +26,7 @@ import {
   isValidIdempotencyKey,
   type IdempotentCreates,
 } from "./idempotency.js";
+import { requestIdOf } from "./request-id.js";
 import type { CompiledSchema } from "./schemas.js";
 import { compileUtcNormalizer } from "./utc-timestamps.js";
 import type { EndpointStats } from "./stats.js";
@@ -97,8 +98,9 @@ export function createMessageHandler(
   const name = endpointName(endpoint.subject);
   const normalizeTimestamps = compileUtcNormalizer(schema.bundled);
   const log = deps.log.child({ endpoint: name });
-  // The "request completed" line holds only subject, status, duration and an error message that
-  // never repeats request values, so it skips redaction, which cost half of each line (bench/).
+  // The "request completed" line holds only subject, status, duration, ids (the request id and the
+  // uid touched) and an error message that never repeats request values, so it skips redaction,
+  // which cost half of each line (bench/).
   const accessLog = deps.log.child({ endpoint: name }, { redact: [] });
 
   /** Throws `forbidden` unless the caller holds what the request needs. */
@@ -122,10 +124,18 @@ export function createMessageHandler(
     return { ...reply, items: items.filter((_, i) => shown[i]) };
   }
 
-  async function handle(msg: ServiceMsg, requestLog: Logger, caller: Caller): Promise<object> {
+  /** `touched.uid`: the request's `uid`, then the entity replied, for the log line. */
+  async function handle(
+    msg: ServiceMsg,
+    requestLog: Logger,
+    caller: Caller,
+    touched: { uid?: unknown },
+  ): Promise<object> {
     const body = parseRequest(msg.data);
     const violations = schema.validate(body);
     if (violations.length > 0) throw schemaViolation(violations);
+    // Only once validated: the schema bounds a uid to one short key token.
+    touched.uid = body["uid"];
     normalizeTimestamps?.(body);
     // The schema has just proven the shape that the generated type describes.
     const request = body as never;
@@ -169,8 +179,17 @@ export function createMessageHandler(
     });
   }
 
-  /** Sends the one reply of a request, logs it and counts it in the endpoint's stats. */
-  function answer(msg: ServiceMsg, arrived: number, outcome: Outcome): void {
+  /**
+   * Sends the one reply of a request, logs it and counts it in the endpoint's stats. `touched`:
+   * the uid the request named or made, for the log line.
+   */
+  function answer(
+    msg: ServiceMsg,
+    arrived: number,
+    outcome: Outcome,
+    touched: { uid?: unknown },
+  ): void {
+    if ("reply" in outcome && "uid" in outcome.reply) touched.uid = outcome.reply.uid;
     const durationMs = performance.now() - arrived;
     let failure: WireError | undefined;
     try {
@@ -187,6 +206,8 @@ export function createMessageHandler(
       subject: endpoint.subject,
       status: failure?.status ?? 200,
       duration_ms: round(durationMs),
+      request_id: requestIdOf(msg.headers && ((name) => msg.headers?.get(name) ?? "")),
+      ...(typeof touched.uid === "string" ? { uid: touched.uid } : {}),
     };
     if (failure === undefined) {
       accessLog.info(line, "request completed");
@@ -215,12 +236,13 @@ export function createMessageHandler(
    */
   return (msg) => {
     const arrived = performance.now();
+    const touched: { uid?: unknown } = {};
     let answered = false;
     const answerOnce = (outcome: Outcome) => {
       if (answered) return;
       answered = true;
       clearTimeout(deadline);
-      answer(msg, arrived, outcome);
+      answer(msg, arrived, outcome, touched);
     };
     const deadline = setTimeout(
       () => answerOnce({ error: unavailable("the request took too long; retry") }),
@@ -231,7 +253,7 @@ export function createMessageHandler(
       try {
         // The token is verified before anything else happens (CONTRACT §8).
         const caller = await deps.auth.authenticator.authenticate(authorizationOf(msg));
-        const reply = await runInRequestScope({ caller }, () => handle(msg, log, caller));
+        const reply = await runInRequestScope({ caller }, () => handle(msg, log, caller, touched));
         answerOnce({ reply });
       } catch (error) {
         if (answered) log.debug({ err: error }, "late handler failure");

@@ -5,7 +5,7 @@
 import { Ajv } from "ajv";
 import type { ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
-import isEmail from "validator/lib/isEmail.js";
+import { isEmailAddress } from "../domain/email-address.js";
 import { isKnownZone } from "../domain/occurrences.js";
 import type { ErrorDetail } from "../errors.js";
 
@@ -14,14 +14,6 @@ const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
 
 export function isIanaTimezone(name: string): boolean {
   return ZONE_NAME.test(name) && isKnownZone(name);
-}
-
-/** RFC 5321 addresses, and RFC 6531 ones with non-ASCII characters in either part. */
-export function isEmailAddress(address: string): boolean {
-  return (
-    address.isWellFormed() &&
-    isEmail.default(address, { allow_utf8_local_part: true, allow_ip_domain: true })
-  );
 }
 
 export function createAjv(): Ajv {

@@ -347,7 +347,7 @@ it("lost no acknowledged create, lists them all, and is consistent after a repai
   }
   const urls = cluster.urls();
   const check = await runConsistencyCheck(urls, "--grace-seconds", "0");
-  report("cluster: consistency", { exit: check.code, findings: check.stdout.trim().split("\n") });
+  report("cluster: consistency", { exit: check.code, findings: check.findings });
   if (check.code !== 0) {
     expect((await runConsistencyCheck(urls, "--repair", "--grace-seconds", "0")).code).toBe(0);
     expect((await runConsistencyCheck(urls, "--grace-seconds", "0")).code).toBe(0);

@@ -148,7 +148,7 @@ it("one of two instances SIGKILLed under load: the other serves; retries create 
   const check = await runConsistencyCheck(server.url, "--grace-seconds", "0");
   report("consistency after an instance SIGKILL", {
     exit: check.code,
-    findings: check.stdout.trim().split("\n").filter(Boolean),
+    findings: check.findings,
   });
   if (check.code !== 0) {
     expect((await runConsistencyCheck(server.url, "--repair", "--grace-seconds", "0")).code).toBe(

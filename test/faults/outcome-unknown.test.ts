@@ -74,7 +74,8 @@ async function retried<T>(
 
 async function expectConsistent() {
   const check = await runConsistencyCheck(server.url, "--grace-seconds", "0");
-  expect(check.stdout).toBe("");
+  expect(check.findings).toEqual([]);
+  expect(check.stdout).toBe("0 inconsistencies found\n");
   expect(check.code).toBe(0);
 }
 

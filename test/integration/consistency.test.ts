@@ -93,12 +93,26 @@ async function cliWith(env: Record<string, string>, ...args: string[]) {
     const { stdout } = await run("node", ["dist/tools/check-consistency.js", ...args], {
       env: { ...process.env, NATS_URL: server.url, ...env },
     });
-    return { code: 0, stdout };
+    return { code: 0, stdout, stderr: "" };
   } catch (err) {
-    const failure = err as { code: number; stdout: string };
-    return { code: failure.code, stdout: failure.stdout };
+    const failure = err as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
   }
 }
+
+it("prints its usage for --help and refuses unknown flags without checking anything", async () => {
+  const help = await cli("--help");
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^usage: npm run check-consistency/);
+  expect(help.stdout).not.toMatch(/\d+ inconsistenc/);
+
+  for (const args of [["--repiar"], ["--grace-seconds", "soon"], ["stray"]]) {
+    const refused = await cli(...args);
+    expect([args, refused.code]).toEqual([args, 2]);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(/usage: npm run check-consistency/);
+  }
+});
 
 it("finds nothing in what the service wrote", async () => {
   const meeting = await ok<Entity>(client, "lfx.meetings.create", meetingInput());
@@ -113,7 +127,8 @@ it("finds nothing in what the service wrote", async () => {
     scope: "all",
   });
   expect(await check(false)).toEqual([]);
-  expect((await cli("--grace-seconds", "0")).code).toBe(0);
+  const clean = await cli("--grace-seconds", "0");
+  expect(clean).toEqual({ code: 0, stdout: "0 inconsistencies found\n", stderr: "" });
 });
 
 it("reports each kind of damage, repairs it, and is clean afterwards", async () => {
@@ -166,7 +181,9 @@ it("reports each kind of damage, repairs it, and is clean afterwards", async () 
 
   const reported = await cli("--grace-seconds", "0");
   expect(reported.code).toBe(1);
-  expect(reported.stdout.trim().split("\n")).toHaveLength(findings.length);
+  const lines = reported.stdout.trim().split("\n");
+  expect(lines).toHaveLength(findings.length + 1);
+  expect(lines.at(-1)).toBe(`${findings.length} inconsistencies found`);
 
   const repaired = await cli("--repair", "--grace-seconds", "0");
   expect(repaired.code).toBe(0);

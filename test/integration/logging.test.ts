@@ -86,6 +86,41 @@ it("writes one 'request completed' line per request, with subject, status and du
   }
 });
 
+it("gives each line a request id, the caller's when it sends a valid one, and the uid touched", async () => {
+  const lines = linesFromNow();
+  const meeting = await ok<MeetingReply>(client, "lfx.meetings.create", meetingInput(), {
+    headers: { "Request-Id": "gateway-req-1" },
+  });
+  await ok(
+    client,
+    "lfx.meetings.get",
+    { uid: meeting.uid },
+    { headers: { "X-Request-Id": "x-2" } },
+  );
+  await request(
+    client,
+    "lfx.meetings.get",
+    { uid: "neverThere42" },
+    {
+      headers: { "Request-Id": "has space" },
+    },
+  );
+  await ok(client, "lfx.meetings.list", {}, { headers: { "Request-Id": "r".repeat(129) } });
+
+  const completed = completedLines(lines());
+  expect(completed.map((line) => [line["subject"], line["uid"]])).toEqual([
+    ["lfx.meetings.create", meeting.uid],
+    ["lfx.meetings.get", meeting.uid],
+    ["lfx.meetings.get", "neverThere42"],
+    ["lfx.meetings.list", undefined],
+  ]);
+  const ids = completed.map((line) => line["request_id"]);
+  expect(ids.slice(0, 2)).toEqual(["gateway-req-1", "x-2"]);
+  // Malformed ids (a space, 129 characters) are replaced by generated ones, each different.
+  for (const id of ids.slice(2)) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(new Set(ids).size).toBe(4);
+});
+
 it("logs a client error at info, with its status and message", async () => {
   const lines = linesFromNow();
   const missing = await request(client, "lfx.meetings.get", { uid: "neverThere42" });

@@ -16,7 +16,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/transport-node";
-import { isEmailAddress } from "../../src/rpc/ajv.js";
+import { isEmailAddress } from "../../src/domain/email-address.js";
 import { BUCKET_NAMES } from "../../src/store/buckets.js";
 import { decodeKey } from "../../src/store/keys.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";

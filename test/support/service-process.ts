@@ -118,11 +118,14 @@ export function killAllServiceProcesses(): void {
   }
 }
 
-/** Runs `check-consistency` (dist/) against `natsUrl` with `args`; its exit code and report. */
+/**
+ * Runs `check-consistency` (dist/) against `natsUrl` with `args`: its exit code, its output, and
+ * its findings (the stdout lines before the closing `N inconsistencies found`).
+ */
 export function runConsistencyCheck(
   natsUrl: string,
   ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string; findings: string[] }> {
   return runTool("check-consistency", natsUrl, ...args);
 }
 
@@ -131,7 +134,7 @@ export function runTool(
   tool: "check-consistency" | "reindex",
   natsUrl: string,
   ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string; findings: string[] }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, "dist", "tools", `${tool}.js`), ...args], {
       cwd: ROOT,
@@ -142,6 +145,11 @@ export function runTool(
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.once("exit", (code) => {
+      const findings = stdout
+        .split("\n")
+        .filter((line) => line !== "" && !/^\d+ inconsistenc(y|ies) found/.test(line));
+      resolve({ code: code ?? -1, stdout, stderr, findings });
+    });
   });
 }

@@ -3,7 +3,12 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateTypes, OUTPUT_FILE, SCHEMA_DIR } from "../../scripts/gen-types.mjs";
+import {
+  CLIENT_OUTPUT_FILE,
+  generateTypes,
+  OUTPUT_FILE,
+  SCHEMA_DIR,
+} from "../../scripts/gen-types.mjs";
 
 describe("generated schema types", () => {
   it("are up to date with schemas/", async () => {
@@ -12,6 +17,20 @@ describe("generated schema types", () => {
     if (fresh !== onDisk) {
       throw new Error("src/generated/schema-types.ts is stale: run npm run gen:types");
     }
+    if (fresh !== (await readFile(CLIENT_OUTPUT_FILE, "utf8"))) {
+      throw new Error("client/src/generated/schema-types.ts is stale: run npm run gen:types");
+    }
+  });
+
+  it("map each subject to its reply: entity, page or deleted", async () => {
+    const text = await readFile(OUTPUT_FILE, "utf8");
+    expect(text).toContain('"lfx.meetings.create": Meeting;');
+    expect(text).toContain('"lfx.meetings.delete": Deleted;');
+    expect(text).toContain('"lfx.meetings.list": Page<Meeting>;');
+    expect(text).toContain('"lfx.occurrences.list": Page<Occurrence>;');
+    expect(text).toContain('"lfx.occurrences.cancel": Meeting;');
+    expect(text).toContain('"lfx.summaries.approve": Summary;');
+    expect(text).toContain('"lfx.meeting-settings.get": MeetingSettings;');
   });
 
   it("declare every titled type once and map each subject to its request type", async () => {
@@ -34,6 +53,14 @@ describe("generated schema types", () => {
       await writeFile(file, JSON.stringify({ ...schema, title: "MeetingsFetchRequest" }));
       const changed = await generateTypes(dir);
       expect(changed).toContain('"lfx.meetings.get": MeetingsFetchRequest;');
+      // A new endpoint's schema is picked up, its reply found by its resource's name.
+      await writeFile(
+        join(dir, "registrants.resend.json"),
+        JSON.stringify({ ...schema, title: "R" }),
+      );
+      const added = await generateTypes(dir);
+      expect(added).toContain('"lfx.registrants.resend": R;');
+      expect(added).toContain('"lfx.registrants.resend": Registrant;');
       expect(changed).not.toEqual(await generateTypes(SCHEMA_DIR));
     } finally {
       await rm(dir, { recursive: true, force: true });
