@@ -43,7 +43,7 @@ describe("lfx.participants.join / leave", () => {
       username: "grace",
       is_invited: false,
       is_attended: true,
-      sessions: [{ uid: expect.any(String) as string, join_time: "2030-01-15T15:05:00.000Z" }],
+      sessions: [{ uid: expect.any(String) as string, join_time: "2030-01-15T15:05:00Z" }],
     });
   });
 
@@ -147,8 +147,8 @@ describe("lfx.participants.join / leave", () => {
     expect(left.sessions).toEqual([
       {
         uid: joined.sessions[0]?.uid,
-        join_time: "2030-01-15T15:05:00.000Z",
-        leave_time: "2030-01-15T15:25:00.000Z",
+        join_time: "2030-01-15T15:05:00Z",
+        leave_time: "2030-01-15T15:25:00Z",
         leave_reason: "left the meeting",
       },
     ]);
@@ -167,7 +167,7 @@ describe("lfx.participants.join / leave", () => {
     expect(rejoined.sessions).toHaveLength(2);
     expect(rejoined.sessions[1]).toEqual({
       uid: expect.any(String) as string,
-      join_time: "2030-01-15T15:30:00.000Z",
+      join_time: "2030-01-15T15:30:00Z",
     });
     await expectEntity("participant", rejoined);
   });

@@ -43,8 +43,8 @@ describe("lfx.past-meetings.start", () => {
       meeting_uid: meeting.uid,
       project_uid: meeting.project_uid,
       occurrence_id: String(Date.UTC(2030, 0, 15, 15) / 1000),
-      scheduled_start_time: "2030-01-15T15:00:00.000Z",
-      scheduled_end_time: "2030-01-15T16:00:00.000Z",
+      scheduled_start_time: "2030-01-15T15:00:00Z",
+      scheduled_end_time: "2030-01-15T16:00:00Z",
       title: meeting.title,
       description: "weekly sync",
       timezone: "America/New_York",
@@ -62,7 +62,7 @@ describe("lfx.past-meetings.start", () => {
       summary_uids: [],
     });
     expect(pastMeeting.sessions).toEqual([
-      { uid: expect.any(String) as string, start_time: "2030-01-15T15:03:00.000Z" },
+      { uid: expect.any(String) as string, start_time: "2030-01-15T15:03:00Z" },
     ]);
   });
 
@@ -172,7 +172,7 @@ describe("lfx.past-meetings.start", () => {
       meeting_uid: meeting.uid,
       started_at: "2030-01-15T10:01:00-05:00",
     });
-    expect(pastMeeting.sessions[0]?.start_time).toBe("2030-01-15T15:01:00.000Z");
+    expect(pastMeeting.sessions[0]?.start_time).toBe("2030-01-15T15:01:00Z");
   });
 
   it("creates an invited participant for each registrant of that occurrence", async () => {
@@ -257,8 +257,8 @@ describe("lfx.past-meetings.end", () => {
     expect(ended.sessions).toEqual([
       {
         uid: pastMeeting.sessions[0]?.uid,
-        start_time: "2030-01-15T15:02:00.000Z",
-        end_time: "2030-01-15T15:40:00.000Z",
+        start_time: "2030-01-15T15:02:00Z",
+        end_time: "2030-01-15T15:40:00Z",
       },
     ]);
     // Nothing open: unchanged.
@@ -276,7 +276,7 @@ describe("lfx.past-meetings.end", () => {
     expect(restarted.sessions).toHaveLength(2);
     expect(restarted.sessions[1]).toEqual({
       uid: expect.any(String) as string,
-      start_time: "2030-01-15T15:50:00.000Z",
+      start_time: "2030-01-15T15:50:00Z",
     });
     expect(restarted.sessions[1]?.uid).not.toBe(restarted.sessions[0]?.uid);
     await expectEntity("past-meeting", restarted);
@@ -300,8 +300,8 @@ describe("lfx.past-meetings.end", () => {
 
 describe("lfx.past-meetings.create", () => {
   const times = {
-    scheduled_start_time: "2030-01-15T15:00:00.000Z",
-    scheduled_end_time: "2030-01-15T16:00:00.000Z",
+    scheduled_start_time: "2030-01-15T15:00:00Z",
+    scheduled_end_time: "2030-01-15T16:00:00Z",
   };
 
   it("copies what it is not given from the meeting", async () => {
@@ -340,8 +340,8 @@ describe("lfx.past-meetings.create", () => {
     const meeting = await kit.createMeeting();
     const backwards = await createPastMeeting({
       meeting_uid: meeting.uid,
-      scheduled_start_time: "2030-01-15T16:00:00.000Z",
-      scheduled_end_time: "2030-01-15T15:00:00.000Z",
+      scheduled_start_time: "2030-01-15T16:00:00Z",
+      scheduled_end_time: "2030-01-15T15:00:00Z",
     });
     expect(backwards.status).toBe(400);
     expect(errorPaths(backwards)).toEqual(["/scheduled_end_time"]);

@@ -50,8 +50,8 @@ describe("occurrenceOfStart", () => {
     };
     expect(occurrenceOfStart(oneOff, undefined, Date.parse("2030-03-01T00:00:00Z"))).toEqual({
       occurrence_id: String(firstStart / 1000),
-      scheduled_start_time: "2030-01-15T15:00:00.000Z",
-      scheduled_end_time: "2030-01-15T16:00:00.000Z",
+      scheduled_start_time: "2030-01-15T15:00:00Z",
+      scheduled_end_time: "2030-01-15T16:00:00Z",
     });
   });
 
@@ -80,8 +80,8 @@ describe("occurrenceOfStart", () => {
   it("accepts an occurrence_id of the meeting only", () => {
     expect(occurrenceOfStart(daily, idOf(4), 0)).toEqual({
       occurrence_id: idOf(4),
-      scheduled_start_time: "2030-01-19T15:00:00.000Z",
-      scheduled_end_time: "2030-01-19T15:45:00.000Z",
+      scheduled_start_time: "2030-01-19T15:00:00Z",
+      scheduled_end_time: "2030-01-19T15:45:00Z",
     });
     expect(occurrenceOfStart(daily, idOf(10), 0)).toBeUndefined();
     expect(occurrenceOfStart(daily, String(Number(idOf(4)) + 1), 0)).toBeUndefined();
