@@ -51,6 +51,12 @@ export interface Config {
 }
 
 export interface EmailConfig {
+  /**
+   * INVITATIONS: whether committed changes send invitations (CONTRACT §11; `off` for a deployment
+   * that sends none, and for tests that drive the consumer themselves). `lfx.registrants.resend`
+   * sends either way.
+   */
+  invitations: boolean;
   /** `smtp://` or `smtps://[user:pass@]host:port`; undefined: messages go to `dir` as .eml files. */
   smtpUrl: string | undefined;
   /** The From of every invitation (RFC 5322 mailbox, e.g. `LFX Meetings <meetings@example.org>`). */
@@ -252,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     platformTimeoutMs: integer(env, "PLATFORM_TIMEOUT_MS", 1500, 50, 60_000),
     outboxLeaseMs: integer(env, "OUTBOX_LEASE_MS", 3000, 300, 60_000),
     email: {
+      invitations: onOff(env, "INVITATIONS", true),
       smtpUrl: smtpUrl(env),
       from: emailFrom(env),
       dir: optional(env, "EMAIL_DIR") ?? "./data/outbox",

@@ -136,17 +136,21 @@ export async function startService(
   });
   // Invitations follow the same committed changes, on a cursor of their own: mail is slow and
   // rate-limited, and must not hold back index messages and events.
-  feeds.push(
-    new Feed({
-      name: "invitations",
-      sources: entitySources(buckets, ["meetings", "registrants"]),
-      handle: (change) => invitations.handle(change),
-      control: buckets.outbox,
-      log,
-      instanceId,
-      leaseMs: config.outboxLeaseMs,
-    }),
-  );
+  if (config.email.invitations) {
+    feeds.push(
+      new Feed({
+        name: "invitations",
+        sources: entitySources(buckets, ["meetings", "registrants"]),
+        handle: (change) => invitations.handle(change),
+        control: buckets.outbox,
+        log,
+        instanceId,
+        leaseMs: config.outboxLeaseMs,
+      }),
+    );
+  } else {
+    log.warn("INVITATIONS=off: committed changes send no invitation email");
+  }
   // Before the first request: every change acknowledged from now on lies after a checkpoint.
   try {
     for (const feed of feeds) await feed.prepare();

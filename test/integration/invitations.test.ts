@@ -55,7 +55,10 @@ let client: NatsConnection;
 beforeAll(async () => {
   server = await startNatsServer();
   smtp = await TestSmtpServer.start();
+  // The tests below hand changes to the consumer themselves, as the feed would (one at a time,
+  // repeated, from two instances); the feed itself is tested at the end of the file.
   const env = {
+    INVITATIONS: "off",
     SMTP_URL: smtp.url,
     EMAIL_FROM: FROM,
     EMAIL_RETRY_BASE_MS: "50",
@@ -536,6 +539,7 @@ describe("delivery failures", () => {
     refusing.refusing = true;
     const strict = await startInstance(server.url, {
       env: {
+        INVITATIONS: "off",
         SMTP_URL: refusing.url,
         EMAIL_FROM: FROM,
         EMAIL_RETRY_BASE_MS: "10",
@@ -661,6 +665,7 @@ describe("an instance that stops in the middle of sending", () => {
 
 function instanceEmail() {
   return {
+    invitations: false,
     smtpUrl: smtp.url,
     from: FROM,
     dir: "",
@@ -675,7 +680,9 @@ function instanceEmail() {
 describe("without SMTP_URL", () => {
   test("messages are written as .eml files to EMAIL_DIR", async () => {
     const dir = await mkdtemp(join(tmpdir(), "outbox-"));
-    const local = await startInstance(server.url, { env: { EMAIL_DIR: dir, EMAIL_FROM: FROM } });
+    const local = await startInstance(server.url, {
+      env: { INVITATIONS: "off", EMAIL_DIR: dir, EMAIL_FROM: FROM },
+    });
     try {
       const meeting = await createMeeting({ title: "Written to disk" });
       const registrant = await ok<Registrant>(client, "lfx.registrants.create", {
@@ -693,6 +700,34 @@ describe("without SMTP_URL", () => {
     } finally {
       await local.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("driven by the feed of committed changes", () => {
+  test("a registration and a title change reach the registrant once each, with no one calling", async () => {
+    // The only instance that runs the invitations feed; the others have INVITATIONS=off.
+    const fed = await startInstance(server.url, {
+      env: { SMTP_URL: smtp.url, EMAIL_FROM: FROM, EMAIL_RETRY_BASE_MS: "50" },
+    });
+    try {
+      const meeting = await createMeeting({ title: "Fed by the outbox" });
+      const registrant = await register(meeting.uid);
+      const invitation = only(await mailsTo(registrant.email, 1));
+      expect(calendarOf(invitation).method).toBe("REQUEST");
+      await ok(client, "lfx.meetings.update", {
+        uid: meeting.uid,
+        revision: (await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid })).revision,
+        title: "Fed by the outbox, renamed",
+      });
+      const mails = await mailsTo(registrant.email, 2);
+      const sequences = mails.map((m) =>
+        Number(calendarOf(m).events[0]?.getFirstPropertyValue("sequence")),
+      );
+      expect(sequences[1]).toBeGreaterThan(sequences[0] ?? Infinity);
+      expect(mails[1]?.subject).toContain("renamed");
+    } finally {
+      await fed.stop();
     }
   });
 });
