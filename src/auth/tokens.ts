@@ -54,10 +54,19 @@ export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<Caller>;
 }
 
-/** AUTH_MODE=off: everyone is the local principal, and no header is looked at. */
+/**
+ * AUTH_MODE=off: everyone is the local principal, and no header is verified. A header that came is
+ * still passed on as it came to the platform messages of what the request changes (PLATFORM.md
+ * §1: the caller's token, when the request carried one); the indexer judges it.
+ */
 export function localAuthenticator(principal: string): Authenticator {
   const caller: Caller = { principal };
-  return { authenticate: () => Promise.resolve(caller) };
+  return {
+    authenticate: (authorization) =>
+      Promise.resolve(
+        authorization === undefined || authorization === "" ? caller : { principal, authorization },
+      ),
+  };
 }
 
 /** AUTH_MODE=jwt. A JWKS file is read (and checked) here, at start, so a bad one stops start. */

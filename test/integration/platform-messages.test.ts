@@ -129,9 +129,16 @@ describe("meetings and their settings", () => {
     expect((updatedMsg?.data as Record<string, unknown>)["revision"]).toBe(updated.revision);
     expect(deletedMsg?.data).toBe(created.uid);
 
-    const settingsIndex = platform
-      .indexOf(created.uid)
-      .filter((m) => m.subject === "lfx.index.meeting_settings");
+    // The settings' messages come from their own bucket's cursor: they may follow a little later.
+    const settingsIndex = await until(
+      () => {
+        const found = platform
+          .indexOf(created.uid)
+          .filter((m) => m.subject === "lfx.index.meeting_settings");
+        return found.length >= 3 ? found : undefined;
+      },
+      { message: "the settings' three index messages" },
+    );
     expect(settingsIndex.map((m) => m.body.action)).toEqual(["created", "updated", "deleted"]);
     expect(settingsIndex[0]?.body.indexing_config).toMatchObject({
       public: false,
