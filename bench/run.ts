@@ -164,8 +164,14 @@ async function main(): Promise<void> {
   const serviceLog = join(scratch, "service.log");
   progress(`starting nats-server, the service (LOG_LEVEL=${LOG_LEVEL}) and the bare responder`);
   const server = await startNatsServer();
-  // The benchmark measures the service's own work; access checks and lookups are the platform's.
-  const env = { NATS_URL: server.url, AUTH_MODE: "off", PLATFORM_LOOKUPS: "off" };
+  // The benchmark measures the service's own work; access checks and lookups are the platform's,
+  // and invitation email is a feed of its own, off the request path.
+  const env = {
+    NATS_URL: server.url,
+    AUTH_MODE: "off",
+    PLATFORM_LOOKUPS: "off",
+    INVITATIONS: "off",
+  };
   const service = spawnNode(join(ROOT, "dist", "main.js"), { ...env, LOG_LEVEL }, serviceLog);
   const nc = await connect({ servers: server.url, name: "bench-driver", noAsyncTraces: true });
   let bare: ReturnType<typeof spawnNode> | undefined;

@@ -708,7 +708,7 @@ describe("driven by the feed of committed changes", () => {
   test("a registration and a title change reach the registrant once each, with no one calling", async () => {
     // The only instance that runs the invitations feed; the others have INVITATIONS=off.
     const fed = await startInstance(server.url, {
-      env: { SMTP_URL: smtp.url, EMAIL_FROM: FROM, EMAIL_RETRY_BASE_MS: "50" },
+      env: { INVITATIONS: "on", SMTP_URL: smtp.url, EMAIL_FROM: FROM, EMAIL_RETRY_BASE_MS: "50" },
     });
     try {
       const meeting = await createMeeting({ title: "Fed by the outbox" });

@@ -49,12 +49,19 @@ const started = new Set<ChildProcess>();
 
 /**
  * Starts `node dist/main.js` with `env` added to this process's environment; without the
- * platform (AUTH_MODE=off, PLATFORM_LOOKUPS=off) unless `env` says otherwise, as startInstance.
+ * platform (AUTH_MODE=off, PLATFORM_LOOKUPS=off) and without invitation email (INVITATIONS=off)
+ * unless `env` says otherwise, as startInstance.
  */
 export function spawnService(env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { ...process.env, AUTH_MODE: "off", PLATFORM_LOOKUPS: "off", ...env },
+    env: {
+      ...process.env,
+      AUTH_MODE: "off",
+      PLATFORM_LOOKUPS: "off",
+      INVITATIONS: "off",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.add(child);

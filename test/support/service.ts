@@ -27,12 +27,13 @@ export async function startInstance(
   url: string,
   options: StartInstanceOptions = {},
 ): Promise<TestInstance> {
-  // Tests play the platform's services (tokens, access checks, lookups) themselves, and only
-  // where they are about them.
+  // Tests play the platform's services (tokens, access checks, lookups, a mail server)
+  // themselves, and only where they are about them.
   const config: Config = loadConfig({
     NATS_URL: url,
     AUTH_MODE: "off",
     PLATFORM_LOOKUPS: "off",
+    INVITATIONS: "off",
     ...options.env,
   });
   const logLines: Record<string, unknown>[] = [];
