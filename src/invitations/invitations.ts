@@ -13,7 +13,12 @@
 // what was not (an instance that dies between the server's acceptance and its record may send one
 // email twice: at least once wins over at most once).
 import { setTimeout as sleep } from "node:timers/promises";
-import { isOccurrence } from "../domain/occurrences.js";
+import {
+  editedSeries,
+  MAX_EDITED_OCCURRENCES,
+  ruleScheduleOf,
+} from "../domain/occurrence-edits.js";
+import { isOccurrence, MAX_OCCURRENCES_PER_CALL } from "../domain/occurrences.js";
 import type { Logger } from "../logger.js";
 import type { EntityChange } from "../outbox/change.js";
 import { BUCKET_NAMES } from "../store/buckets.js";
@@ -32,6 +37,7 @@ import {
   scheduleOfCalendar,
   type CalendarAction,
   type CalendarMeeting,
+  type EditedOccurrence,
 } from "./calendar.js";
 import type { DeliveryQueue } from "./delivery.js";
 import { composeMessage, mailboxOf, type InvitationMessage } from "./message.js";
@@ -376,11 +382,15 @@ function changeOf(last: Announcement, meeting: CalendarMeeting): CalendarAction 
 }
 
 function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
+  const recurring = meeting.recurrence !== undefined;
+  const edited = recurring ? editedOccurrencesOf(meeting) : [];
   return {
     uid: meeting.uid,
     title: meeting.title,
     ...(meeting.description === undefined ? {} : { description: meeting.description }),
-    start_time: meeting.start_time,
+    // The rule's own start: the occurrence ids, and so the RECURRENCE-IDs, are computed from it
+    // (an edit from the first occurrence moves `start_time` but not the rule, CONTRACT §12).
+    start_time: recurring ? ruleScheduleOf(meeting).start_time : meeting.start_time,
     duration: meeting.duration,
     timezone: meeting.timezone,
     ...(meeting.recurrence === undefined ? {} : { recurrence: meeting.recurrence }),
@@ -388,7 +398,36 @@ function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
     ...(meeting.cancelled_occurrences === undefined
       ? {}
       : { cancelled_occurrences: [...meeting.cancelled_occurrences].sort() }),
+    ...(edited.length === 0 ? {} : { edited_occurrences: edited }),
   };
+}
+
+/**
+ * The occurrences an edit changed (CONTRACT §12), each its own VEVENT with RECURRENCE-ID in the
+ * calendar (§11). A "this and following" edit of an endless series changes every later
+ * occurrence: the calendar then carries the first MAX_EDITED_OCCURRENCES of them (docs/INVITATIONS.md).
+ */
+function editedOccurrencesOf(meeting: StoredMeeting): EditedOccurrence[] {
+  const edits = meeting.occurrence_edits;
+  const singles = edits?.single ?? [];
+  const fromOnward = (edits?.following ?? []).length > 0;
+  if (singles.length === 0 && !fromOnward) return [];
+  const lastSingle = Math.max(...singles.map((edit) => Number(edit.occurrence_id)));
+  const edited: EditedOccurrence[] = [];
+  let scanned = 0;
+  for (const occurrence of editedSeries(meeting)) {
+    if (!fromOnward && Number(occurrence.occurrence_id) > lastSingle) break;
+    if (++scanned > MAX_OCCURRENCES_PER_CALL || edited.length >= MAX_EDITED_OCCURRENCES) break;
+    if (!occurrence.is_edited || occurrence.is_cancelled) continue;
+    edited.push({
+      occurrence_id: occurrence.occurrence_id,
+      start_time: occurrence.start_time,
+      duration: occurrence.duration,
+      title: occurrence.title,
+      ...(occurrence.description === undefined ? {} : { description: occurrence.description }),
+    });
+  }
+  return edited;
 }
 
 function isMeeting(value: Record<string, unknown>): value is StoredMeeting {

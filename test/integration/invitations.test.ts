@@ -308,6 +308,37 @@ describe("invitation on registration", () => {
     expect(event.getFirstProperty("rrule")).toBeNull();
     expect(expandedStarts(event)).toEqual([second.start_time]);
   });
+  test("an edited occurrence is its own VEVENT with RECURRENCE-ID at its original start", async () => {
+    const meeting = await createMeeting({
+      start_time: "2030-03-05T15:00:00Z",
+      recurrence: { type: 2, repeat_interval: 1, end_times: 4 },
+    });
+    const occurrences = await listAllPages<Occurrence>(
+      client,
+      "lfx.occurrences.list",
+      { meeting_uid: meeting.uid, from: "2000-01-01T00:00:00Z" },
+      { limit: 100 },
+    );
+    const second = occurrences[1] as Occurrence;
+    const moved = new Date(Date.parse(second.start_time) + 3_600_000).toISOString();
+    await ok(client, "lfx.occurrences.update", {
+      meeting_uid: meeting.uid,
+      occurrence_id: second.occurrence_id,
+      revision: meeting.revision,
+      scope: "single",
+      start_time: moved,
+      title: "Moved by an hour",
+    });
+    const registrant = await register(meeting.uid);
+    const calendar = calendarOf(only(await mailsTo(registrant.email, 1)));
+    expect(calendar.events).toHaveLength(2);
+    const override = calendar.events.find((e) => e.getFirstProperty("recurrence-id") !== null);
+    const time = (name: string) =>
+      (override?.getFirstPropertyValue(name) as ICAL.Time).toJSDate().toISOString();
+    expect(time("recurrence-id")).toBe(new Date(second.start_time).toISOString());
+    expect(time("dtstart")).toBe(moved);
+    expect(override?.getFirstPropertyValue("summary")).toBe("Moved by an hour");
+  });
 });
 
 describe("changes", () => {
