@@ -97,6 +97,9 @@ export async function startService(
   // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
   const repos = createRepositories(buckets);
+  const platform = config.platformLookups
+    ? natsPlatformLookups(nc, { timeoutMs: config.platformTimeoutMs, log })
+    : undefined;
   const mailer = createMailer(config.email);
   const invitations = new Invitations({
     repos,
@@ -106,6 +109,7 @@ export async function startService(
     from: config.email.from,
     log,
     now: () => new Date(),
+    ...(platform === undefined ? {} : { projectName: (uid: string) => platform.projectName(uid) }),
   });
   if (config.email.smtpUrl === undefined) {
     log.warn({ dir: config.email.dir }, "no SMTP_URL: invitation emails are written as .eml files");
@@ -117,9 +121,7 @@ export async function startService(
     maxReplyBytes,
     publicLinkBaseUrl: config.publicLinkBaseUrl,
     newId: () => nanoid(),
-    platform: config.platformLookups
-      ? natsPlatformLookups(nc, { timeoutMs: config.platformTimeoutMs, log })
-      : undefined,
+    platform,
   };
   const meetingView = createMeetingView(deps);
   const instanceId = nanoid();

@@ -24,6 +24,8 @@ import { calendarZoneOf } from "./vtimezone.js";
 /** What a calendar shows of a meeting: the fields registrants are told about. */
 export interface CalendarMeeting {
   uid: string;
+  /** Named in the email's text when the platform knows the project (CONTRACT §10, §11). */
+  project_uid?: string | undefined;
   title: string;
   description?: string | undefined;
   start_time: string;
@@ -68,6 +70,8 @@ export interface CalendarInput {
   /** A registrant of one occurrence gets that occurrence alone, as a single event. */
   occurrence_id?: string | undefined;
   stamp: Date;
+  /** The project's name, with PLATFORM_LOOKUPS=on and a project service that answered. */
+  project_name?: string | undefined;
 }
 
 export interface RenderedCalendar {

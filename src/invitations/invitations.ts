@@ -61,6 +61,11 @@ export interface InvitationsDeps {
   now: () => Date;
   /** How often an instance looks again at an email another instance is sending. */
   pollMs?: number;
+  /**
+   * The project's name for the email's text (PLATFORM_LOOKUPS=on), undefined when unknown; a
+   * project service that does not answer leaves it out rather than holding the email back.
+   */
+  projectName?: (projectUid: string) => Promise<string | undefined>;
 }
 
 /** Registrants read at once while a change is sent to every registrant of a meeting. */
@@ -92,7 +97,7 @@ export class Invitations {
   async resend(registrant: StoredRegistrant): Promise<void> {
     const announcement = await this.announcementOfCurrent(registrant.meeting_uid);
     if (announcement === null || announcement.deleted) return;
-    const message = this.message(
+    const message = await this.message(
       announcement,
       registrant,
       { kind: "request" },
@@ -190,13 +195,14 @@ export class Invitations {
     });
   }
 
-  private message(
+  private async message(
     announcement: Announcement,
     registrant: StoredRegistrant,
     action: CalendarAction,
     sequence: number,
     updated = false,
-  ): InvitationMessage {
+  ): Promise<InvitationMessage> {
+    const projectName = await this.projectNameOf(announcement.meeting.project_uid);
     const name = [registrant.first_name, registrant.last_name]
       .filter((n) => n !== undefined && n !== "")
       .join(" ");
@@ -216,9 +222,20 @@ export class Invitations {
         attendee: { email: registrant.email, ...(name === "" ? {} : { name }) },
         occurrence_id: occurrenceId,
         stamp: this.deps.now(),
+        project_name: projectName,
       },
       updated,
     );
+  }
+
+  private async projectNameOf(projectUid: string | undefined): Promise<string | undefined> {
+    if (projectUid === undefined || this.deps.projectName === undefined) return undefined;
+    try {
+      return await this.deps.projectName(projectUid);
+    } catch (err) {
+      this.deps.log.debug({ err, project_uid: projectUid }, "project name not known for an email");
+      return undefined;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -386,6 +403,7 @@ function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
   const edited = recurring ? editedOccurrencesOf(meeting) : [];
   return {
     uid: meeting.uid,
+    project_uid: meeting.project_uid,
     title: meeting.title,
     ...(meeting.description === undefined ? {} : { description: meeting.description }),
     // The rule's own start: the occurrence ids, and so the RECURRENCE-IDs, are computed from it

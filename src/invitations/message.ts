@@ -47,9 +47,11 @@ export function composeMessage(
         : `${meeting.title} is cancelled; it has been removed from your calendar.`;
   const details =
     calendar.method === "REQUEST" ? descriptionOf(meeting.description, meeting.public_link) : "";
-  const text = [intro, details].filter((part) => part !== "").join("\n\n") + "\n";
+  const project = input.project_name === undefined ? "" : `Project: ${input.project_name}`;
+  const text = [intro, project, details].filter((part) => part !== "").join("\n\n") + "\n";
   const html =
     `<p>${escapeHtml(intro)}</p>` +
+    (project === "" ? "" : `<p>${escapeHtml(project)}</p>`) +
     (details === "" ? "" : `<p>${escapeHtml(details).replaceAll("\n", "<br>")}</p>`);
   const method = calendar.method;
   return {

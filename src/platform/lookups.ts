@@ -23,6 +23,8 @@ export interface PlatformLookups {
    * project service does not answer in time, so the request that needed it is a 503.
    */
   projectExists(projectUid: string): Promise<boolean>;
+  /** The project's name (the same answer, cached alike), or undefined when there is none. */
+  projectName(projectUid: string): Promise<string | undefined>;
   /** Whether the committee exists (`lfx.committee-api.get_name`); `unavailable` as above. */
   committeeExists(committeeUid: string): Promise<boolean>;
   /** Every member of the committee (`lfx.committee-api.list_members`); `unavailable` as above. */

@@ -75,7 +75,9 @@ export function natsPlatformLookups(
   const { timeoutMs, log } = options;
   const now = options.now ?? (() => Date.now());
   const existenceTtl = (exists: boolean) => (exists ? FOUND_TTL_MS : NOT_FOUND_TTL_MS);
-  const projects = new AnswerCache<boolean>(now, existenceTtl);
+  const projects = new AnswerCache<string | undefined>(now, (name) =>
+    existenceTtl(name !== undefined),
+  );
   const committees = new AnswerCache<boolean>(now, existenceTtl);
   const usernames = new AnswerCache<string | undefined>(now, (username) =>
     username === undefined ? NOT_FOUND_TTL_MS : FOUND_TTL_MS,
@@ -90,13 +92,19 @@ export function natsPlatformLookups(
     }
   }
 
+  function projectName(projectUid: string): Promise<string | undefined> {
+    return projects.get(projectUid, async () => {
+      const name = (await ask(PLATFORM_SUBJECTS.projectName, projectUid, "project service")).trim();
+      return name === "" ? undefined : name;
+    });
+  }
+
   return {
-    projectExists(projectUid) {
-      return projects.get(projectUid, async () => {
-        const name = await ask(PLATFORM_SUBJECTS.projectName, projectUid, "project service");
-        return name.trim() !== "";
-      });
+    async projectExists(projectUid) {
+      return (await projectName(projectUid)) !== undefined;
     },
+
+    projectName,
 
     committeeExists(committeeUid) {
       return committees.get(committeeUid, async () => {

@@ -2,6 +2,7 @@
 // their committed changes read back from KV and handed to the invitation consumer (as the outbox
 // feed will), mail delivered to a real SMTP server, parsed with mailparser, calendars read with
 // ical.js and their RRULE expanded against lfx.occurrences.list.
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +23,7 @@ import { directKey } from "../../src/store/keys.js";
 import { registrantKey } from "../../src/store/registrants.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { FakePlatform } from "../support/platform.js";
 import { listAllPages, ok, request } from "../support/request.js";
 import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import { TestSmtpServer } from "../support/smtp.js";
@@ -759,6 +761,43 @@ describe("driven by the feed of committed changes", () => {
       expect(mails[1]?.subject).toContain("renamed");
     } finally {
       await fed.stop();
+    }
+  });
+});
+
+describe("with the platform's lookups", () => {
+  test("the email names the project, as the project service calls it", async () => {
+    const platform = new FakePlatform(client);
+    await platform.flush();
+    const looking = await startInstance(server.url, {
+      env: {
+        INVITATIONS: "off",
+        PLATFORM_LOOKUPS: "on",
+        SMTP_URL: smtp.url,
+        EMAIL_FROM: FROM,
+      },
+    });
+    try {
+      const projectUid = randomUUID();
+      platform.projects.set(projectUid, "Open Telemetry Fantasy");
+      const meeting = await ok<Meeting>(
+        client,
+        "lfx.meetings.create",
+        meetingInput({ project_uid: projectUid }),
+      );
+      const registrant = await ok<Registrant>(client, "lfx.registrants.create", {
+        meeting_uid: meeting.uid,
+        email: uniqueEmail("named"),
+      });
+      await looking.running.invitations.handle(
+        await entityChange("meeting-registrants", registrant.uid, "created"),
+      );
+      const mail = only(await mailsTo(registrant.email, 1));
+      expect(mail.text).toContain("Project: Open Telemetry Fantasy");
+      expect(mail.html).toContain("Project: Open Telemetry Fantasy");
+    } finally {
+      await looking.stop();
+      platform.stop();
     }
   });
 });
