@@ -3,7 +3,7 @@
 // ready, so `$SRV.PING` is answered only by an instance that can serve (CONTRACT §1).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceStats } from "@nats-io/services";
 import { nanoid } from "nanoid";
@@ -283,6 +283,19 @@ function writeOrigin(): WriteOrigin | undefined {
   };
 }
 
+/** JSClusterNoPeersErr: the stream's replicas cannot be placed (yet). */
+const CLUSTER_NO_PEERS = 10005;
+
+/**
+ * A cluster that is still forming has too few JetStream peers known for a replicated bucket:
+ * nats-server 2.10 answers its creation with "no suitable peers for placement" until the other
+ * nodes have joined, which is a wait too. (A cluster that really is too small says so forever; the
+ * warning below repeats it.)
+ */
+function isClusterForming(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === CLUSTER_NO_PEERS;
+}
+
 /**
  * Runs `open` until JetStream answers it. At start it may not yet: a cluster that is starting or
  * electing leaders after a restart answers "no responders" or times out for seconds (FACTS.md),
@@ -301,7 +314,9 @@ async function whenJetStreamAnswers<T>(
       return await open();
     } catch (err) {
       startup?.throwIfAborted();
-      if (translateStoreError(err, "", "").code !== "unavailable") throw err;
+      if (translateStoreError(err, "", "").code !== "unavailable" && !isClusterForming(err)) {
+        throw err;
+      }
       const retryInMs = Math.min(500 * attempt, 5000);
       log.warn({ err, attempt, retry_in_ms: retryInMs }, "JetStream is not ready; retrying");
       await sleep(retryInMs, undefined, startup === undefined ? {} : { signal: startup });
