@@ -5,6 +5,7 @@ import { execSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TEST_OUTBOX } from "./service.js";
 import { until } from "./until.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -60,6 +61,7 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
       AUTH_MODE: "off",
       PLATFORM_LOOKUPS: "off",
       INVITATIONS: "off",
+      EMAIL_DIR: TEST_OUTBOX,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,10 +1,15 @@
 // Starts service instances in this process against a test nats-server, each on its own
 // connection (as separate processes would be), and stops them afterwards.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { DestinationStream } from "pino";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { startService, type RunningService } from "../../src/service.js";
+
+/** Where test instances without SMTP_URL write their emails (never the checkout's ./data). */
+export const TEST_OUTBOX = join(tmpdir(), "lfx-meeting-service-test-outbox");
 
 export interface TestInstance {
   nc: NatsConnection;
@@ -34,6 +39,8 @@ export async function startInstance(
     AUTH_MODE: "off",
     PLATFORM_LOOKUPS: "off",
     INVITATIONS: "off",
+    // lfx.registrants.resend sends even so: without SMTP_URL, into a folder outside the checkout.
+    EMAIL_DIR: TEST_OUTBOX,
     ...options.env,
   });
   const logLines: Record<string, unknown>[] = [];
