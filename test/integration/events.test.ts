@@ -184,7 +184,9 @@ describe("meeting-settings events", () => {
       uid: created.uid,
       revision: meeting.revision,
     });
-    await waitForEvent(created.uid, "lfx.events.meetings.deleted");
+    // The settings' events come from their own bucket's cursor: in order among themselves, not
+    // with the meeting's (CONTRACT §9 orders the changes of one entity).
+    await waitForEvent(created.uid, "lfx.events.meeting-settings.deleted");
 
     const settingsEvents = eventsOf(created.uid).filter(
       (r) => r.event.resource === "meeting-settings",
