@@ -55,16 +55,17 @@ beforeAll(async () => {
   };
   // Once the cluster is ready: on nats-server 2.10 an instance started while it was still
   // forming waited more than 60 s once in five runs for its R3 buckets to be placed (start-up
-  // waits for JetStream, service.ts). One after the other, so that one creates the buckets.
+  // waits for JetStream, service.ts), and in a loaded full run even a ready cluster once took over
+  // 60 s to place them all. One after the other, so that one creates the buckets.
   await cluster.ready();
-  services = [await startServiceProcess(env, 60_000)];
-  services.push(await startServiceProcess(env, 60_000));
+  services = [await startServiceProcess(env, 150_000)];
+  services.push(await startServiceProcess(env, 150_000));
   client = await connect({
     servers: cluster.urls(survivors),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 50,
   });
-}, 180_000);
+}, 360_000);
 
 afterAll(async () => {
   killAllServiceProcesses();
