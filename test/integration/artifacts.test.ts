@@ -3,7 +3,7 @@
 import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
 import { until } from "../support/until.js";
-import { errorPaths, expectEntity, lifecycleClient, type Entity } from "./lifecycle-kit.js";
+import { errorPaths, expectEntity, lifecycleClient, type Entity } from "../support/lifecycle-kit.js";
 
 interface Recording extends Entity {
   past_meeting_uid: string;

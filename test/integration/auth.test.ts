@@ -19,7 +19,7 @@ import {
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { request, type Page, type Reply } from "../support/request.js";
 import { connectClient, startInstance, type TestInstance } from "../support/service.js";
-import { dailyOccurrenceId, dailyMeetingInput, expectEntity } from "./lifecycle-kit.js";
+import { dailyOccurrenceId, dailyMeetingInput, expectEntity } from "../support/lifecycle-kit.js";
 
 interface Entity {
   uid: string;

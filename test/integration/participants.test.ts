@@ -10,7 +10,7 @@ import {
   lifecycleClient,
   type Participant,
   type PastMeeting,
-} from "./lifecycle-kit.js";
+} from "../support/lifecycle-kit.js";
 
 const harness = useServiceHarness(2);
 const kit = lifecycleClient(() => harness.client);

@@ -13,7 +13,7 @@ import {
   type ErrorBody,
   type Participant,
   type PastMeeting,
-} from "./lifecycle-kit.js";
+} from "../support/lifecycle-kit.js";
 
 const harness = useServiceHarness(2);
 const kit = lifecycleClient(() => harness.client);

@@ -2,8 +2,8 @@
 // entity-schema checks of success replies, and builders for meetings and starts.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadEntitySchemas, type CompiledSchema } from "../../src/rpc/schemas.js";
-import { meetingInput } from "../support/builders.js";
-import { listAllPages, ok, request, type Page, type Reply } from "../support/request.js";
+import { meetingInput } from "./builders.js";
+import { listAllPages, ok, request, type Page, type Reply } from "./request.js";
 
 export type { Page };
 
