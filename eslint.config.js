@@ -2,6 +2,16 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** Imports from the named folders of src/ at any depth: "../store/keys.js", "../../rpc/x.js". */
+function layers(...folders) {
+  return folders.map((folder) => `**/${folder}/*`);
+}
+
+/** `no-restricted-imports` with these patterns for the files matching `files`. */
+function restrictImports(files, patterns) {
+  return { files: [files], rules: { "no-restricted-imports": ["error", { patterns }] } };
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -32,38 +42,32 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ["src/domain/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["@nats-io/*", "../store/*", "../handlers/*", "../rpc/*"],
-              message: "domain/ is pure: no NATS, no storage.",
-            },
-          ],
-        },
-      ],
+  // Dependencies point one way (docs/ARCHITECTURE.md "Layout"): handlers/ use rpc/ (endpoint
+  // types) and store/, rpc/ uses store/, and all of them use domain/; never the other way.
+  restrictImports("src/domain/**/*.ts", [
+    {
+      group: ["@nats-io/*", ...layers("store", "rpc", "handlers")],
+      message: "domain/ is pure: no NATS, no storage, no wire, no use cases.",
     },
-  },
-  {
-    files: ["src/handlers/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["@nats-io/*"],
-              message: "handlers/ never touch NATS: go through store/ and events.",
-            },
-          ],
-        },
-      ],
+  ]),
+  restrictImports("src/store/**/*.ts", [
+    {
+      group: layers("rpc", "handlers"),
+      message: "store/ is below rpc/ and handlers/: they call it, never the other way.",
     },
-  },
+  ]),
+  restrictImports("src/rpc/**/*.ts", [
+    {
+      group: layers("handlers"),
+      message: "rpc/ is the adapter: handlers/ are handed to it (service.ts), never imported.",
+    },
+  ]),
+  restrictImports("src/handlers/**/*.ts", [
+    {
+      group: ["@nats-io/*"],
+      message: "handlers/ never touch NATS: go through store/ and events.",
+    },
+  ]),
   {
     files: ["**/*.js", "**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],

@@ -10,7 +10,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ErrorDetail } from "../errors.js";
-import { createAjv, toErrorDetails } from "./ajv.js";
+import { createAjv, toErrorDetails } from "./validation.js";
 
 /** The repository's schemas/ directory: two levels up from src/rpc/ and from dist/rpc/ alike. */
 export const SCHEMA_DIR = resolve(fileURLToPath(new URL("../../schemas", import.meta.url)));
