@@ -1,12 +1,12 @@
 // The messages between the service and the rest of the platform, for docs/asyncapi.yaml: what
-// CONTRACT §7-§10 and ../shared/PLATFORM.md define outside schemas/. These subjects are the
+// docs/CONTRACT.md §7-§10 and docs/PLATFORM.md define outside schemas/. These subjects are the
 // platform's, not derived from this repository's schemas, so they are written out here once, as
 // data; the service's own request subjects come from schemas/ (endpoints.mjs).
 
 const string = { type: "string" };
 const stringList = { type: "array", items: string };
 
-/** PLATFORM.md §1: the object types of this service in the search index. */
+/** docs/PLATFORM.md §1: the object types of this service in the search index. */
 export const INDEX_OBJECT_TYPES = [
   "meeting",
   "meeting_settings",
@@ -19,7 +19,7 @@ export const INDEX_OBJECT_TYPES = [
   "past_meeting_summary",
 ];
 
-/** PLATFORM.md §2. */
+/** docs/PLATFORM.md §2. */
 export const FGA_OPERATIONS = ["update_access", "delete_access", "member_put", "member_remove"];
 
 export const INDEX_MESSAGE = {
@@ -40,7 +40,7 @@ export const INDEX_MESSAGE = {
       description: 'The entity as in a reply; on "deleted" the uid as a JSON string.',
       oneOf: [{ type: "object" }, { type: "string" }],
     },
-    tags: { ...stringList, description: 'The uid, then "key:value" pairs (PLATFORM.md §1).' },
+    tags: { ...stringList, description: 'The uid, then "key:value" pairs (docs/PLATFORM.md §1).' },
     indexing_config: {
       type: "object",
       properties: {
@@ -67,7 +67,7 @@ export const FGA_MESSAGE = {
     operation: { type: "string", enum: FGA_OPERATIONS },
     data: {
       type: "object",
-      description: "Full state (PLATFORM.md §2 table): a repeat is harmless.",
+      description: "Full state (docs/PLATFORM.md §2 table): a repeat is harmless.",
       properties: {
         uid: string,
         public: { type: "boolean" },
@@ -86,19 +86,20 @@ export const FGA_MESSAGE = {
 
 const text = (description) => ({ type: "string", description });
 
-/** PLATFORM.md §3: requests the service sends, each answered by a platform service. */
+/** docs/PLATFORM.md §3: requests the service sends, each answered by a platform service. */
 export const PLATFORM_REQUESTS = [
   {
     id: "access-check",
     address: "lfx.access_check.request",
-    summary: "Access checks (CONTRACT §8), one per line: meeting:<uid>#organizer@user:<principal>.",
+    summary:
+      "Access checks (docs/CONTRACT.md §8), one per line: meeting:<uid>#organizer@user:<principal>.",
     request: text("Checks, one a line."),
     reply: text("One line per check: <the check>\\t<true or false>, in any order."),
   },
   {
     id: "project-name",
     address: "lfx.projects-api.get_name",
-    summary: "A project's name (CONTRACT §10); empty reply: no such project.",
+    summary: "A project's name (docs/CONTRACT.md §10); empty reply: no such project.",
     request: text("The project uid as raw bytes."),
     reply: text("The name as raw bytes; empty = no such project."),
   },
@@ -112,14 +113,14 @@ export const PLATFORM_REQUESTS = [
   {
     id: "committee-name",
     address: "lfx.committee-api.get_name",
-    summary: "A committee's name (CONTRACT §10).",
+    summary: "A committee's name (docs/CONTRACT.md §10).",
     request: text("The committee uid."),
     reply: text('The name; {"error": "..."} or empty = no such committee.'),
   },
   {
     id: "committee-members",
     address: "lfx.committee-api.list_members",
-    summary: "A committee's members, for committee registrants (CONTRACT §10).",
+    summary: "A committee's members, for committee registrants (docs/CONTRACT.md §10).",
     request: text("The committee uid."),
     reply: { type: "array", items: { $ref: "#/components/schemas/CommitteeMember" } },
     replyContentType: "application/json",
@@ -127,7 +128,8 @@ export const PLATFORM_REQUESTS = [
   {
     id: "email-to-username",
     address: "lfx.auth-service.email_to_username",
-    summary: "The username of an email, for registrants created without one (CONTRACT §10).",
+    summary:
+      "The username of an email, for registrants created without one (docs/CONTRACT.md §10).",
     request: text("An email."),
     reply: text('The username; empty or {"error": ...} = none.'),
   },
@@ -165,7 +167,7 @@ const PROJECT_SETTINGS = {
   },
 };
 
-/** PLATFORM.md §5: events the service follows. */
+/** docs/PLATFORM.md §5: events the service follows. */
 export const PLATFORM_EVENTS = [
   {
     id: "committee-member-events",
@@ -211,7 +213,9 @@ export const PLATFORM_EVENTS = [
   },
 ];
 
-/** PLATFORM.md §4: answered by the service, raw bytes both ways (not JSON, so not in schemas/). */
+/**
+ * docs/PLATFORM.md §4: answered by the service, raw bytes both ways (not JSON, so not in schemas/).
+ */
 export const GET_TITLE = {
   id: "meetings-api-get-title",
   address: "lfx.meetings-api.get_title",

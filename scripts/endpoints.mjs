@@ -1,15 +1,16 @@
 // The endpoint table, derived from schemas/ so that nothing lists subjects by hand: every
 // `schemas/<resource>.<action>.json` is the request of subject `lfx.<resource>.<action>`, and its
-// reply follows from the subject (CONTRACT §3, §4). Shared by the generated types (gen-types.mjs:
-// RequestBySubject, ReplyBySubject, the client's subject list) and the AsyncAPI document
-// (gen-asyncapi.mjs), so a schema added by a new endpoint reaches both when they are rerun.
+// reply follows from the subject (docs/CONTRACT.md §3, §4). Shared by the generated types
+// (gen-types.mjs: RequestBySubject, ReplyBySubject, the client's subject list) and the AsyncAPI
+// document (gen-asyncapi.mjs), so a schema added by a new endpoint reaches both when they are
+// rerun.
 
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
  * Replies the naming rule below cannot find. An occurrence lives inside its meeting's record
- * (CONTRACT §4, §12): changing one replies with the whole meeting.
+ * (docs/CONTRACT.md §4, §12): changing one replies with the whole meeting.
  */
 const REPLY_EXCEPTIONS = {
   "lfx.occurrences.cancel": "meeting",

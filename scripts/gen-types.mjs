@@ -101,7 +101,7 @@ function replyTypes(endpoints, entities) {
   };
   const quoted = (list) => list.map((e) => `  ${JSON.stringify(e.subject)},`).join("\n");
   return `
-/** A page of a list (CONTRACT §3): \`next_cursor\` is null on the last page. */
+/** A page of a list (docs/CONTRACT.md §3): \`next_cursor\` is null on the last page. */
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;

@@ -1,8 +1,8 @@
 // `make run` without the platform: creates the platform's `fga-sync-events` stream on the local
-// server when it is missing, so that the service's access-control messages (PLATFORM.md §2) are
-// acknowledged and can be looked at (`nats stream view fga-sync-events`). In production the
-// platform owns this stream and the service never creates it (CONTRACT §9). Runs as the local
-// operator (no credentials: nats-auth.conf's no_auth_user).
+// server when it is missing, so that the service's access-control messages (docs/PLATFORM.md §2)
+// are acknowledged and can be looked at (`nats stream view fga-sync-events`). In production the
+// platform owns this stream and the service never creates it (docs/CONTRACT.md §9). Runs as the
+// local operator (no credentials: nats-auth.conf's no_auth_user).
 import process from "node:process";
 import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";

@@ -43,14 +43,15 @@ done
 grep -q "Server is ready" "$log" || { echo "make run: nats-server not ready after 10 s; see $log" >&2; exit 1; }
 
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:$port}"
-# The platform's fga-sync-events stream, which a production service never creates (CONTRACT §9).
+# The platform's fga-sync-events stream, which a production service never creates (docs/CONTRACT.md
+# §9).
 node scripts/local-platform-streams.mjs
 # The service's user in nats-auth.conf (local development credentials, docs/SECURITY.md), and
 # the inbox prefix that user may subscribe to.
 export NATS_USER="${NATS_USER:-lfx-meeting-service}"
 export NATS_PASSWORD="${NATS_PASSWORD:-local-service-password}"
 export NATS_INBOX_PREFIX="${NATS_INBOX_PREFIX:-_INBOX_lfx-meeting-service}"
-# No project, committee or auth service runs locally (CONTRACT §1).
+# No project, committee or auth service runs locally (docs/CONTRACT.md §1).
 export PLATFORM_LOOKUPS="${PLATFORM_LOOKUPS:-off}"
 # Local runs have no gateway issuing tokens and no access-check service: no checks, every caller
 # is LOCAL_PRINCIPAL (the service warns at start). Never in production.

@@ -1,5 +1,5 @@
-// Every environment variable the service reads (CONTRACT §1), parsed and defaulted here once.
-// A bad value stops start-up with a message that names the variable.
+// Every environment variable the service reads (docs/CONTRACT.md §1), parsed and defaulted here
+// once. A bad value stops start-up with a message that names the variable.
 
 export interface Config {
   /** Servers to connect to. */
@@ -16,7 +16,10 @@ export interface Config {
   logLevel: string;
   /** Replicas of the buckets this service creates; existing buckets keep their own. */
   kvReplicas: number;
-  /** Requests one instance works on at once; more wait their turn (FACTS: no built-in limit). */
+  /**
+   * Requests one instance works on at once; more wait their turn (the framework has no limit of
+   * its own: docs/MEASUREMENTS.md "The services framework does not await handlers").
+   */
   maxInFlight: number;
   /** Deadline of each JetStream/KV call, shorter than a caller's usual 5 s request timeout. */
   kvTimeoutMs: number;
@@ -29,15 +32,15 @@ export interface Config {
   publicLinkBaseUrl: string;
   /**
    * PLATFORM_LOOKUPS: whether projects, committees and usernames are asked of the platform over
-   * NATS (CONTRACT §10), and committee membership and project settings are followed.
+   * NATS (docs/CONTRACT.md §10), and committee membership and project settings are followed.
    */
   platformLookups: boolean;
   /** How long one request to a platform service (project, committee, auth) may take. */
   platformTimeoutMs: number;
-  /** Who callers are and what they may do (CONTRACT §8). */
+  /** Who callers are and what they may do (docs/CONTRACT.md §8). */
   auth: AuthConfig;
   /**
-   * The service's own bearer token, for messages sent on nobody's behalf (PLATFORM.md §1); the
+   * The service's own bearer token, for messages sent on nobody's behalf (docs/PLATFORM.md §1); the
    * default is a placeholder that only local runs accept.
    */
   serviceToken: string;
@@ -46,15 +49,15 @@ export interface Config {
    * instance dies, another sends its feeds' messages after about this long.
    */
   outboxLeaseMs: number;
-  /** Calendar invitations (CONTRACT §11). */
+  /** Calendar invitations (docs/CONTRACT.md §11). */
   email: EmailConfig;
 }
 
 export interface EmailConfig {
   /**
-   * INVITATIONS: whether committed changes send invitations (CONTRACT §11; `off` for a deployment
-   * that sends none, and for tests that drive the consumer themselves). `lfx.registrants.resend`
-   * sends either way.
+   * INVITATIONS: whether committed changes send invitations (docs/CONTRACT.md §11; `off` for a
+   * deployment that sends none, and for tests that drive the consumer themselves).
+   * `lfx.registrants.resend` sends either way.
    */
   invitations: boolean;
   /** `smtp://` or `smtps://[user:pass@]host:port`; undefined: messages go to `dir` as .eml files. */

@@ -1,6 +1,7 @@
-// The service's error taxonomy (CONTRACT §3): seven codes, one status each, and the one place that
-// turns any thrown value into the wire error. Handlers and stores throw AppError; everything else
-// that reaches the adapter becomes `internal`, with the original kept as `cause` for the log.
+// The service's error taxonomy (docs/CONTRACT.md §3): seven codes, one status each, and the one
+// place that turns any thrown value into the wire error. Handlers and stores throw AppError;
+// everything else that reaches the adapter becomes `internal`, with the original kept as `cause`
+// for the log.
 
 export type ErrorCode =
   | "invalid_request"
@@ -61,8 +62,8 @@ export function invalidField(path: string, message: string): AppError {
 }
 
 /**
- * No usable token (CONTRACT §8). The message is the same whatever was wrong with it, so that a
- * caller learns nothing that helps forge one; the reason goes to the log only, as `cause`.
+ * No usable token (docs/CONTRACT.md §8). The message is the same whatever was wrong with it, so
+ * that a caller learns nothing that helps forge one; the reason goes to the log only, as `cause`.
  */
 export function unauthenticated(reason: string): AppError {
   return new AppError(
@@ -75,7 +76,10 @@ export function unauthenticated(reason: string): AppError {
   );
 }
 
-/** The caller lacks the relation the endpoint needs (CONTRACT §8); the check itself is logged. */
+/**
+ * The caller lacks the relation the endpoint needs (docs/CONTRACT.md §8); the check itself is
+ * logged.
+ */
 export function forbidden(check: string): AppError {
   return new AppError("forbidden", "the caller lacks the relation this request needs", undefined, {
     cause: check,

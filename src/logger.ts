@@ -1,5 +1,6 @@
-// The root pino logger: JSON lines on stdout (CONTRACT §1). Request payloads are never logged at
-// info; fields that can hold personal data are redacted wherever they appear in a logged object.
+// The root pino logger: JSON lines on stdout (docs/CONTRACT.md §1). Request payloads are never
+// logged at info; fields that can hold personal data are redacted wherever they appear in a logged
+// object.
 import { pino, type Logger } from "pino";
 
 export type { Logger };
@@ -8,7 +9,7 @@ const PERSONAL_FIELDS = ["email", "first_name", "last_name", "username", "organi
 
 /**
  * KV subjects in error messages (`no responders: '$JS.API.DIRECT.GET.KV_b.$KV.b.<key>'`) end in
- * the key, and a key may encode an email (CONTRACT §6): cut after the bucket.
+ * the key, and a key may encode an email (docs/CONTRACT.md §6): cut after the bucket.
  */
 const SUBJECT_KEYS = /(\$KV\.[^.\s'"]+|\$JS\.API\.DIRECT\.GET\.[^.\s'"]+)\.[^\s'"]+/g;
 

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, requireJwksSource, type Config } from "./confi
 import { createLogger, stdoutDestination, type Logger } from "./logger.js";
 import { startService, SERVICE_NAME, type RunningService } from "./service.js";
 
-/** CONTRACT §1: exit 0 within 10 s of SIGTERM/SIGINT. */
+/** docs/CONTRACT.md §1: exit 0 within 10 s of SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 8000;
 
 /**
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   };
 
   // The handlers go in before anything that can wait (connecting, JetStream not ready yet), so a
-  // signal at any point of start-up stops the process with exit 0 too (CONTRACT §1).
+  // signal at any point of start-up stops the process with exit 0 too (docs/CONTRACT.md §1).
   const startup = new AbortController();
   const started: { nc?: NatsConnection; running?: RunningService } = {};
   let stopping = false;

@@ -1,6 +1,6 @@
 // Composition root: buckets -> repositories -> handler tables -> micro endpoints. The only place
 // that knows every part; it registers endpoints only once the buckets (and their key indexes) are
-// ready, so `$SRV.PING` is answered only by an instance that can serve (CONTRACT §1).
+// ready, so `$SRV.PING` is answered only by an instance that can serve (docs/CONTRACT.md §1).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -54,8 +54,8 @@ export interface RunningService {
   /** Resolves with the error that stopped the service on its own (never on a requested stop). */
   failed: Promise<Error>;
   /**
-   * Calendar invitations (CONTRACT §11), to be handed every committed change of meetings and
-   * registrants by the outbox feed (src/outbox/).
+   * Calendar invitations (docs/CONTRACT.md §11), to be handed every committed change of meetings
+   * and registrants by the outbox feed (src/outbox/).
    */
   invitations: Invitations;
   /** Stops taking requests, finishes those in flight (up to `graceMs`), releases the buckets. */
@@ -255,7 +255,9 @@ export async function startService(
   };
 }
 
-/** AUTH_MODE (CONTRACT §1, §8): verified tokens and access checks, or nobody checked at all. */
+/**
+ * AUTH_MODE (docs/CONTRACT.md §1, §8): verified tokens and access checks, or nobody checked at all.
+ */
 async function requestAuth(nc: NatsConnection, config: Config, log: Logger): Promise<RequestAuth> {
   const { auth } = config;
   if (auth.mode === "off") {
@@ -298,10 +300,11 @@ function isClusterForming(err: unknown): boolean {
 
 /**
  * Runs `open` until JetStream answers it. At start it may not yet: a cluster that is starting or
- * electing leaders after a restart answers "no responders" or times out for seconds (FACTS.md),
- * which is a wait, not a reason to exit (CONTRACT §1: NATS may come up after the service). Any
- * other failure (permissions, a bucket that cannot be created) still fails the start, and so does
- * an abort of `startup`, at once, also in the middle of the pause between attempts.
+ * electing leaders after a restart answers "no responders" or times out for seconds
+ * (docs/MEASUREMENTS.md "A cluster under kill -9"), which is a wait, not a reason to exit
+ * (docs/CONTRACT.md §1: NATS may come up after the service). Any other failure (permissions, a
+ * bucket that cannot be created) still fails the start, and so does an abort of `startup`, at
+ * once, also in the middle of the pause between attempts.
  */
 async function whenJetStreamAnswers<T>(
   log: Logger,
@@ -326,7 +329,8 @@ async function whenJetStreamAnswers<T>(
 
 /**
  * `$SRV.STATS` from the adapter's counters: the framework's own miss everything an async handler
- * does (FACTS.md) and omit `last_error`, which the io.nats.micro.v1 schema requires.
+ * does and omit `last_error` (docs/MEASUREMENTS.md "The services framework does not await
+ * handlers", "Discovery replies and last_error"), which the io.nats.micro.v1 schema requires.
  */
 function overrideStats(service: Service, stats: EndpointStats): void {
   const frameworkStats = service.stats.bind(service);

@@ -1,12 +1,13 @@
-// A typed client of lfx-meeting-service (CONTRACT §3, §4): one method per subject, typed by the
-// request and reply types generated from schemas/ (generated/schema-types.ts, `npm run gen:types`
-// in the service's repository), errors as MeetingServiceError, and the retries the contract makes
-// safe:
+// A typed client of lfx-meeting-service (docs/CONTRACT.md §3, §4): one method per subject, typed by
+// the request and reply types generated from schemas/ (generated/schema-types.ts, `npm run
+// gen:types` in the service's repository), errors as MeetingServiceError, and the retries the
+// contract makes safe:
 // - a 503 `unavailable` (and "no responders": no instance was listening) is retried after the
 //   service's `retry_after_ms`; the contract says a 503 is safe to retry;
 // - a timeout is retried only when repeating the request cannot do anything twice: a create with
-//   an Idempotency-Key (the service replays the first reply, CONTRACT §3), and reads (`get`,
-//   `list`). A timed-out write without a key may have been stored, so it is thrown to the caller.
+//   an Idempotency-Key (the service replays the first reply, docs/CONTRACT.md §3), and reads
+//   (`get`, `list`). A timed-out write without a key may have been stored, so it is thrown to the
+//   caller.
 import {
   connect,
   headers as natsHeaders,

@@ -1,8 +1,8 @@
-// What a failed call throws: one error class for the service's error replies (CONTRACT §3) and for
-// the two failures NATS reports before any reply (no instance listening, no reply in time), so a
-// caller catches one type and switches on `code`.
+// What a failed call throws: one error class for the service's error replies (docs/CONTRACT.md §3)
+// and for the two failures NATS reports before any reply (no instance listening, no reply in time),
+// so a caller catches one type and switches on `code`.
 
-/** The service's codes (CONTRACT §3), then the client's own two. */
+/** The service's codes (docs/CONTRACT.md §3), then the client's own two. */
 export type ErrorCode =
   | "invalid_request"
   | "unauthenticated"

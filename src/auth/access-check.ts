@@ -1,14 +1,14 @@
-// Asks the platform whether a caller holds relations (`lfx.access_check.request`, PLATFORM.md §3):
-// every check of one request goes in one message (a list page's items together), and answers are
-// cached for at most CACHE_MS (CONTRACT §8), so repeated reads of one object cost no round trip.
-// No answer is a 503: the platform may be down, the caller may retry.
+// Asks the platform whether a caller holds relations (`lfx.access_check.request`, docs/PLATFORM.md
+// §3): every check of one request goes in one message (a list page's items together), and answers
+// are cached for at most CACHE_MS (docs/CONTRACT.md §8), so repeated reads of one object cost no
+// round trip. No answer is a 503: the platform may be down, the caller may retry.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { unavailable } from "../errors.js";
 import { checkLine, type Relation } from "./access.js";
 
 export const ACCESS_CHECK_SUBJECT = "lfx.access_check.request";
 
-/** CONTRACT §8: results may be cached for at most 10 s. */
+/** docs/CONTRACT.md §8: results may be cached for at most 10 s. */
 export const CACHE_MS = 10_000;
 
 /** Bounds the cache's memory; the oldest answers go first. */

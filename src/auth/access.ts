@@ -1,7 +1,7 @@
-// What each endpoint requires of its caller (CONTRACT §8), declared next to the endpoint in its
-// handler table: `Endpoint.access` is required, so an endpoint without a declaration does not
-// compile. The adapter (rpc/adapter.ts) evaluates the declaration and asks the platform through
-// the access checker (access-check.ts); handlers only say which relation on which object.
+// What each endpoint requires of its caller (docs/CONTRACT.md §8), declared next to the endpoint in
+// its handler table: `Endpoint.access` is required, so an endpoint without a declaration does not
+// compile. The adapter (rpc/adapter.ts) evaluates the declaration and asks the platform through the
+// access checker (access-check.ts); handlers only say which relation on which object.
 import type { Caller } from "../request-scope.js";
 
 /** One OpenFGA relation on one object: `meeting:<uid>#organizer`. */
@@ -44,7 +44,7 @@ export function projectRelation(uid: string, relation: "meetings_creator"): Rela
   return { object: `project:${uid}`, relation };
 }
 
-/** The line a check is asked and answered with (PLATFORM.md §3), also its cache key. */
+/** The line a check is asked and answered with (docs/PLATFORM.md §3), also its cache key. */
 export function checkLine(requirement: Relation, principal: string): string {
   return `${requirement.object}#${requirement.relation}@user:${principal}`;
 }

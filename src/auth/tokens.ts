@@ -1,6 +1,7 @@
-// Who a request comes from (CONTRACT §8, PLATFORM.md §6): the `Authorization: Bearer <jwt>`
-// header verified against the platform gateway's keys with jose. Any failure is one 401 whose
-// message says nothing about what was wrong; the reason is kept as the error's cause for the log.
+// Who a request comes from (docs/CONTRACT.md §8, docs/PLATFORM.md §6): the `Authorization: Bearer
+// <jwt>` header verified against the platform gateway's keys with jose. Any failure is one 401
+// whose message says nothing about what was wrong; the reason is kept as the error's cause for the
+// log.
 import { readFile } from "node:fs/promises";
 import {
   createLocalJWKSet,
@@ -17,7 +18,7 @@ import type { AppError } from "../errors.js";
 import { unauthenticated, unavailable } from "../errors.js";
 import type { Caller } from "../request-scope.js";
 
-/** The platform's username claim (PLATFORM.md §6), before the plain `username`. */
+/** The platform's username claim (docs/PLATFORM.md §6), before the plain `username`. */
 export const USERNAME_CLAIM = "https://sso.linuxfoundation.org/claims/username";
 
 /** Seconds of clock difference between the gateway and this service tolerated on exp/nbf/iat. */
@@ -56,7 +57,7 @@ export interface Authenticator {
 
 /**
  * AUTH_MODE=off: everyone is the local principal, and no header is verified. A header that came is
- * still passed on as it came to the platform messages of what the request changes (PLATFORM.md
+ * still passed on as it came to the platform messages of what the request changes (docs/PLATFORM.md
  * §1: the caller's token, when the request carried one); the indexer judges it.
  */
 export function localAuthenticator(principal: string): Authenticator {
@@ -172,8 +173,8 @@ function verificationFailure(err: unknown): AppError {
 function callerOf(payload: JWTPayload, authorization: string): Caller {
   const { sub } = payload;
   if (typeof sub !== "string" || sub === "") throw unauthenticated("token without sub");
-  // The principal goes into the line-based access-check protocol (PLATFORM.md §3): a line break
-  // or tab in it would forge or hide a check.
+  // The principal goes into the line-based access-check protocol (docs/PLATFORM.md §3): a line
+  // break or tab in it would forge or hide a check.
   if (/[\s\p{Cc}]/u.test(sub)) throw unauthenticated("sub with whitespace or control characters");
   const username = stringClaim(payload, USERNAME_CLAIM) ?? stringClaim(payload, "username");
   const email = stringClaim(payload, "email");

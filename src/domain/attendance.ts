@@ -1,4 +1,4 @@
-// Per-occurrence counts of a meeting (CONTRACT §5 "occurrence"): who is registered for an
+// Per-occurrence counts of a meeting (docs/CONTRACT.md §5 "occurrence"): who is registered for an
 // occurrence and how the registrants answered for it. Pure: the handlers read the facts from
 // index keys and pass them in.
 //

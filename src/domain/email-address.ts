@@ -1,6 +1,6 @@
-// What counts as a registrant's or participant's email (CONTRACT §5): a mailbox as RFC 5321 §4.1.2
-// writes it, with RFC 6531's non-ASCII characters allowed in both parts. Written out from the
-// grammar rather than taken from a validator library, which wanted a top-level label of two or
+// What counts as a registrant's or participant's email (docs/CONTRACT.md §5): a mailbox as RFC 5321
+// §4.1.2 writes it, with RFC 6531's non-ASCII characters allowed in both parts. Written out from
+// the grammar rather than taken from a validator library, which wanted a top-level label of two or
 // more letters and so refused `x@y.z`, an address RFC 5321 accepts.
 //
 // Where the grammar is wider than a meeting invitation can use, the narrower reading is taken

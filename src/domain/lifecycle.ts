@@ -1,4 +1,4 @@
-// Rules of a meeting's life after it is scheduled (CONTRACT §4 "Lifecycle rules", §5 "past
+// Rules of a meeting's life after it is scheduled (docs/CONTRACT.md §4 "Lifecycle rules", §5 "past
 // meeting", "participant", "recording", "summary"): which occurrence a start belongs to, what a
 // past meeting copies from its meeting, how sessions open and close, what an artifact's totals
 // are. Pure: instants and new ids are parameters. The decisions are listed in docs/LIFECYCLE.md.
@@ -61,7 +61,7 @@ export function meetingSnapshot(meeting: MeetingSnapshot): MeetingSnapshot {
 export interface ScheduledOccurrence {
   occurrence_id: string;
   scheduled_start_time: string;
-  /** The occurrence's start + its duration, both as edited (CONTRACT §12). */
+  /** The occurrence's start + its duration, both as edited (docs/CONTRACT.md §12). */
   scheduled_end_time: string;
 }
 

@@ -1,5 +1,6 @@
-// JSON merge-patch (RFC 7396), as updates apply it (CONTRACT §3): objects merge field by field,
-// `null` removes a field, anything else (arrays included) replaces. Pure; inputs are not mutated.
+// JSON merge-patch (RFC 7396), as updates apply it (docs/CONTRACT.md §3): objects merge field by
+// field, `null` removes a field, anything else (arrays included) replaces. Pure; inputs are not
+// mutated.
 
 export type JsonObject = { [key: string]: unknown };
 

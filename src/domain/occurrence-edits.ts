@@ -1,4 +1,4 @@
-// Edited occurrences (CONTRACT §12): a meeting's occurrences with the edits of
+// Edited occurrences (docs/CONTRACT.md §12): a meeting's occurrences with the edits of
 // lfx.occurrences.update applied on top of the recurrence rule. Pure: "now" is a parameter. The
 // edits are stored with the meeting (`occurrence_edits`); docs/RECURRENCE.md "Edited occurrences"
 // describes the layers and the choices made.
@@ -26,7 +26,10 @@ import {
 } from "./occurrences.js";
 import { toUtc, utcTimestamp } from "./timestamps.js";
 
-/** CONTRACT §12 leaves the bound open: at most this many edits (single + following) a meeting. */
+/**
+ * docs/CONTRACT.md §12 leaves the bound open: at most this many edits (single + following) a
+ * meeting.
+ */
 export const MAX_EDITED_OCCURRENCES = 500;
 
 /** How many rule occurrences one listing examines at most (a series moved far from its rule). */
@@ -180,8 +183,8 @@ export function editedSeriesEndDate(meeting: EditableMeeting): string | undefine
 
 /**
  * Every occurrence of the series in order, cancelled ones included (flagged), with its edits:
- * what an invitation needs for its RRULE, EXDATE and RECURRENCE-ID events (CONTRACT §11). An
- * endless series never ends: the caller bounds it.
+ * what an invitation needs for its RRULE, EXDATE and RECURRENCE-ID events (docs/CONTRACT.md §11).
+ * An endless series never ends: the caller bounds it.
  */
 export function* editedSeries(meeting: EditableMeeting): Generator<EditedOccurrence> {
   const layers = layersOf(meeting);
@@ -196,9 +199,9 @@ export function* editedSeries(meeting: EditableMeeting): Generator<EditedOccurre
 }
 
 /**
- * The meeting after lfx.occurrences.update (CONTRACT §12), at `now` (epoch ms). Throws a 404 for
- * an occurrence that is not one or is cancelled, and a 400 naming the field for a start in the
- * past, a start that leaves the occurrence's place between its neighbours, and an edit past
+ * The meeting after lfx.occurrences.update (docs/CONTRACT.md §12), at `now` (epoch ms). Throws a
+ * 404 for an occurrence that is not one or is cancelled, and a 400 naming the field for a start in
+ * the past, a start that leaves the occurrence's place between its neighbours, and an edit past
  * MAX_EDITED_OCCURRENCES. Fields not given stay as they are.
  */
 export function applyOccurrenceEdit<M extends EditableMeeting>(
@@ -247,7 +250,7 @@ export function applyOccurrenceEdit<M extends EditableMeeting>(
       edit.shift_seconds = (edit.shift_seconds ?? 0) + shift;
     }
     if (isFirst) {
-      // From the first occurrence the edit changes the series itself (CONTRACT §12).
+      // From the first occurrence the edit changes the series itself (docs/CONTRACT.md §12).
       if (fields.title !== undefined) next.title = fields.title;
       if (fields.duration !== undefined) next.duration = fields.duration;
       if (fields.description !== undefined) next.description = fields.description;
@@ -450,8 +453,8 @@ function scanEdited(
 
 /**
  * The occurrence must stay strictly between its neighbours in the rule (cancelled ones included),
- * so that start order stays occurrence_id order (CONTRACT §12: a move before the previous or
- * after the next occurrence is a 400).
+ * so that start order stays occurrence_id order (docs/CONTRACT.md §12: a move before the previous
+ * or after the next occurrence is a 400).
  */
 function checkPlace(layers: Layers, id: string, other: string | undefined): void {
   const time = timeOfId(id);

@@ -1,4 +1,4 @@
-// The occurrences of a meeting (CONTRACT §5 "recurrence", "occurrence", `series_end_date`):
+// The occurrences of a meeting (docs/CONTRACT.md §5 "recurrence", "occurrence", `series_end_date`):
 // which starts a recurrence rule yields, on the wall clock of the meeting's time zone. Pure: every
 // instant, "now" included, is a parameter. The decisions it makes are listed in docs/RECURRENCE.md.
 //
@@ -21,7 +21,7 @@ export interface Schedule {
 }
 
 export interface OccurrenceTime {
-  /** The start in unix seconds, as a string (CONTRACT §5 "occurrence"). */
+  /** The start in unix seconds, as a string (docs/CONTRACT.md §5 "occurrence"). */
   occurrence_id: string;
   /** The start, epoch milliseconds (always a whole second). */
   start: number;
@@ -72,7 +72,7 @@ export function occurrencesBetween(schedule: Schedule, query: OccurrenceQuery): 
 
 /**
  * The occurrences that have not ended at `now` (start + duration after now), as the meeting's
- * `occurrences` field lists them (CONTRACT §5).
+ * `occurrences` field lists them (docs/CONTRACT.md §5).
  */
 export function occurrencesNotEnded(
   schedule: Schedule,
@@ -140,7 +140,8 @@ export function lastOccurrence(schedule: Schedule): OccurrenceTime | undefined {
 
 /**
  * What the clocks of `zone` show at `instant`, as epoch ms of that reading taken as UTC: a "wall
- * clock" value, on which a move by local time (CONTRACT §12 "this_and_following") is plain addition.
+ * clock" value, on which a move by local time (docs/CONTRACT.md §12 "this_and_following") is plain
+ * addition.
  */
 export function wallClockOf(instant: number, zone: string): number {
   return instant + DateTime.fromMillis(instant, { zone }).offset * MINUTE_MS;
@@ -397,7 +398,7 @@ function monthlyRule(
   };
 }
 
-/** The day-of-month rule of a monthly recurrence (CONTRACT §5). */
+/** The day-of-month rule of a monthly recurrence (docs/CONTRACT.md §5). */
 function dayInMonthRule(
   recurrence: Recurrence,
   startDay: Day,

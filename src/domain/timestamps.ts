@@ -1,4 +1,4 @@
-// Timestamps as replies carry them (CONTRACT §3): RFC 3339 in UTC (`...Z`). Pure.
+// Timestamps as replies carry them (docs/CONTRACT.md §3): RFC 3339 in UTC (`...Z`). Pure.
 
 const UTC_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 

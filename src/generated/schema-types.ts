@@ -55,7 +55,7 @@ export type RegistrantsListRequest = (
    */
   email?: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -202,7 +202,7 @@ export interface MeetingsCreateRequest {
   organizers?: Organizers;
 }
 /**
- * The rule that repeats the meeting (CONTRACT §5 'recurrence'). Replaced as a whole on update, never merged.
+ * The rule that repeats the meeting (docs/CONTRACT.md §5 'recurrence'). Replaced as a whole on update, never merged.
  */
 export interface Recurrence {
   /**
@@ -282,7 +282,7 @@ export interface MeetingsListRequest {
   project_uid?: string;
   committee_uid?: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -352,7 +352,7 @@ export interface OccurrencesCancelRequest {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id: string;
   /**
@@ -378,7 +378,7 @@ export interface OccurrencesListRequest {
   to?: string;
   include_cancelled?: boolean;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -387,7 +387,7 @@ export interface OccurrencesListRequest {
   cursor?: string;
 }
 /**
- * lfx.occurrences.update: edits one occurrence (scope single) or it and every later one (scope this_and_following), at the meeting's revision (CONTRACT §12). Fields not given stay as they are; the occurrence keeps its occurrence_id.
+ * lfx.occurrences.update: edits one occurrence (scope single) or it and every later one (scope this_and_following), at the meeting's revision (docs/CONTRACT.md §12). Fields not given stay as they are; the occurrence keeps its occurrence_id.
  */
 export interface OccurrencesUpdateRequest {
   /**
@@ -395,7 +395,7 @@ export interface OccurrencesUpdateRequest {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id: string;
   /**
@@ -517,7 +517,7 @@ export interface ParticipantsListRequest {
    */
   past_meeting_uid: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -573,7 +573,7 @@ export interface PastMeetingsCreateRequest {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   project_uid?: string;
@@ -672,7 +672,7 @@ export interface PastMeetingsListRequest {
    */
   to?: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -689,7 +689,7 @@ export interface PastMeetingsStartRequest {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   /**
@@ -718,7 +718,7 @@ export interface PastMeetingsUpdateRequest {
    */
   meeting_uid?: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   project_uid?: string;
@@ -845,7 +845,7 @@ export interface RecordingsListRequest {
    */
   past_meeting_uid: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -927,7 +927,7 @@ export interface RegistrantsGetRequest {
   uid: string;
 }
 /**
- * lfx.registrants.resend: sends the registrant the meeting's current calendar invitation again (CONTRACT §11); the reply is the registrant.
+ * lfx.registrants.resend: sends the registrant the meeting's current calendar invitation again (docs/CONTRACT.md §11); the reply is the registrant.
  */
 export interface RegistrantsResendRequest {
   /**
@@ -984,7 +984,7 @@ export interface RsvpsCreateRequest {
   response: RsvpResponse;
   scope: RsvpScope;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
 }
@@ -1019,11 +1019,11 @@ export interface RsvpsListRequest {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -1112,7 +1112,7 @@ export interface SummariesListRequest {
    */
   past_meeting_uid: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -1207,7 +1207,7 @@ export interface TranscriptsListRequest {
    */
   past_meeting_uid: string;
   /**
-   * Page size (CONTRACT §3, default 100).
+   * Page size (docs/CONTRACT.md §3, default 100).
    */
   limit?: number;
   /**
@@ -1238,7 +1238,7 @@ export interface TranscriptsUpdateRequest {
   sessions?: ArtifactSessions;
 }
 /**
- * The reply of every delete (CONTRACT §3).
+ * The reply of every delete (docs/CONTRACT.md §3).
  */
 export interface Deleted {
   /**
@@ -1248,7 +1248,7 @@ export interface Deleted {
   deleted: true;
 }
 /**
- * A meeting's settings (CONTRACT §5 'meeting settings'); uid is the meeting's.
+ * A meeting's settings (docs/CONTRACT.md §5 'meeting settings'); uid is the meeting's.
  */
 export interface MeetingSettings {
   /**
@@ -1272,7 +1272,7 @@ export interface MeetingSettings {
   revision: number;
 }
 /**
- * Who made a change (CONTRACT §8): the caller's token's sub as principal, with its username and email when the token has them. Server-set, never accepted from clients.
+ * Who made a change (docs/CONTRACT.md §8): the caller's token's sub as principal, with its username and email when the token has them. Server-set, never accepted from clients.
  */
 export interface Author {
   principal: string;
@@ -1280,7 +1280,7 @@ export interface Author {
   email?: string;
 }
 /**
- * A meeting as the service returns it (CONTRACT §5 'meeting'). Optional fields are absent unless set; platform and early_join_time_minutes are filled with their defaults on create.
+ * A meeting as the service returns it (docs/CONTRACT.md §5 'meeting'). Optional fields are absent unless set; platform and early_join_time_minutes are filled with their defaults on create.
  */
 export interface Meeting {
   /**
@@ -1334,7 +1334,7 @@ export interface Meeting {
    */
   registrant_count: number;
   /**
-   * Invitation emails to this meeting's registrants whose delivery failed after every retry (CONTRACT §11).
+   * Invitation emails to this meeting's registrants whose delivery failed after every retry (docs/CONTRACT.md §11).
    */
   email_delivery_error_count: number;
   /**
@@ -1359,7 +1359,7 @@ export interface Meeting {
   revision: number;
 }
 /**
- * One start of a meeting (CONTRACT §5 'occurrence'); computed, never stored on its own.
+ * One start of a meeting (docs/CONTRACT.md §5 'occurrence'); computed, never stored on its own.
  */
 export interface Occurrence {
   /**
@@ -1395,7 +1395,7 @@ export interface Occurrence {
   response_count_maybe: number;
 }
 /**
- * A person invited to or attending a past meeting (CONTRACT §5 'participant'); unique per (past meeting, email), email lower-case.
+ * A person invited to or attending a past meeting (docs/CONTRACT.md §5 'participant'); unique per (past meeting, email), email lower-case.
  */
 export interface Participant {
   /**
@@ -1467,7 +1467,7 @@ export interface ParticipantSession {
   leave_reason?: string;
 }
 /**
- * A meeting occurrence that took place (CONTRACT §5 'past meeting'): the meeting's descriptive fields as they were at start, the scheduled times of the occurrence, its sessions and the uids of its artifacts.
+ * A meeting occurrence that took place (docs/CONTRACT.md §5 'past meeting'): the meeting's descriptive fields as they were at start, the scheduled times of the occurrence, its sessions and the uids of its artifacts.
  */
 export interface PastMeeting {
   /**
@@ -1479,7 +1479,7 @@ export interface PastMeeting {
    */
   meeting_uid: string;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   project_uid: string;
@@ -1565,7 +1565,7 @@ export interface PastMeetingSession {
   end_time?: string;
 }
 /**
- * A recording of a past meeting (CONTRACT §5 'recording'); total_size and recording_count are computed from recording_files.
+ * A recording of a past meeting (docs/CONTRACT.md §5 'recording'); total_size and recording_count are computed from recording_files.
  */
 export interface Recording {
   /**
@@ -1608,7 +1608,7 @@ export interface Recording {
   revision: number;
 }
 /**
- * A registrant as the service returns it (CONTRACT §5 'registrant'); email is lower-case.
+ * A registrant as the service returns it (docs/CONTRACT.md §5 'registrant'); email is lower-case.
  */
 export interface Registrant {
   /**
@@ -1655,7 +1655,7 @@ export interface Registrant {
   revision: number;
 }
 /**
- * An RSVP as the service returns it (CONTRACT §5 'rsvp'); email and username are copied from the registrant.
+ * An RSVP as the service returns it (docs/CONTRACT.md §5 'rsvp'); email and username are copied from the registrant.
  */
 export interface Rsvp {
   /**
@@ -1678,7 +1678,7 @@ export interface Rsvp {
   response: RsvpResponse;
   scope: RsvpScope;
   /**
-   * An occurrence of a meeting: its start as unix seconds, a string (CONTRACT §5 'occurrence').
+   * An occurrence of a meeting: its start as unix seconds, a string (docs/CONTRACT.md §5 'occurrence').
    */
   occurrence_id?: string;
   created_by?: Author;
@@ -1697,7 +1697,7 @@ export interface Rsvp {
   revision: number;
 }
 /**
- * An AI summary of a past meeting (CONTRACT §5 'summary').
+ * An AI summary of a past meeting (docs/CONTRACT.md §5 'summary').
  */
 export interface Summary {
   /**
@@ -1740,7 +1740,7 @@ export interface Summary {
   revision: number;
 }
 /**
- * A transcript of a past meeting (CONTRACT §5 'transcript'); total_size and transcript_count are computed from transcript_files.
+ * A transcript of a past meeting (docs/CONTRACT.md §5 'transcript'); total_size and transcript_count are computed from transcript_files.
  */
 export interface Transcript {
   /**
@@ -1785,7 +1785,7 @@ export interface Transcript {
 
 export type Subject = keyof RequestBySubject;
 
-/** A page of a list (CONTRACT §3): `next_cursor` is null on the last page. */
+/** A page of a list (docs/CONTRACT.md §3): `next_cursor` is null on the last page. */
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;

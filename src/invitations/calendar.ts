@@ -1,8 +1,9 @@
-// The RFC 5545 calendar of one invitation email (CONTRACT §11), built with ical-generator: one
-// stable UID per meeting, the meeting's SEQUENCE, times with the TZID of the meeting's zone and
+// The RFC 5545 calendar of one invitation email (docs/CONTRACT.md §11), built with ical-generator:
+// one stable UID per meeting, the meeting's SEQUENCE, times with the TZID of the meeting's zone and
 // its VTIMEZONE, the recurrence as RRULE (rrule.ts), cancelled occurrences as EXDATE, each edited
 // occurrence as a VEVENT of its own with RECURRENCE-ID, ORGANIZER, ATTENDEE with RSVP=TRUE, the
-// join link, and a VALARM 10 minutes before. Pure apart from ical-generator: the stamp is passed in.
+// join link, and a VALARM 10 minutes before. Pure apart from ical-generator: the stamp is passed
+// in.
 import ical, {
   ICalAlarmType,
   ICalAttendeeRole,
@@ -24,7 +25,7 @@ import { calendarZoneOf } from "./vtimezone.js";
 /** What a calendar shows of a meeting: the fields registrants are told about. */
 export interface CalendarMeeting {
   uid: string;
-  /** Named in the email's text when the platform knows the project (CONTRACT §10, §11). */
+  /** Named in the email's text when the platform knows the project (docs/CONTRACT.md §10, §11). */
   project_uid?: string | undefined;
   title: string;
   description?: string | undefined;

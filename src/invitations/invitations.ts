@@ -1,4 +1,4 @@
-// Calendar invitations by email (CONTRACT §11), driven by committed changes of meetings and
+// Calendar invitations by email (docs/CONTRACT.md §11), driven by committed changes of meetings and
 // registrants (EntityChange, read back from the buckets' streams by the outbox feed): the feed
 // calls `handle` in order per entity and at least once; this module makes that exactly one email
 // per registrant and change.
@@ -368,7 +368,7 @@ export class Invitations {
     return { status, lease_until: now.getTime() + leaseMs, updated_at: now.toISOString() };
   }
 
-  /** CONTRACT §11: each email whose retries ran out counts once in the meeting. */
+  /** docs/CONTRACT.md §11: each email whose retries ran out counts once in the meeting. */
   private async countFailure(meetingUid: string): Promise<void> {
     await modifyAtRevision(this.deps.repos.meetings, directKey(meetingUid), (meeting) => ({
       ...meeting,
@@ -407,7 +407,8 @@ function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
     title: meeting.title,
     ...(meeting.description === undefined ? {} : { description: meeting.description }),
     // The rule's own start: the occurrence ids, and so the RECURRENCE-IDs, are computed from it
-    // (an edit from the first occurrence moves `start_time` but not the rule, CONTRACT §12).
+    // (an edit from the first occurrence moves `start_time` but not the rule, docs/CONTRACT.md
+    // §12).
     start_time: recurring ? ruleScheduleOf(meeting).start_time : meeting.start_time,
     duration: meeting.duration,
     timezone: meeting.timezone,
@@ -421,9 +422,10 @@ function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
 }
 
 /**
- * The occurrences an edit changed (CONTRACT §12), each its own VEVENT with RECURRENCE-ID in the
- * calendar (§11). A "this and following" edit of an endless series changes every later
- * occurrence: the calendar then carries the first MAX_EDITED_OCCURRENCES of them (docs/INVITATIONS.md).
+ * The occurrences an edit changed (docs/CONTRACT.md §12), each its own VEVENT with RECURRENCE-ID in
+ * the calendar (§11). A "this and following" edit of an endless series changes every later
+ * occurrence: the calendar then carries the first MAX_EDITED_OCCURRENCES of them
+ * (docs/INVITATIONS.md).
  */
 function editedOccurrencesOf(meeting: StoredMeeting): EditedOccurrence[] {
   const edits = meeting.occurrence_edits;

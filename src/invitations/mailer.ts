@@ -1,6 +1,6 @@
-// Where invitation emails go (CONTRACT §1 SMTP_URL, EMAIL_DIR): SMTP through nodemailer (TLS and
-// authentication as the URL says), or, without SMTP_URL, one .eml file per message in EMAIL_DIR,
-// which is what `make run` does on a machine with no mail server.
+// Where invitation emails go (docs/CONTRACT.md §1 SMTP_URL, EMAIL_DIR): SMTP through nodemailer
+// (TLS and authentication as the URL says), or, without SMTP_URL, one .eml file per message in
+// EMAIL_DIR, which is what `make run` does on a machine with no mail server.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import nodemailer from "nodemailer";

@@ -1,6 +1,6 @@
-// One invitation email (CONTRACT §11): subject, plain-text and HTML bodies, and the calendar both
-// inline (a text/calendar alternative with its METHOD, which calendar clients act on) and as an
-// attachment (for clients that show only attachments).
+// One invitation email (docs/CONTRACT.md §11): subject, plain-text and HTML bodies, and the
+// calendar both inline (a text/calendar alternative with its METHOD, which calendar clients act on)
+// and as an attachment (for clients that show only attachments).
 import { DateTime } from "luxon";
 import type Mail from "nodemailer/lib/mailer/index.js";
 import {

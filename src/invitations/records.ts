@@ -1,5 +1,5 @@
 // The invitation bookkeeping in the `meeting-service-invitations` bucket (keys encoded per
-// CONTRACT §6):
+// docs/CONTRACT.md §6):
 //   meeting/{meeting_uid}              what the meeting's registrants were last told (Announcement)
 //   sent/{registrant_uid}/{slot}       one email to one registrant (SendRecord); slot is `invite`
 //                                      (on registration), `cancel` (series cancelled: registrant
@@ -45,7 +45,8 @@ export function sendKey(registrantUid: string, slot: SendSlot): string {
 
 /**
  * What registrants are told about, cancellations aside (those are compared as a set): a change of
- * any of these sends an updated invitation (CONTRACT §11: time, recurrence, title, description).
+ * any of these sends an updated invitation (docs/CONTRACT.md §11: time, recurrence, title,
+ * description).
  */
 export function fingerprintOf(meeting: CalendarMeeting): string {
   const relevant = {

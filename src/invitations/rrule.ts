@@ -1,7 +1,7 @@
-// A meeting's recurrence (CONTRACT §5 "recurrence", docs/RECURRENCE.md) as an RFC 5545 RRULE, so
-// that a calendar client expanding it gets exactly the starts src/domain/occurrences.ts computes.
-// Pure. DTSTART must be the series' first occurrence (not start_time, which is an occurrence only
-// when it matches the rule): RFC 5545 leaves a DTSTART outside its rule undefined.
+// A meeting's recurrence (docs/CONTRACT.md §5 "recurrence", docs/RECURRENCE.md) as an RFC 5545
+// RRULE, so that a calendar client expanding it gets exactly the starts src/domain/occurrences.ts
+// computes. Pure. DTSTART must be the series' first occurrence (not start_time, which is an
+// occurrence only when it matches the rule): RFC 5545 leaves a DTSTART outside its rule undefined.
 import { DateTime } from "luxon";
 import type { Recurrence } from "../generated/schema-types.js";
 

@@ -19,7 +19,7 @@ export interface EntityChange {
   value: Record<string, unknown>;
   /**
    * For `updated`, the value the change replaced, when the feed was asked for it (a registrant's
-   * old username, PLATFORM.md §2) and the bucket's history still held it.
+   * old username, docs/PLATFORM.md §2) and the bucket's history still held it.
    */
   previous?: Record<string, unknown>;
   /** The request that made the change, when one did. */

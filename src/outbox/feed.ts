@@ -1,7 +1,8 @@
 // A feed: the committed entity changes of some buckets, read back from the buckets' own streams
-// (the outbox, CONTRACT §9) and handed one at a time, per bucket in stream order, to a handler
-// that sends what they cause (platform messages, events; invitations later). Generic: a feed is
-// a name, its sources and a handler, so another sink runs as another feed with its own cursor.
+// (the outbox, docs/CONTRACT.md §9) and handed one at a time, per bucket in stream order, to a
+// handler that sends what they cause (platform messages, events; invitations later). Generic: a
+// feed is a name, its sources and a handler, so another sink runs as another feed with its own
+// cursor.
 //
 // Shared by the instances: one instance at a time holds the feed's lease (a key in the outbox
 // bucket, renewed at a revision) and sends; the others wait to take over when it lapses. The
@@ -217,7 +218,7 @@ export class Feed {
 /** Reads one bucket's entity changes from its checkpoint on, and hands them to the handler. */
 class Cursor {
   private stopped = false;
-  /** Ends the back-off pauses at once on stop: a shutdown has 10 s in all (CONTRACT §1). */
+  /** Ends the back-off pauses at once on stop: a shutdown has 10 s in all (docs/CONTRACT.md §1). */
   private readonly stopping = abortController();
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;

@@ -1,9 +1,9 @@
-// The platform messages of CONTRACT §9, as two feeds over the entity buckets, one per way of
-// sending: `platform-index` publishes the search-index messages and the events on core NATS;
-// `fga-sync` publishes the access-control messages to JetStream, where they count as delivered
-// once the platform's `fga-sync-events` stream acknowledges them. Two cursors, so that index
-// messages and events never wait behind a stream that does not exist yet (the service never
-// creates it: the platform owns it).
+// The platform messages of docs/CONTRACT.md §9, as two feeds over the entity buckets, one per way
+// of sending: `platform-index` publishes the search-index messages and the events on core NATS;
+// `fga-sync` publishes the access-control messages to JetStream, where they count as delivered once
+// the platform's `fga-sync-events` stream acknowledges them. Two cursors, so that index messages
+// and events never wait behind a stream that does not exist yet (the service never creates it: the
+// platform owns it).
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
@@ -57,7 +57,7 @@ export function createPlatformFeeds(options: PlatformFeedsOptions): Feed[] {
         "participants",
       ]),
       handle: fgaSyncSender(options),
-      // A changed username's old value gets its member_remove (PLATFORM.md §2).
+      // A changed username's old value gets its member_remove (docs/PLATFORM.md §2).
       wantsPrevious: (bucket) =>
         bucket === BUCKET_NAMES.registrants || bucket === BUCKET_NAMES.participants,
     }),

@@ -1,16 +1,16 @@
 // What one committed entity change says to the platform, as pure functions of the change:
-// the search-index message (PLATFORM.md §1), the access-control messages (§2) and the event
-// (CONTRACT §7). No I/O here: what they need besides the change (a meeting's organizers, a past
-// meeting's artifact visibility) is passed in by the sinks (sinks.ts).
+// the search-index message (docs/PLATFORM.md §1), the access-control messages (§2) and the event
+// (docs/CONTRACT.md §7). No I/O here: what they need besides the change (a meeting's organizers, a
+// past meeting's artifact visibility) is passed in by the sinks (sinks.ts).
 import { BUCKET_NAMES } from "../store/buckets.js";
 import type { EntityChange } from "./change.js";
 
 type Entity = Record<string, unknown>;
 
 interface EntityKind {
-  /** The resource as in the request subjects and events (CONTRACT §7). */
+  /** The resource as in the request subjects and events (docs/CONTRACT.md §7). */
   resource: string;
-  /** The indexer's object type (PLATFORM.md §1). */
+  /** The indexer's object type (docs/PLATFORM.md §1). */
   objectType: string;
 }
 
@@ -47,7 +47,8 @@ export function shownEntity(change: EntityChange): Entity {
   return { ...shown, uid: change.uid, revision: change.revision };
 }
 
-// ---- CONTRACT §7 -------------------------------------------------------------------------
+// ---- docs/CONTRACT.md §7
+// -------------------------------------------------------------------------
 
 /** `shown`: the entity as a reply shows it (a meeting with its occurrences); shownEntity by default. */
 export function eventMessage(
@@ -68,7 +69,7 @@ export function eventMessage(
   };
 }
 
-// ---- PLATFORM.md §1 ----------------------------------------------------------------------
+// ---- docs/PLATFORM.md §1 ----------------------------------------------------------------------
 
 export type ArtifactVisibility = "meeting_hosts" | "meeting_participants" | "public";
 
@@ -79,7 +80,7 @@ export interface IndexContext {
   artifactVisibility?: ArtifactVisibility;
 }
 
-/** Fields that are secrets wherever they appear (PLATFORM.md §1: never in the index). */
+/** Fields that are secrets wherever they appear (docs/PLATFORM.md §1: never in the index). */
 const SECRET_FIELDS = new Set(["passcode", "password", "join_url", "host_key"]);
 
 function withoutSecrets(value: unknown): unknown {
@@ -107,7 +108,7 @@ function committeeUids(entity: Entity): string[] {
     .filter((uid): uid is string => typeof uid === "string");
 }
 
-/** `key:value` tags in order, leaving out empty values (PLATFORM.md §1). */
+/** `key:value` tags in order, leaving out empty values (docs/PLATFORM.md §1). */
 function tags(uid: string, pairs: [string, string | undefined][]): string[] {
   return [uid, ...pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:${v}`)];
 }
@@ -251,7 +252,7 @@ function indexShape(bucket: string, uid: string, entity: Entity, ctx: IndexConte
   }
 }
 
-/** Settings, registrants and RSVPs: found only by the meeting's auditors (PLATFORM.md §1). */
+/** Settings, registrants and RSVPs: found only by the meeting's auditors (docs/PLATFORM.md §1). */
 function auditorsOfMeeting(
   meetingUid: string,
   entityTags: string[],
@@ -306,7 +307,7 @@ export function indexMessage(
   };
 }
 
-// ---- PLATFORM.md §2 ----------------------------------------------------------------------
+// ---- docs/PLATFORM.md §2 ----------------------------------------------------------------------
 
 export type FgaOperation = "update_access" | "delete_access" | "member_put" | "member_remove";
 
@@ -364,7 +365,7 @@ function relationsOf(objectType: MemberObject, member: Entity): string[] {
 }
 
 /**
- * A registrant's or participant's membership messages for one change (PLATFORM.md §2): the old
+ * A registrant's or participant's membership messages for one change (docs/PLATFORM.md §2): the old
  * username's `member_remove` before the new one's `member_put`.
  */
 export function memberMessages(change: EntityChange): OutgoingMessage[] {

@@ -1,6 +1,6 @@
-// `npm run reindex` (CONTRACT §1, §9): the platform's recovery path when the indexer or fga-sync
-// lost something. Sends the search-index and access-control messages of the current state of
-// every entity again, built exactly as the feeds build them (platform-feeds.ts), as `updated`
+// `npm run reindex` (docs/CONTRACT.md §1, §9): the platform's recovery path when the indexer or
+// fga-sync lost something. Sends the search-index and access-control messages of the current state
+// of every entity again, built exactly as the feeds build them (platform-feeds.ts), as `updated`
 // (the indexer upserts). It reads each bucket through an ordered consumer that delivers the last
 // message of every entity key, a bounded batch at a time, so its memory does not grow with the
 // buckets. No events: nothing changed.
@@ -16,7 +16,7 @@ import { ENTITY_BUCKETS, entitySource, type EntityBucketId } from "./sources.js"
 
 /** Entities read from the server at a time. */
 const BATCH = 256;
-/** Buckets whose changes have access-control messages (PLATFORM.md §2). */
+/** Buckets whose changes have access-control messages (docs/PLATFORM.md §2). */
 const WITH_ACCESS: ReadonlySet<EntityBucketId> = new Set([
   "meetings",
   "meetingSettings",

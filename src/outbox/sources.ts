@@ -1,4 +1,4 @@
-// Where the entities of each bucket are in its stream (CONTRACT §6): a subject filter that
+// Where the entities of each bucket are in its stream (docs/CONTRACT.md §6): a subject filter that
 // matches entity keys and nothing else (no index keys, no claims), and how a key names its uid.
 import type { Bucket, BucketId, Buckets } from "../store/buckets.js";
 import { decodeKey, encodeKeyPrefix } from "../store/keys.js";

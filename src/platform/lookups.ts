@@ -1,7 +1,7 @@
-// What the service asks of the platform's project, committee and auth services (PLATFORM.md §3,
-// CONTRACT §10), as handlers see it: an interface without NATS, implemented over request-reply in
-// platform/nats-lookups.ts. With PLATFORM_LOOKUPS=off there is no implementation at all
-// (HandlerDeps.platform is undefined) and nothing is looked up or followed.
+// What the service asks of the platform's project, committee and auth services (docs/PLATFORM.md
+// §3, docs/CONTRACT.md §10), as handlers see it: an interface without NATS, implemented over
+// request-reply in platform/nats-lookups.ts. With PLATFORM_LOOKUPS=off there is no implementation
+// at all (HandlerDeps.platform is undefined) and nothing is looked up or followed.
 
 /** A committee member as `lfx.committee-api.list_members` and the member events carry it. */
 export interface CommitteeMember {

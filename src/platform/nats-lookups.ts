@@ -1,7 +1,7 @@
-// PlatformLookups over NATS request-reply (PLATFORM.md §3): the subjects, the raw-bytes and JSON
-// answers, and the cache. Any failure to get an answer (no responders, timeout, a closed
-// connection) is `unavailable` here and nowhere else, so a request that needed the answer is a
-// 503 with retry_after_ms (CONTRACT §10).
+// PlatformLookups over NATS request-reply (docs/PLATFORM.md §3): the subjects, the raw-bytes and
+// JSON answers, and the cache. Any failure to get an answer (no responders, timeout, a closed
+// connection) is `unavailable` here and nowhere else, so a request that needed the answer is a 503
+// with retry_after_ms (docs/CONTRACT.md §10).
 import type { NatsConnection } from "@nats-io/nats-core";
 import { unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -14,7 +14,7 @@ export const PLATFORM_SUBJECTS = {
   emailToUsername: "lfx.auth-service.email_to_username",
 } as const;
 
-/** CONTRACT §10 allows answers to be cached for at most 60 s. */
+/** docs/CONTRACT.md §10 allows answers to be cached for at most 60 s. */
 const FOUND_TTL_MS = 60_000;
 /**
  * "No such project" is kept briefly only: a project created a moment ago must not stay unknown
@@ -150,7 +150,7 @@ export function natsPlatformLookups(
   };
 }
 
-/** `{"error": ...}`: how the committee and auth services say "none" (PLATFORM.md §3). */
+/** `{"error": ...}`: how the committee and auth services say "none" (docs/PLATFORM.md §3). */
 function isErrorAnswer(text: string): boolean {
   if (!text.startsWith("{")) return false;
   try {

@@ -1,9 +1,9 @@
-// The platform events the service follows (PLATFORM.md §5): committee member changes and project
-// settings changes. Subscribed in the service's queue group, so that with several instances each
-// event is handled by one of them; the handling (handlers/committee-members.ts,
+// The platform events the service follows (docs/PLATFORM.md §5): committee member changes and
+// project settings changes. Subscribed in the service's queue group, so that with several instances
+// each event is handled by one of them; the handling (handlers/committee-members.ts,
 // handlers/project-settings.ts) is idempotent, so an event delivered twice changes nothing more.
-// Events of one subscription are handled one after another in arrival order. A failure is
-// retried a few times (the writes are idempotent) and then logged; it never ends the process.
+// Events of one subscription are handled one after another in arrival order. A failure is retried a
+// few times (the writes are idempotent) and then logged; it never ends the process.
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { MemberChange } from "../handlers/committee-members.js";
 import type { ProjectSettingsChange } from "../handlers/project-settings.js";

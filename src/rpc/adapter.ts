@@ -1,7 +1,9 @@
 // The one adapter between NATS messages and handlers: token -> bytes -> JSON -> schema -> access
-// check -> handler -> list filter -> reply. It is the only code that touches a message. The services framework does not await handlers and
-// an async throw would kill the process (FACTS.md), so everything here is caught, every request
-// gets exactly one reply, statistics are counted here, and one log line is written per request.
+// check -> handler -> list filter -> reply. It is the only code that touches a message. The
+// services framework does not await handlers and an async throw would kill the process
+// (docs/MEASUREMENTS.md "The services framework does not await handlers"), so everything here is
+// caught, every request gets exactly one reply, statistics are counted here, and one log line is
+// written per request.
 import { Match } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
 import type { LimitFunction } from "p-limit";
@@ -43,7 +45,7 @@ export interface AdapterDeps {
   auth: RequestAuth;
 }
 
-/** How callers are known and checked (CONTRACT §8). */
+/** How callers are known and checked (docs/CONTRACT.md §8). */
 export interface RequestAuth {
   authenticator: Authenticator;
   /** Null when AUTH_MODE=off: no endpoint's access declaration is evaluated. */
@@ -60,7 +62,7 @@ function authorizationOf(msg: ServiceMsg): string | undefined {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Parses a request body: UTF-8 JSON whose top level is an object (CONTRACT §3). */
+/** Parses a request body: UTF-8 JSON whose top level is an object (docs/CONTRACT.md §3). */
 export function parseRequest(data: Uint8Array): Record<string, unknown> {
   if (data.length === 0) throw invalidRequest("request body is empty: expected a JSON object");
   let text: string;
@@ -251,7 +253,7 @@ export function createMessageHandler(
     void deps.limit(async () => {
       if (answered) return;
       try {
-        // The token is verified before anything else happens (CONTRACT §8).
+        // The token is verified before anything else happens (docs/CONTRACT.md §8).
         const caller = await deps.auth.authenticator.authenticate(authorizationOf(msg));
         const reply = await runInRequestScope({ caller }, () => handle(msg, log, caller, touched));
         answerOnce({ reply });

@@ -16,12 +16,15 @@ export interface RequestContext {
 
 export interface Endpoint<S extends Subject = Subject> {
   subject: S;
-  /** Who may call it (CONTRACT §8); required, so that no endpoint is left open by omission. */
+  /**
+   * Who may call it (docs/CONTRACT.md §8); required, so that no endpoint is left open by omission.
+   */
   access: Access<RequestBySubject[S]>;
   handle(request: RequestBySubject[S], ctx: RequestContext): Promise<object>;
   /**
-   * Creates only, which makes the endpoint honour `Idempotency-Key` (CONTRACT §3): the reply of
-   * the entity an earlier attempt created under `uid`, or null when that attempt stored nothing.
+   * Creates only, which makes the endpoint honour `Idempotency-Key` (docs/CONTRACT.md §3): the
+   * reply of the entity an earlier attempt created under `uid`, or null when that attempt stored
+   * nothing.
    */
   findCreated?: (uid: string) => Promise<object | null>;
 }

@@ -1,6 +1,6 @@
-// `lfx.meetings-api.get_title` (PLATFORM.md §4): other platform services show a meeting's title
-// next to their records. Not JSON and not a micro endpoint: the uid comes as raw bytes and the
-// title goes back as raw bytes, empty when there is no such meeting, as the platform's other
+// `lfx.meetings-api.get_title` (docs/PLATFORM.md §4): other platform services show a meeting's
+// title next to their records. Not JSON and not a micro endpoint: the uid comes as raw bytes and
+// the title goes back as raw bytes, empty when there is no such meeting, as the platform's other
 // `*-api.get_*` subjects do. Subscribed in the service's queue group once the buckets are ready.
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";

@@ -1,6 +1,6 @@
-// Retried creates (CONTRACT §3). A create carrying `Idempotency-Key` first claims a record keyed
-// by (subject, key) with a create-only write, which exactly one attempt on any instance wins. The
-// record names the uid the new entity will take before anything is written, so that a retry
+// Retried creates (docs/CONTRACT.md §3). A create carrying `Idempotency-Key` first claims a record
+// keyed by (subject, key) with a create-only write, which exactly one attempt on any instance wins.
+// The record names the uid the new entity will take before anything is written, so that a retry
 // after a crash or a timed-out write can find what the first attempt stored instead of creating a
 // second entity. Records expire with the bucket's 24 h max age.
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
-// Loads schemas/ (CONTRACT §2, §3): each top-level file is the request schema of one subject
-// (`meetings.create.json` -> `lfx.meetings.create`), each entities/ file the schema of a reply.
-// Every schema is bundled (all `$ref`s inlined) and that one object is both what Ajv compiles and
-// what the service publishes as `request_schema`, so the two cannot differ.
+// Loads schemas/ (docs/CONTRACT.md §2, §3): each top-level file is the request schema of one
+// subject (`meetings.create.json` -> `lfx.meetings.create`), each entities/ file the schema of a
+// reply. Every schema is bundled (all `$ref`s inlined) and that one object is both what Ajv
+// compiles and what the service publishes as `request_schema`, so the two cannot differ.
 
 import { dereference } from "@apidevtools/json-schema-ref-parser";
 import type { ParserOptions } from "@apidevtools/json-schema-ref-parser";

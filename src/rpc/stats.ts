@@ -1,5 +1,6 @@
 // Per-endpoint statistics for `$SRV.STATS`, kept by the adapter. The framework's own counters
-// see only the synchronous part of a handler and miss errors replied after an await (FACTS.md),
+// see only the synchronous part of a handler and miss errors replied after an await
+// (docs/MEASUREMENTS.md "The services framework does not await handlers"),
 // so they are replaced by these, which cover every request from arrival to reply.
 
 export interface EndpointCounters {

@@ -1,4 +1,4 @@
-// Every date-time a client sends is stored and replied in UTC (CONTRACT §3: timestamps are
+// Every date-time a client sends is stored and replied in UTC (docs/CONTRACT.md §3: timestamps are
 // RFC 3339 in UTC). Rather than each handler converting its own fields, the adapter converts
 // every value its request schema declares `format: date-time`, found by walking the bundled
 // schema once at start.

@@ -1,6 +1,6 @@
-// The validator behind every request (CONTRACT §3): one strict Ajv with the ajv-formats formats
-// plus `iana-timezone`, and the translation of its errors into the wire's `{path, message}` details.
-// No removeAdditional, coerceTypes or useDefaults: a request is checked, never rewritten.
+// The validator behind every request (docs/CONTRACT.md §3): one strict Ajv with the ajv-formats
+// formats plus `iana-timezone`, and the translation of its errors into the wire's `{path, message}`
+// details. No removeAdditional, coerceTypes or useDefaults: a request is checked, never rewritten.
 
 import { Ajv } from "ajv";
 import type { ErrorObject } from "ajv";

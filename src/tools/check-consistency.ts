@@ -1,12 +1,12 @@
-// `npm run check-consistency [-- --repair] [--grace-seconds N] [--help]` (CONTRACT §1): reports every
-// cross-bucket inconsistency, one line each, and exits 1 if it found any; with --repair it repairs
-// them and exits 0. Keys written in the last N seconds are not judged: they may belong to requests
-// in flight. The default is the request deadline (config.ts), the longest a request's write can
-// be in flight, and the check first waits that long, so that everything written before it was
-// started is judged: an operator who runs it right after an incident sees every inconsistency.
-// Connects with the service's configuration (NATS_URL, credentials). On a terminal it shows on
-// stderr the bucket being walked and, while it counts the children of a page of meetings or past
-// meetings (consistency.ts), which page.
+// `npm run check-consistency [-- --repair] [--grace-seconds N] [--help]` (docs/CONTRACT.md §1):
+// reports every cross-bucket inconsistency, one line each, and exits 1 if it found any; with
+// --repair it repairs them and exits 0. Keys written in the last N seconds are not judged: they may
+// belong to requests in flight. The default is the request deadline (config.ts), the longest a
+// request's write can be in flight, and the check first waits that long, so that everything written
+// before it was started is judged: an operator who runs it right after an incident sees every
+// inconsistency. Connects with the service's configuration (NATS_URL, credentials). On a terminal
+// it shows on stderr the bucket being walked and, while it counts the children of a page of
+// meetings or past meetings (consistency.ts), which page.
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -15,7 +15,10 @@ import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { loadConfig } from "../config.js";
 import { checkConsistency } from "./consistency.js";
 
-/** Creating a key listing's consumer walks the whole bucket on nats-server 2.9 (FACTS.md). */
+/**
+ * Creating a key listing's consumer walks the whole bucket on nats-server 2.9
+ * (docs/MEASUREMENTS.md "Wildcard key listings on nats-server 2.9").
+ */
 const LISTING_TIMEOUT_MS = 60_000;
 
 const USAGE = `usage: npm run check-consistency [-- [--repair] [--grace-seconds N]]

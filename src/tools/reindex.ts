@@ -1,8 +1,8 @@
-// `npm run reindex [-- RESOURCE...]` (CONTRACT §1): sends the search-index and access-control
-// messages of the current state of every entity (of the named resources: `meetings`,
-// `registrants`...) again, and exits 0; an unknown resource or a failure exits 2. Connects with
-// the service's configuration (NATS_URL, credentials, SERVICE_TOKEN). On a terminal it shows on
-// stderr how far it is through each resource.
+// `npm run reindex [-- RESOURCE...]` (docs/CONTRACT.md §1): sends the search-index and
+// access-control messages of the current state of every entity (of the named resources: `meetings`,
+// `registrants`...) again, and exits 0; an unknown resource or a failure exits 2. Connects with the
+// service's configuration (NATS_URL, credentials, SERVICE_TOKEN). On a terminal it shows on stderr
+// how far it is through each resource.
 import { readFileSync } from "node:fs";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";

@@ -1,5 +1,6 @@
-// CONTRACT §2 and §3 "Errors": what `nats micro ls|info|stats|ping` sees, checked the way the CLI
-// checks it (the io.nats.micro.v1 schemas in shared/micro-schemas/), and the error envelope whole.
+// docs/CONTRACT.md §2 and §3 "Errors": what `nats micro ls|info|stats|ping` sees, checked the way
+// the CLI checks it (the io.nats.micro.v1 schemas in micro-schemas/), and the error envelope
+// whole.
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { randomUUID } from "node:crypto";

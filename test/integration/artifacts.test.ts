@@ -1,9 +1,14 @@
-// lfx.recordings.*, lfx.transcripts.*, lfx.summaries.* (CONTRACT §4 "Lifecycle rules", §5
+// lfx.recordings.*, lfx.transcripts.*, lfx.summaries.* (docs/CONTRACT.md §4 "Lifecycle rules", §5
 // "recording", "transcript", "summary") over NATS, two instances, and their events (§7).
 import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";
 import { until } from "../support/until.js";
-import { errorPaths, expectEntity, lifecycleClient, type Entity } from "../support/lifecycle-kit.js";
+import {
+  errorPaths,
+  expectEntity,
+  lifecycleClient,
+  type Entity,
+} from "../support/lifecycle-kit.js";
 
 interface Recording extends Entity {
   past_meeting_uid: string;

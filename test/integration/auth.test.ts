@@ -1,6 +1,6 @@
-// CONTRACT §8 with AUTH_MODE=jwt and keys from a JWKS file: every endpoint refuses a request
-// without a valid token (401), refuses a valid caller without the endpoint's relation (403) and
-// serves one with it; lists show only what the caller may view; RSVPs by the registrant itself;
+// docs/CONTRACT.md §8 with AUTH_MODE=jwt and keys from a JWKS file: every endpoint refuses a
+// request without a valid token (401), refuses a valid caller without the endpoint's relation (403)
+// and serves one with it; lists show only what the caller may view; RSVPs by the registrant itself;
 // created_by / updated_by; a hostile header is a 401, never a crash; no access-check answer is a
 // 503. The platform's access-check service is played by a subscription on the test's server.
 import type { NatsConnection } from "@nats-io/transport-node";

@@ -33,7 +33,7 @@ it("creates and gets a meeting, printing pretty JSON", async () => {
   const meeting = JSON.parse(created.stdout) as { uid: string; title: string };
   expect(meeting.title).toBe("From the CLI");
 
-  // A retry with the same key gets the first reply (CONTRACT §3).
+  // A retry with the same key gets the first reply (docs/CONTRACT.md §3).
   const again = await cli("lfx.meetings.create", input, "--idempotency-key", "cli-test-1");
   expect((JSON.parse(again.stdout) as { uid: string }).uid).toBe(meeting.uid);
 

@@ -1,7 +1,7 @@
 // The typed client's behaviour that the service alone cannot show on demand: retries of 503s after
 // the server's hint, of timeouts only where repeating is safe, error decoding, headers sent. The
 // service is played by plain subscriptions on the file's own nats-server, answering in the wire
-// format of CONTRACT §3 (micro error headers and a JSON error body).
+// format of docs/CONTRACT.md §3 (micro error headers and a JSON error body).
 import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
   createMeetingClient,

@@ -1,7 +1,7 @@
-// Committee members as registrants (CONTRACT §10, PLATFORM.md §5): on meeting create and update,
-// and following the committee service's member events in every meeting of the committee; and
-// project settings events removing lost organizers. Two instances share the queue group, so each
-// event is handled by one of them.
+// Committee members as registrants (docs/CONTRACT.md §10, docs/PLATFORM.md §5): on meeting create
+// and update, and following the committee service's member events in every meeting of the
+// committee; and project settings events removing lost organizers. Two instances share the queue
+// group, so each event is handled by one of them.
 import { randomUUID } from "node:crypto";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";

@@ -1,4 +1,4 @@
-// CONTRACT §7: after every committed change, `lfx.events.<resource>.<action>` with
+// docs/CONTRACT.md §7: after every committed change, `lfx.events.<resource>.<action>` with
 // `{resource, action, uid, revision, data, at}`; nothing for a change that was refused.
 import { meetingInput } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
@@ -185,7 +185,7 @@ describe("meeting-settings events", () => {
       revision: meeting.revision,
     });
     // The settings' events come from their own bucket's cursor: in order among themselves, not
-    // with the meeting's (CONTRACT §9 orders the changes of one entity).
+    // with the meeting's (docs/CONTRACT.md §9 orders the changes of one entity).
     await waitForEvent(created.uid, "lfx.events.meeting-settings.deleted");
 
     const settingsEvents = eventsOf(created.uid).filter(

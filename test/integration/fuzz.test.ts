@@ -1,4 +1,4 @@
-// Bad input (CONTRACT §3: "a request never goes unanswered because of its content"). Every
+// Bad input (docs/CONTRACT.md §3: "a request never goes unanswered because of its content"). Every
 // endpoint the service announces in `$SRV.INFO` (so new ones are covered without editing this
 // file) gets arbitrary JSON values, arbitrary objects made of its schema's own property names (so
 // validation goes deep and some requests reach the handlers), and arbitrary bytes. Each must be
@@ -352,7 +352,7 @@ function checkReply(subject: string, reply: Reply): void {
     typeof message === "string" &&
     message === reply.errorHeader &&
     detailsOk;
-  if (!ok) throw new Error(`${where}: not the error envelope of CONTRACT §3`);
+  if (!ok) throw new Error(`${where}: not the error envelope of docs/CONTRACT.md §3`);
 }
 
 async function send(subject: string, body: unknown, idempotencyKey?: string): Promise<void> {

@@ -1,5 +1,5 @@
-// CONTRACT §3 "Retried creates": `Idempotency-Key` on lfx.meetings.create, with one instance and
-// with two sharing the queue group.
+// docs/CONTRACT.md §3 "Retried creates": `Idempotency-Key` on lfx.meetings.create, with one
+// instance and with two sharing the queue group.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { randomUUID } from "node:crypto";
 import { meetingInput } from "../support/builders.js";

@@ -1,5 +1,5 @@
-// CONTRACT §1 "many instances": instances on one NATS system share the queue group, and a write
-// through one is seen by a read through another at once.
+// docs/CONTRACT.md §1 "many instances": instances on one NATS system share the queue group, and a
+// write through one is seen by a read through another at once.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
 import { meetingInput } from "../support/builders.js";

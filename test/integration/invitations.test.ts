@@ -1,7 +1,7 @@
-// Calendar invitations (CONTRACT §11) end to end: entities made through the service over NATS,
-// their committed changes read back from KV and handed to the invitation consumer (as the outbox
-// feed will), mail delivered to a real SMTP server, parsed with mailparser, calendars read with
-// ical.js and their RRULE expanded against lfx.occurrences.list.
+// Calendar invitations (docs/CONTRACT.md §11) end to end: entities made through the service over
+// NATS, their committed changes read back from KV and handed to the invitation consumer (as the
+// outbox feed will), mail delivered to a real SMTP server, parsed with mailparser, calendars read
+// with ical.js and their RRULE expanded against lfx.occurrences.list.
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -1,5 +1,5 @@
-// CONTRACT §1 (JSON log lines) and STYLE "fastify": one "request completed" line per request,
-// 4xx at info, and no personal data (emails, names) in any line at info level.
+// docs/CONTRACT.md §1 (JSON log lines) and STYLE "fastify": one "request completed" line per
+// request, 4xx at info, and no personal data (emails, names) in any line at info level.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
@@ -226,7 +226,9 @@ it("keeps a participant's email out of the log, also on a duplicate (409)", asyn
   expectNoneContains(lines(), [email]);
 });
 
-/** An email as it may hide in a key name (CONTRACT §6 encodes each segment as base64url). */
+/**
+ * An email as it may hide in a key name (docs/CONTRACT.md §6 encodes each segment as base64url).
+ */
 function encodedForms(email: string): string[] {
   return [email, Buffer.from(email.toLowerCase(), "utf8").toString("base64url")];
 }

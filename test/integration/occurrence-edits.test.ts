@@ -1,4 +1,4 @@
-// lfx.occurrences.update over NATS (CONTRACT §12): replies, lists, errors, counts that stay
+// lfx.occurrences.update over NATS (docs/CONTRACT.md §12): replies, lists, errors, counts that stay
 // attached, past-meetings.start, events, and concurrent edits of one meeting.
 import fc from "fast-check";
 import {

@@ -1,4 +1,5 @@
-// lfx.participants.* (CONTRACT §4 "Lifecycle rules", §5 "participant") over NATS, two instances.
+// lfx.participants.* (docs/CONTRACT.md §4 "Lifecycle rules", §5 "participant") over NATS, two
+// instances.
 import { uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";

@@ -1,4 +1,5 @@
-// lfx.past-meetings.* (CONTRACT §4 "Lifecycle rules", §5 "past meeting") over NATS, two instances.
+// lfx.past-meetings.* (docs/CONTRACT.md §4 "Lifecycle rules", §5 "past meeting") over NATS, two
+// instances.
 import { Kvm } from "@nats-io/kv";
 import { decodeKey } from "../../src/store/keys.js";
 import { uniqueEmail } from "../support/builders.js";
@@ -589,7 +590,7 @@ describe("lfx.past-meetings.list", () => {
   });
 });
 
-describe("storage layout (CONTRACT §6, docs/LIFECYCLE.md)", () => {
+describe("storage layout (docs/CONTRACT.md §6, docs/LIFECYCLE.md)", () => {
   async function logicalKeys(bucket: string): Promise<string[]> {
     const kv = await new Kvm(harness.client).open(bucket);
     const keys: string[] = [];

@@ -1,5 +1,5 @@
-// PLATFORM_LOOKUPS=on (CONTRACT §10): projects and committees must exist, usernames come from the
-// auth service. The platform's services are played by FakePlatform on the test's server.
+// PLATFORM_LOOKUPS=on (docs/CONTRACT.md §10): projects and committees must exist, usernames come
+// from the auth service. The platform's services are played by FakePlatform on the test's server.
 import { randomUUID } from "node:crypto";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
@@ -175,7 +175,7 @@ describe("when the platform does not answer", () => {
     expect(reply.body.error.retry_after_ms).toEqual(expect.any(Number));
   });
 
-  it("keeps a known project's answer for a while (CONTRACT §10: at most 60 s)", async () => {
+  it("keeps a known project's answer for a while (docs/CONTRACT.md §10: at most 60 s)", async () => {
     const project = knownProject();
     expect((await create({ project_uid: project })).status).toBe(200);
     platform.silence("projectName");

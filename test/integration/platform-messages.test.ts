@@ -1,7 +1,7 @@
-// CONTRACT §9, PLATFORM.md §1, §2, §4: every committed change of every entity produces its
-// search-index message (`lfx.index.<object_type>`), its access-control messages (acknowledged by
-// the `fga-sync-events` stream, created here as the platform would) and its event, in the order of
-// the entity's changes. Two instances run: in steady state each change is sent once.
+// docs/CONTRACT.md §9, docs/PLATFORM.md §1, §2, §4: every committed change of every entity produces
+// its search-index message (`lfx.index.<object_type>`), its access-control messages (acknowledged
+// by the `fga-sync-events` stream, created here as the platform would) and its event, in the order
+// of the entity's changes. Two instances run: in steady state each change is sent once.
 import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../../src/logger.js";
@@ -93,7 +93,7 @@ describe("meetings and their settings", () => {
     expect(meetingIndex.map((m) => m.body.action)).toEqual(["created", "updated", "deleted"]);
     const [createdMsg, updatedMsg, deletedMsg] = meetingIndex.map((m) => m.body);
 
-    // The meeting as replied, with its computed occurrences (CONTRACT §7), without secrets.
+    // The meeting as replied, with its computed occurrences (docs/CONTRACT.md §7), without secrets.
     const { zoom_config: zoom, ...createdFields } = created;
     expect(createdFields["occurrences"]).toHaveLength(1);
     expect(createdMsg?.data).toEqual({

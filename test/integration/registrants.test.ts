@@ -237,7 +237,7 @@ describe("lfx.registrants.list", () => {
   });
 });
 
-describe("storage layout (CONTRACT §6)", () => {
+describe("storage layout (docs/CONTRACT.md §6)", () => {
   it("keeps the entity and index keys, each segment base64url", async () => {
     const meeting = await createMeeting();
     const email = "zoë+layout@example.org";

@@ -417,7 +417,7 @@ describe("keys are built only through the codec", () => {
     const kv = await new Kvm(jetstream(admin, { timeout: 5000 })).open(bucket);
     const keys = new Map<string, string[]>();
     for await (const key of await kv.keys()) {
-      // A direct key is a uid (one token); every other key is the codec's (CONTRACT §6).
+      // A direct key is a uid (one token); every other key is the codec's (docs/CONTRACT.md §6).
       keys.set(key, key.includes(".") ? decodeKey(key) : [key]);
     }
     return keys;
@@ -555,7 +555,7 @@ describe("keys are built only through the codec", () => {
   });
 });
 
-describe("access checks (CONTRACT §8)", () => {
+describe("access checks (docs/CONTRACT.md §8)", () => {
   it("the service's user may ask them; a client cannot answer them", async () => {
     const asked = await permissionErrors(instance.nc, () =>
       instance.nc.publish("lfx.access_check.request", "meeting:m#viewer@user:u"),
@@ -567,7 +567,7 @@ describe("access checks (CONTRACT §8)", () => {
 });
 
 describe("the service's user", () => {
-  it("publishes search-index and access-control messages (CONTRACT §9)", async () => {
+  it("publishes search-index and access-control messages (docs/CONTRACT.md §9)", async () => {
     const platform = await connectAs(ADMIN);
     const jsm = await jetstreamManager(platform);
     await jsm.streams.add({ name: "fga-sync-events", subjects: ["lfx.fga-sync.>"] });

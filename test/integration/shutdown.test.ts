@@ -1,5 +1,6 @@
-// CONTRACT §1 "shutdown" and configuration, on the real process (`node dist/main.js`): SIGTERM or
-// SIGINT stops taking requests, finishes those in flight, drains and exits 0 within 10 s.
+// docs/CONTRACT.md §1 "shutdown" and configuration, on the real process (`node dist/main.js`):
+// SIGTERM or SIGINT stops taking requests, finishes those in flight, drains and exits 0 within 10
+// s.
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createServer } from "node:net";
@@ -38,7 +39,7 @@ afterAll(async () => {
 
 async function startReady(): Promise<ServiceProcess> {
   const service = spawnService({ NATS_URL: server.url, LOG_LEVEL: "info" });
-  // Readiness (CONTRACT §1): the service answers $SRV.PING once its buckets are ready.
+  // Readiness (docs/CONTRACT.md §1): the service answers $SRV.PING once its buckets are ready.
   await until(
     async () => {
       if (service.child.exitCode !== null) throw new Error(`exited: ${service.stderr()}`);

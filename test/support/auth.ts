@@ -1,7 +1,7 @@
 // Callers for tests with AUTH_MODE=jwt: signing keys generated in the test (RS256 and ES256),
 // served as a JWKS file or from a loopback HTTP server, tokens signed with them, and a stand-in
-// for the platform's access-check service (PLATFORM.md §3) on the test's nats-server that answers
-// from a set of granted checks, as the platform would.
+// for the platform's access-check service (docs/PLATFORM.md §3) on the test's nats-server that
+// answers from a set of granted checks, as the platform would.
 import { createServer, type Server } from "node:http";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -124,7 +124,9 @@ export interface AccessCheckResponder {
   stop(): void;
 }
 
-/** Answers `lfx.access_check.request` as the platform does (PLATFORM.md §3), in reverse order. */
+/**
+ * Answers `lfx.access_check.request` as the platform does (docs/PLATFORM.md §3), in reverse order.
+ */
 export function startAccessCheckResponder(nc: NatsConnection): AccessCheckResponder {
   const responder: AccessCheckResponder = {
     granted: new Set(),

@@ -1,7 +1,7 @@
 // Fault injection for a service's NATS connection, without a seam in production code: the
 // JetStream client sends every KV write as `nc.request()` on the connection it was given, so a
-// proxy around that connection can make chosen writes fail the way a lost ack does (FACTS.md: "a
-// timeout does not mean not written"):
+// proxy around that connection can make chosen writes fail the way a lost ack does
+// (docs/MEASUREMENTS.md "A timeout does not mean not written"):
 // - "stored": the write reaches the server and is stored, then the caller gets a TimeoutError;
 // - "lost": the write never reaches the server, and the caller gets a TimeoutError.
 import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";

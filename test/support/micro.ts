@@ -1,5 +1,5 @@
 // The micro services discovery API (`$SRV.PING|INFO|STATS`), as `nats micro` calls it: plain
-// requests whose JSON replies follow the io.nats.micro.v1 schemas (shared/micro-schemas/).
+// requests whose JSON replies follow the io.nats.micro.v1 schemas (test/contract/micro-schemas/).
 import type { NatsConnection } from "@nats-io/transport-node";
 
 export const SERVICE = "lfx-meeting-service";

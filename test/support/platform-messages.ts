@@ -1,6 +1,6 @@
-// The platform's side of CONTRACT §9 in tests: a subscriber on `lfx.index.>` and `lfx.events.>`
-// as the indexer and event consumers would have, and the `fga-sync-events` stream that the
-// platform (never the service) creates, read back message by message.
+// The platform's side of docs/CONTRACT.md §9 in tests: a subscriber on `lfx.index.>` and
+// `lfx.events.>` as the indexer and event consumers would have, and the `fga-sync-events` stream
+// that the platform (never the service) creates, read back message by message.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 

@@ -1,4 +1,4 @@
-// The platform's project, committee and auth services (PLATFORM.md §3), played by real NATS
+// The platform's project, committee and auth services (docs/PLATFORM.md §3), played by real NATS
 // subscriptions on the test's server that answer as those services do, plus the events the
 // committee and project services publish (§5). Each responder can be silenced (unsubscribed: a
 // request then gets "no responders") or made to hang (subscribed, never answering).

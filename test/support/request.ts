@@ -1,5 +1,6 @@
-// Requests in the service's wire format (CONTRACT §3): JSON in, JSON out, and errors announced by
-// the micro headers `Nats-Service-Error` / `Nats-Service-Error-Code` next to a JSON error body.
+// Requests in the service's wire format (docs/CONTRACT.md §3): JSON in, JSON out, and errors
+// announced by the micro headers `Nats-Service-Error` / `Nats-Service-Error-Code` next to a JSON
+// error body.
 
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 
@@ -90,7 +91,7 @@ export async function ok<T = unknown>(
   return reply.body;
 }
 
-/** A list reply (CONTRACT §3 "List"). */
+/** A list reply (docs/CONTRACT.md §3 "List"). */
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;

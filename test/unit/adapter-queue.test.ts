@@ -1,7 +1,8 @@
 // The adapter's deadline counts from a request's arrival, time waiting for a slot included: when
 // storage stalls and requests queue behind MAX_IN_FLIGHT, one whose deadline has passed in line
 // is answered with a 503 at its deadline and never run, and the slot of a request answered at its
-// deadline stays taken until its handler has finished (CONTRACT §1 "lost connection", §3 503).
+// deadline stays taken until its handler has finished (docs/CONTRACT.md §1 "lost connection", §3
+// 503).
 import type { ServiceMsg } from "@nats-io/services";
 import pLimit from "p-limit";
 import { createLogger } from "../../src/logger.js";

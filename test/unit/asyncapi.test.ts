@@ -86,7 +86,7 @@ it("has a request-reply operation for every subject served, in the queue group",
   );
 });
 
-it("describes every error status of CONTRACT §3 and the request headers", () => {
+it("describes every error status of docs/CONTRACT.md §3 and the request headers", () => {
   const error = doc.components.schemas["ErrorReply"]?.properties?.["error"] as {
     properties: { status: { enum: number[] }; code: { enum: string[] } };
   };

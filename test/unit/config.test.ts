@@ -39,7 +39,7 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it("looks up the platform unless PLATFORM_LOOKUPS=off (CONTRACT §1)", () => {
+  it("looks up the platform unless PLATFORM_LOOKUPS=off (docs/CONTRACT.md §1)", () => {
     expect(loadConfig({}).platformLookups).toBe(true);
     expect(loadConfig({ PLATFORM_LOOKUPS: "on" }).platformLookups).toBe(true);
     expect(loadConfig({ PLATFORM_LOOKUPS: "off" }).platformLookups).toBe(false);

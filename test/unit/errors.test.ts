@@ -1,5 +1,5 @@
-// The CONTRACT §3 error taxonomy: five codes with one status each, and one translation of any
-// thrown value into the wire error, which never leaks a foreign message.
+// The docs/CONTRACT.md §3 error taxonomy: five codes with one status each, and one translation of
+// any thrown value into the wire error, which never leaks a foreign message.
 
 import fc from "fast-check";
 import {

@@ -1,4 +1,4 @@
-// The CONTRACT §6 key codec: any string survives as a segment, every segment is one subject
+// The docs/CONTRACT.md §6 key codec: any string survives as a segment, every segment is one subject
 // token, and a key prefix never matches a longer sibling.
 
 import fc from "fast-check";
@@ -32,7 +32,8 @@ const segment = fc.oneof(
 );
 const segments = fc.array(segment, { minLength: 1, maxLength: 6 });
 
-// Emails whose standard base64 holds "+" or "/", which KV keys reject (FACTS: KV behaviour).
+// Emails whose standard base64 holds "+" or "/", which KV keys reject (docs/MEASUREMENTS.md "KV
+// behaviour").
 const HOSTILE_EMAILS = ["a>>b@x.org", "~~~@x.org", "???@x.io", "zoë@example.org"];
 const ODD_EMAILS = ["user+tag@example.com", "o'brien/x@x.org", "first.last@sub.example.co.uk"];
 

@@ -1,4 +1,5 @@
-// Which failed writes may still have been stored (FACTS.md): only those may not be undone.
+// Which failed writes may still have been stored (docs/MEASUREMENTS.md "A timeout does not
+// mean not written"): only those may not be undone.
 import { jserrors } from "@nats-io/jetstream/internal";
 import { NoRespondersError, TimeoutError } from "@nats-io/nats-core";
 import { isOutcomeUnknown, translateStoreError } from "../../src/store/kv-repository.js";

@@ -1,5 +1,6 @@
 // The pure parts of following the platform: event bodies as the committee and project services
-// send them (PLATFORM.md §5), who lost an organizing role, which voting statuses let a member in.
+// send them (docs/PLATFORM.md §5), who lost an organizing role, which voting statuses let a member
+// in.
 import { lostOrganizers } from "../../src/handlers/project-settings.js";
 import { votingStatusAllowed } from "../../src/platform/lookups.js";
 import { parseMemberEvent, parseProjectSettingsEvent } from "../../src/platform/subscriptions.js";

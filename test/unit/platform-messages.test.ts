@@ -1,4 +1,5 @@
-// The platform messages of one change (PLATFORM.md §1, §2; CONTRACT §7), as pure functions.
+// The platform messages of one change (docs/PLATFORM.md §1, §2; docs/CONTRACT.md §7), as pure
+// functions.
 import type { EntityChange } from "../../src/outbox/change.js";
 import {
   eventMessage,
@@ -83,7 +84,7 @@ describe("index messages", () => {
 });
 
 describe("events", () => {
-  it("carry the entity with its revision, and null for a delete (CONTRACT §7)", () => {
+  it("carry the entity with its revision, and null for a delete (docs/CONTRACT.md §7)", () => {
     expect(eventMessage(change({})).body).toEqual({
       resource: "registrants",
       action: "created",

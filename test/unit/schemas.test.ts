@@ -1,4 +1,4 @@
-// The request and entity schemas of meetings and meeting settings (CONTRACT §3, §5), as the
+// The request and entity schemas of meetings and meeting settings (docs/CONTRACT.md §3, §5), as the
 // service loads and enforces them: bundling, every field rule, and the shape of the details.
 
 import fc from "fast-check";

@@ -1,6 +1,7 @@
 // In a cluster a direct get may be answered by a replica that has not applied the latest write
-// (FACTS.md). Where that would be judged on (an update naming a newer revision, a list item its
-// key index has seen), the read goes to the stream leader instead.
+// (docs/MEASUREMENTS.md "Binding a bucket: kvm.create vs kvm.open"). Where that would be judged on
+// (an update naming a newer revision, a list item its key index has seen), the read goes to the
+// stream leader instead.
 import { planUpdate } from "../../src/handlers/entity-writes.js";
 import type { Bucket } from "../../src/store/buckets.js";
 import { KvRepository, type Versioned } from "../../src/store/kv-repository.js";
