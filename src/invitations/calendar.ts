@@ -22,17 +22,16 @@ import type { Recurrence } from "../generated/schema-types.js";
 import { repeatRuleOf } from "./rrule.js";
 import { calendarZoneOf } from "./vtimezone.js";
 
-/** What a calendar shows of a meeting: the fields registrants are told about. */
-export interface CalendarMeeting {
+/**
+ * What a calendar shows of a meeting: the fields registrants are told about. It is a Schedule
+ * (start_time, duration, timezone, recurrence), so the occurrence engine reads it as it is.
+ */
+export interface CalendarMeeting extends Schedule {
   uid: string;
   /** Named in the email's text when the platform knows the project (docs/CONTRACT.md §10, §11). */
   project_uid?: string | undefined;
   title: string;
   description?: string | undefined;
-  start_time: string;
-  duration: number;
-  timezone: string;
-  recurrence?: Recurrence | undefined;
   public_link?: string | undefined;
   cancelled_occurrences?: string[] | undefined;
   /** Occurrences moved or changed on their own (issue 17); see editedOccurrencesOf. */
@@ -89,15 +88,6 @@ export function calendarUidOf(meetingUid: string): string {
   return `${meetingUid}@lfx-meeting-service`;
 }
 
-export function scheduleOfCalendar(meeting: CalendarMeeting): Schedule {
-  return {
-    start_time: meeting.start_time,
-    duration: meeting.duration,
-    timezone: meeting.timezone,
-    recurrence: meeting.recurrence,
-  };
-}
-
 /**
  * The calendar for `input`. A registrant of one occurrence whose occurrence is gone (cancelled,
  * or no longer a start of the rule after a change) gets a cancellation of it.
@@ -131,7 +121,7 @@ export function renderCalendar(input: CalendarInput): RenderedCalendar {
     return { method: cancelled ? "CANCEL" : "REQUEST", content: calendar.toString() };
   }
 
-  const first = firstOccurrence(scheduleOfCalendar(meeting));
+  const first = firstOccurrence(meeting);
   const firstStart = first?.start ?? Date.parse(meeting.start_time);
   const series = {
     ...common,
@@ -283,6 +273,6 @@ function singleOccurrence(
   if (edited !== undefined) {
     return { start: Date.parse(edited.start_time), duration: edited.duration, title: edited.title };
   }
-  if (!isOccurrence(scheduleOfCalendar(meeting), occurrenceId)) return undefined;
+  if (!isOccurrence(meeting, occurrenceId)) return undefined;
   return { start: Number(occurrenceId) * 1000, duration: meeting.duration };
 }

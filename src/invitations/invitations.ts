@@ -34,7 +34,6 @@ import {
 import type { Repositories } from "../store/repositories.js";
 import {
   concernsRegistrant,
-  scheduleOfCalendar,
   type CalendarAction,
   type CalendarMeeting,
   type EditedOccurrence,
@@ -211,7 +210,7 @@ export class Invitations {
     const gone =
       occurrenceId !== undefined &&
       action.kind === "request" &&
-      !isOccurrence(scheduleOfCalendar(announcement.meeting), occurrenceId);
+      !isOccurrence(announcement.meeting, occurrenceId);
     return composeMessage(
       this.deps.from,
       {
@@ -407,8 +406,7 @@ function calendarMeetingOf(meeting: StoredMeeting): CalendarMeeting {
     title: meeting.title,
     ...(meeting.description === undefined ? {} : { description: meeting.description }),
     // The rule's own start: the occurrence ids, and so the RECURRENCE-IDs, are computed from it
-    // (an edit from the first occurrence moves `start_time` but not the rule, docs/CONTRACT.md
-    // §12).
+    // (an edit from the first occurrence moves `start_time` but not the rule: docs/CONTRACT.md §12).
     start_time: recurring ? ruleScheduleOf(meeting).start_time : meeting.start_time,
     duration: meeting.duration,
     timezone: meeting.timezone,

@@ -3,12 +3,7 @@
 // and as an attachment (for clients that show only attachments).
 import { DateTime } from "luxon";
 import type Mail from "nodemailer/lib/mailer/index.js";
-import {
-  descriptionOf,
-  renderCalendar,
-  scheduleOfCalendar,
-  type CalendarInput,
-} from "./calendar.js";
+import { descriptionOf, renderCalendar, type CalendarInput } from "./calendar.js";
 import { firstOccurrence } from "../domain/occurrences.js";
 
 export type InvitationMessage = Mail.Options;
@@ -82,7 +77,7 @@ function whenOf(input: CalendarInput): string {
       ? action.occurrence_ids.map((id) => Number(id) * 1000)
       : input.occurrence_id !== undefined
         ? [Number(input.occurrence_id) * 1000]
-        : [firstOccurrence(scheduleOfCalendar(meeting))?.start ?? Date.parse(meeting.start_time)];
+        : [firstOccurrence(meeting)?.start ?? Date.parse(meeting.start_time)];
   const format = (ms: number) =>
     DateTime.fromMillis(ms, { zone: meeting.timezone }).toFormat("cccc d LLLL yyyy, HH:mm ZZZZ");
   const shown = starts.map(format).join("; ");
