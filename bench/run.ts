@@ -28,6 +28,7 @@ import { registrantKey, type StoredRegistrant } from "../src/store/registrants.j
 import { startNatsServer } from "../test/support/nats-server.js";
 import { ok } from "../test/support/request.js";
 import { BARE_BUCKETS, BARE_CREATE, BARE_GET, BARE_LIST_REGISTRANTS } from "./bare-subjects.js";
+import { runDurability } from "./durability.js";
 import { fillMeetings, fillRegistrants } from "./fill.js";
 import { runLoad, type LoadResult } from "./load.js";
 import {
@@ -215,6 +216,8 @@ async function main(): Promise<void> {
     await server.stop();
   }
   await rm(scratch, { recursive: true, force: true });
+  // Durability (issue 20): sync_interval default vs always, on servers of its own.
+  await runDurability({ runMs: RUN_MS, root: ROOT, results: RESULTS });
 }
 
 async function runAll(

@@ -9,7 +9,6 @@
 // is measured is the service's behaviour, not the loss of a client's own connection.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
 import { meetingInput } from "../support/builders.js";
 import { startCluster, type Cluster, type ClusterNode } from "../support/cluster.js";
 import { isSuccess, Load, longestStall, tally, type Outcome } from "../support/load.js";
@@ -17,12 +16,11 @@ import { ok, request } from "../support/request.js";
 import {
   ensureBuilt,
   killAllServiceProcesses,
-  runConsistencyCheck,
   startServiceProcess,
   type ServiceProcess,
 } from "../support/service-process.js";
 import { until } from "../support/until.js";
-import { failureCauses, listAll, report } from "./kit.js";
+import { consistentAfterRepair, failureCauses, listAll, report } from "./kit.js";
 
 const KV_TIMEOUT_MS = 2000;
 /** The caller's deadline; the service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts). */
@@ -92,57 +90,10 @@ function keepAcknowledged(outcomes: readonly Outcome[]): void {
   }
 }
 
-/** Moves the leadership of `streams` until `wanted(leader)` holds for each. */
-async function placeLeaders(streams: readonly string[], wanted: (leader: ClusterNode) => boolean) {
-  for (const stream of streams) {
-    for (let attempt = 0; !wanted(await cluster.leaderOf(stream)); attempt += 1) {
-      if (attempt > 20) throw new Error(`could not move the leader of ${stream}`);
-      await cluster.stepDown(stream);
-    }
-  }
-}
-
 /** Restarts a killed node and waits until every replica of `STREAMS` is current again. */
 async function bringBack(...nodes: ClusterNode[]) {
   await Promise.all(nodes.map((n) => n.server.restart()));
-  await waitUntilCurrent();
-}
-
-/**
- * check-consistency against the cluster, again while it exits 2 (it could not run: a listing's
- * consumer not created in time while the cluster settles after the faults above); 0 or 1 is its
- * verdict.
- */
-async function checkUntilItRuns(urls: string, ...args: string[]) {
-  return until(
-    async () => {
-      const check = await runConsistencyCheck(urls, ...args);
-      return check.code === 2 ? undefined : check;
-    },
-    { timeoutMs: 90_000, intervalMs: 1000, message: "check-consistency to run" },
-  );
-}
-
-/** Waits until every replica of `STREAMS` is current. */
-async function waitUntilCurrent() {
-  for (const stream of STREAMS) {
-    await until(
-      async () => {
-        const info = (await client.request(`$JS.API.STREAM.INFO.${stream}`, "", {
-          timeout: 2000,
-        })) as { json<T>(): T };
-        const cluster = info.json<{
-          cluster?: { leader?: string; replicas?: { current: boolean }[] };
-        }>().cluster;
-        return (
-          cluster?.leader !== undefined &&
-          (cluster.replicas ?? []).length === 2 &&
-          (cluster.replicas ?? []).every((r) => r.current)
-        );
-      },
-      { timeoutMs: 60_000, intervalMs: 200, message: `every replica of ${stream} current` },
-    );
-  }
+  await cluster.untilCurrent(STREAMS);
 }
 
 /**
@@ -241,7 +192,7 @@ it("1,000 registrations of one meeting, 64 at once through two instances: the co
 }, 180_000);
 
 it("reads its own writes while a restarted replica catches up", async () => {
-  await placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
+  await cluster.placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
   await victim.server.kill();
   await writeChains("behind", 10);
   await victim.server.restart();
@@ -250,12 +201,12 @@ it("reads its own writes while a restarted replica catches up", async () => {
     requests: statuses.length,
     outcomes: countStatuses(statuses),
   });
-  await waitUntilCurrent();
+  await cluster.untilCurrent(STREAMS);
   expect(statuses.filter((status) => status !== 200)).toEqual([]);
 }, 120_000);
 
 it("kill -9 of a follower: no caller sees an error", async () => {
-  await placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
+  await cluster.placeLeaders(STREAMS, (leader) => leader.name !== victim.name);
   const load = createLoad("follower").start();
   await load.successes(100, 30_000);
   const killedAt = Date.now();
@@ -277,7 +228,7 @@ it("kill -9 of a follower: no caller sees an error", async () => {
 }, 120_000);
 
 it("kill -9 of the stream leader: every request answered in time, writes back within 10 s of the new leader", async () => {
-  await placeLeaders(["KV_meetings"], (leader) => leader.name === victim.name);
+  await cluster.placeLeaders(["KV_meetings"], (leader) => leader.name === victim.name);
   const load = createLoad("leader").start();
   await load.successes(100, 30_000);
   const killedAt = Date.now();
@@ -363,18 +314,7 @@ it("lost no acknowledged create, lists them all, and is consistent after a repai
     const got = await ok<{ revision: number }>(client, "lfx.meetings.get", { uid: m.uid });
     expect(got.revision).toBe(m.revision);
   }
-  const urls = cluster.urls();
-  // check-consistency reads every entity bucket; after the restarts above, streams that no test
-  // waited for may still be electing their leaders, and the check would fail on them (exit 2).
-  for (const name of Object.values(BUCKET_NAMES)) await cluster.leaderOf(`KV_${name}`, 60_000);
-  const check = await checkUntilItRuns(urls, "--grace-seconds", "0");
-  report("cluster: consistency", {
-    exit: check.code,
-    findings: check.findings,
-    stderr: check.stderr,
-  });
-  if (check.code !== 0) {
-    expect((await checkUntilItRuns(urls, "--repair", "--grace-seconds", "0")).code).toBe(0);
-    expect((await checkUntilItRuns(urls, "--grace-seconds", "0")).code).toBe(0);
-  }
+  const check = await consistentAfterRepair(cluster);
+  report("cluster: consistency", check);
+  expect(check.code).toBe(0);
 }, 300_000);

@@ -2,10 +2,13 @@
 // launcher server (nats-server.ts: random client port, temporary store, kill() and restart())
 // with a `cluster {}` block on a fixed free port, routed to the others. Which node leads a
 // stream is read from `streams.info(...).cluster.leader`, which names the server.
+// The faults: kill() and restart() of a node's server, pause() (SIGSTOP) and resume(), and, with
+// `routeProxies`, cuts between nodes and delays on their routes (route-proxy.ts).
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createServer } from "node:net";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
+import { RouteProxy } from "./route-proxy.js";
 import { until } from "./until.js";
 
 export interface ClusterNode {
@@ -25,7 +28,28 @@ export interface Cluster {
   stepDown(stream: string): Promise<ClusterNode>;
   /** Waits until the JetStream meta group has a leader (the cluster accepts stream changes). */
   ready(timeoutMs?: number): Promise<void>;
+  /** Moves the leadership of each of `streams` until `wanted(leader)` holds. */
+  placeLeaders(streams: readonly string[], wanted: (leader: ClusterNode) => boolean): Promise<void>;
+  /** Waits until each of `streams` has a leader and every replica is current. */
+  untilCurrent(streams: readonly string[], timeoutMs?: number): Promise<void>;
+  /** SIGSTOP: the process stays, answers nothing and holds its connections open. */
+  pause(node: ClusterNode): void;
+  /** SIGCONT after `pause()`. */
+  resume(node: ClusterNode): void;
+  /** Cuts `node`'s routes to every other node (needs `routeProxies`); its clients stay. */
+  isolate(node: ClusterNode): Promise<void>;
+  /** Ends every cut; what the cuts held is delivered. */
+  heal(): void;
+  /** Delays every chunk on the routes by a uniform random `minMs`..`maxMs` (undefined: none). */
+  delayRoutes(delay: { minMs: number; maxMs: number } | undefined): void;
   stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** `jetstream { sync_interval }` of every node ("always": flushed before acknowledged). */
+  syncInterval?: string;
+  /** Routes through a proxy per node (route-proxy.ts), for isolate() and delayRoutes(). */
+  routeProxies?: boolean;
 }
 
 /** A free TCP port on loopback (closed again; the caller binds it soon after). */
@@ -44,24 +68,64 @@ function freePort(): Promise<number> {
 }
 
 interface StreamClusterInfo {
-  cluster?: { leader?: string };
+  cluster?: { leader?: string; replicas?: { current: boolean }[] };
 }
 
-export async function startCluster(size = 3, name = "faults"): Promise<Cluster> {
+/** `server_name` and `server_id` of the server at `url`, as it greets a client. */
+async function identify(url: string): Promise<{ name: string; id: string }> {
+  const nc = await connect({ servers: url });
+  const identity = { name: nc.info?.server_name ?? "", id: nc.info?.server_id ?? "" };
+  await nc.close();
+  return identity;
+}
+
+export async function startCluster(
+  size = 3,
+  name = "faults",
+  options: ClusterOptions = {},
+): Promise<Cluster> {
   const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  // With proxies, node i listens for routes on routePorts[i] and is reached (and advertises
+  // itself) at proxies[i]'s port.
+  const cuts = new Set<string>();
+  const cutKey = (a: string, b: string) => [a, b].sort().join(" ");
+  let routeDelay: { minMs: number; maxMs: number } | undefined;
+  const serverIds = new Map<string, string>();
+  const nodeNames: string[] = [];
+  const proxies = options.routeProxies
+    ? routePorts.map(
+        (port, i) =>
+          new RouteProxy({
+            targetPort: port,
+            get node() {
+              return nodeNames[i] ?? "";
+            },
+            nodeOfServerId: (id) => serverIds.get(id),
+            isCut: (a, b) => cuts.has(cutKey(a, b)),
+            delayMs: () =>
+              routeDelay === undefined
+                ? 0
+                : routeDelay.minMs + Math.random() * (routeDelay.maxMs - routeDelay.minMs),
+          }),
+      )
+    : undefined;
+  const reachPorts =
+    proxies === undefined ? routePorts : await Promise.all(proxies.map((p) => p.listen()));
   const servers: NatsServerHandle[] = [];
   try {
     // Started together: a node waits for its routes, not for its peers to be up.
     servers.push(
       ...(await Promise.all(
-        routePorts.map((port) =>
+        routePorts.map((port, i) =>
           startNatsServer({
+            ...(options.syncInterval === undefined ? {} : { syncInterval: options.syncInterval }),
             extraConfig: [
               "cluster {",
               `  name: ${JSON.stringify(name)}`,
               `  listen: "127.0.0.1:${port}"`,
-              `  routes: [${routePorts
-                .filter((other) => other !== port)
+              ...(proxies === undefined ? [] : [`  advertise: "127.0.0.1:${reachPorts[i]}"`]),
+              `  routes: [${reachPorts
+                .filter((_, j) => j !== i)
                 .map((other) => JSON.stringify(`nats-route://127.0.0.1:${other}`))
                 .join(", ")}]`,
               "}",
@@ -72,15 +136,19 @@ export async function startCluster(size = 3, name = "faults"): Promise<Cluster> 
     );
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all((proxies ?? []).map((p) => p.close()));
     throw err;
   }
 
   const nodes: ClusterNode[] = [];
+  const learnIds = async () => {
+    for (const node of nodes) serverIds.set((await identify(node.server.url)).id, node.name);
+  };
   for (const server of servers) {
-    const nc = await connect({ servers: server.url });
-    const serverName = nc.info?.server_name ?? "";
-    await nc.close();
+    const { name: serverName, id } = await identify(server.url);
     nodes.push({ name: serverName, server });
+    nodeNames.push(serverName);
+    serverIds.set(id, serverName);
   }
 
   // One admin connection to every node, for stream info and step-downs.
@@ -127,6 +195,52 @@ export async function startCluster(size = 3, name = "faults"): Promise<Cluster> 
         { timeoutMs: 15_000, intervalMs: 100, message: `a new leader of ${stream}` },
       );
     },
+    async placeLeaders(streams, wanted) {
+      for (const stream of streams) {
+        for (let attempt = 0; !wanted(await cluster.leaderOf(stream)); attempt += 1) {
+          if (attempt > 20) throw new Error(`could not move the leader of ${stream}`);
+          await cluster.stepDown(stream);
+        }
+      }
+    },
+    async untilCurrent(streams, timeoutMs = 60_000) {
+      const manager = await jsm();
+      for (const stream of streams) {
+        await until(
+          async () => {
+            const info = ((await manager.streams.info(stream)) as StreamClusterInfo).cluster;
+            const replicas = info?.replicas ?? [];
+            return (
+              info?.leader !== undefined &&
+              replicas.length === size - 1 &&
+              replicas.every((r) => r.current)
+            );
+          },
+          { timeoutMs, intervalMs: 200, message: `every replica of ${stream} current` },
+        );
+      }
+    },
+    pause(node) {
+      process.kill(node.server.pid, "SIGSTOP");
+    },
+    resume(node) {
+      process.kill(node.server.pid, "SIGCONT");
+    },
+    async isolate(node) {
+      if (proxies === undefined) throw new Error("isolate() needs startCluster({ routeProxies })");
+      // Server ids change with every start: learnt again, so that a restarted node is known.
+      await learnIds();
+      for (const other of nodes) if (other !== node) cuts.add(cutKey(node.name, other.name));
+    },
+    heal() {
+      cuts.clear();
+      for (const proxy of proxies ?? []) proxy.releaseHeld();
+    },
+    delayRoutes(delay) {
+      if (proxies === undefined)
+        throw new Error("delayRoutes() needs startCluster({ routeProxies })");
+      routeDelay = delay;
+    },
     async ready(timeoutMs = 30_000) {
       const manager = await jsm();
       await until(() => manager.getAccountInfo(), {
@@ -136,8 +250,18 @@ export async function startCluster(size = 3, name = "faults"): Promise<Cluster> 
       });
     },
     async stop() {
+      cuts.clear();
+      // A paused server would ignore the SIGTERM of stop(); a dead one has no process to resume.
+      for (const node of nodes) {
+        try {
+          cluster.resume(node);
+        } catch {
+          // Not running.
+        }
+      }
       await admin?.nc.close().catch(() => undefined);
       await Promise.all(nodes.map((n) => n.server.stop()));
+      await Promise.all((proxies ?? []).map((p) => p.close()));
     },
   };
   return cluster;

@@ -18,6 +18,11 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** Use this JetStream store instead of a fresh one; it belongs to the caller and is never removed. */
   storeDir?: string;
+  /**
+   * `jetstream { sync_interval }`: "always" flushes every write to disk before acknowledging it;
+   * unset, the server's default (a flush every two minutes).
+   */
+  syncInterval?: string | undefined;
 }
 
 export interface NatsServerHandle {
@@ -35,8 +40,11 @@ export interface NatsServerHandle {
   stop(options?: { keepStore?: boolean }): Promise<void>;
   /** SIGKILL, as a crash would, and wait for the exit; the store stays for `restart()`. */
   kill(): Promise<void>;
-  /** Start again on the same port with the same store and wait until it accepts clients. */
-  restart(): Promise<void>;
+  /**
+   * Start again on the same port with the same store and wait until it accepts clients; `changes`
+   * apply from this start on.
+   */
+  restart(changes?: Pick<NatsServerOptions, "syncInterval">): Promise<void>;
 }
 
 const NOT_FOUND_MESSAGE =
@@ -95,6 +103,7 @@ function renderConfig(opts: {
   port: number | "random";
   portsFileDir: string;
   storeDir: string | undefined;
+  syncInterval: string | undefined;
   extraConfig: string | undefined;
 }): string {
   const lines = [
@@ -103,7 +112,9 @@ function renderConfig(opts: {
     `ports_file_dir: ${JSON.stringify(opts.portsFileDir)}`,
   ];
   if (opts.storeDir !== undefined) {
-    lines.push(`jetstream {`, `  store_dir: ${JSON.stringify(opts.storeDir)}`, `}`);
+    lines.push(`jetstream {`, `  store_dir: ${JSON.stringify(opts.storeDir)}`);
+    if (opts.syncInterval !== undefined) lines.push(`  sync_interval: ${opts.syncInterval}`);
+    lines.push(`}`);
   }
   if (opts.extraConfig !== undefined) lines.push(opts.extraConfig);
   return lines.join("\n") + "\n";
@@ -157,7 +168,7 @@ class LocalNatsServer implements NatsServerHandle {
     private readonly dir: string,
     readonly storeDir: string,
     private readonly ownsStore: boolean,
-    private readonly options: NatsServerOptions,
+    private options: NatsServerOptions,
   ) {}
 
   get port(): number {
@@ -183,6 +194,7 @@ class LocalNatsServer implements NatsServerHandle {
       port,
       portsFileDir: this.dir,
       storeDir: this.options.jetstream === false ? undefined : this.storeDir,
+      syncInterval: this.options.syncInterval,
       extraConfig: this.options.extraConfig,
     });
     await writeFile(this.configPath, config);
@@ -291,9 +303,10 @@ class LocalNatsServer implements NatsServerHandle {
     await waitForExit(child);
   }
 
-  async restart(): Promise<void> {
+  async restart(changes: Pick<NatsServerOptions, "syncInterval"> = {}): Promise<void> {
     if (this.currentPort === 0) throw new Error("nats-server never started");
     await this.terminate();
+    this.options = { ...this.options, ...changes };
     await this.start(this.currentPort);
   }
 }
