@@ -43,6 +43,8 @@ export interface Report {
     kernel: string;
     node: string;
     nats_server: string;
+    /** The 1-minute load average at the start and at the end: the machine may be shared. */
+    load_average: number[];
   };
   settings: {
     run_seconds: number;
@@ -318,6 +320,7 @@ export function printReport(report: Report): void {
   const out: string[] = [];
   out.push(
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, Linux ${m.kernel}, Node ${m.node}, nats-server ${m.nats_server}`,
+    `load average ${m.load_average.map((l) => fixed(l, 1)).join(" at the start, ")} at the end`,
     `runs of ${report.settings.run_seconds} s; get/create: median of ${report.settings.rounds} alternating rounds; service LOG_LEVEL=${report.settings.log_level}`,
     "",
     table(

@@ -21,7 +21,7 @@
 // environment knobs are in settings.ts.
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     report.memory = memoryOf(slot.current.pid);
     report.auth = await measureAuth(spawnService);
     report.finished_at = new Date().toISOString();
+    report.machine.load_average.push(loadavg()[0] ?? NaN);
     const targets = evaluate(report);
     report.targets = targets;
     printReport(report);
@@ -153,6 +154,7 @@ async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number):
       kernel: release(),
       node: process.version,
       nats_server: "",
+      load_average: [loadavg()[0] ?? NaN],
     },
     settings: {
       run_seconds: RUN_MS / 1000,
