@@ -135,3 +135,14 @@ export async function fillRegistrants(
     ];
   });
 }
+
+/** Keys (subjects holding a value or a delete marker) in all of `buckets`' streams. */
+export async function keysInBuckets(
+  jsm: JetStreamManager,
+  buckets: readonly string[],
+): Promise<number> {
+  const counts = await Promise.all(
+    buckets.map(async (bucket) => (await jsm.streams.info(`KV_${bucket}`)).state.num_subjects ?? 0),
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
+}

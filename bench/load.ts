@@ -1,7 +1,7 @@
 // The load generator: a closed loop of `inFlight` concurrent requests against one subject for a
 // fixed time, each timed from send to reply. Replies with the micro error header count as errors
 // (and so does a timeout); their latencies still count, as a caller would have waited for them.
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 
 export interface LoadSpec {
   nc: NatsConnection;
@@ -13,6 +13,8 @@ export interface LoadSpec {
   /** Extra check of a successful reply (e.g. a list's item count): a message when it is wrong. */
   check?: (msg: Msg) => string | undefined;
   timeoutMs?: number;
+  /** Sent with every request (e.g. a caller's `Authorization`). */
+  headers?: MsgHdrs;
 }
 
 export interface LoadResult {
@@ -43,7 +45,8 @@ export function quantile(sorted: Float64Array, q: number): number {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { nc, subject, inFlight, durationMs, check, timeoutMs = 10_000 } = spec;
+  const { nc, subject, inFlight, durationMs, check, timeoutMs = 10_000, headers } = spec;
+  const options = { timeout: timeoutMs, ...(headers === undefined ? {} : { headers }) };
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -60,7 +63,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const payload = spec.body(nextIndex());
       const sent = performance.now();
       try {
-        const msg = await nc.request(subject, payload, { timeout: timeoutMs });
+        const msg = await nc.request(subject, payload, options);
         const error = errorOf(msg) ?? check?.(msg);
         if (error !== undefined) fail(error);
       } catch (err) {
@@ -79,6 +82,56 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     errors,
     ...(firstError === undefined ? {} : { firstError }),
     rps: latencies.length / seconds,
+    p50_ms: quantile(sorted, 0.5),
+    p99_ms: quantile(sorted, 0.99),
+    max_ms: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/**
+ * An open loop: `ratePerS` requests a second for `durationMs`, each sent on time whether or not
+ * earlier ones were answered, so that the work asked of the system is the same in every run.
+ */
+export async function runAtRate(
+  spec: Omit<LoadSpec, "inFlight"> & { ratePerS: number },
+): Promise<LoadResult> {
+  const { nc, subject, durationMs, ratePerS, check, timeoutMs = 10_000, headers } = spec;
+  const options = { timeout: timeoutMs, ...(headers === undefined ? {} : { headers }) };
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const pending: Array<Promise<void>> = [];
+  const started = performance.now();
+  const total = Math.round((ratePerS * durationMs) / 1000);
+  for (let n = 0; n < total; n++) {
+    const due = started + (n * 1000) / ratePerS;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const sent = performance.now();
+    pending.push(
+      nc.request(subject, spec.body(nextIndex()), options).then(
+        (msg) => {
+          latencies.push(performance.now() - sent);
+          const error = errorOf(msg) ?? check?.(msg);
+          if (error !== undefined) {
+            errors += 1;
+            firstError ??= error;
+          }
+        },
+        (err: unknown) => {
+          errors += 1;
+          firstError ??= err instanceof Error ? err.message : String(err);
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    requests: total,
+    errors,
+    ...(firstError === undefined ? {} : { firstError }),
+    rps: total / ((performance.now() - started) / 1000),
     p50_ms: quantile(sorted, 0.5),
     p99_ms: quantile(sorted, 0.99),
     max_ms: sorted[sorted.length - 1] ?? NaN,

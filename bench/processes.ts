@@ -3,7 +3,7 @@
 // CPU is shared as it would be. `setpriv --pdeathsig` ends them if the driver dies.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 
 const DEATH_SIGNAL_WRAPPER = ["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path));
 
@@ -64,6 +64,28 @@ export async function waitReady(
 export async function answersPing(nc: NatsConnection, service: string): Promise<boolean> {
   const msg = await nc.request(`$SRV.PING.${service}`, "", { timeout: 500 });
   return msg.data.length > 0;
+}
+
+/**
+ * The ids of the instances of `service` that answer `$SRV.PING` within `waitMs` (every instance
+ * answers the one request; CONTRACT §1: an instance answers once it is ready).
+ */
+export async function instanceIds(
+  nc: NatsConnection,
+  service: string,
+  waitMs = 300,
+): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox, {
+    callback: (err, msg) => {
+      if (err === null) ids.add(msg.json<{ id: string }>().id);
+    },
+  });
+  nc.publish(`$SRV.PING.${service}`, "", { reply: inbox });
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  sub.unsubscribe();
+  return ids;
 }
 
 /** Peak and current resident set size of a process, in MiB (Linux: /proc/<pid>/status). */

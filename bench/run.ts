@@ -1,36 +1,61 @@
-// `make bench` (issue 7): starts its own nats-server, the service (`node dist/main.js`) and the
-// bare responder as separate processes, and measures in one run:
-//   scale     registrants.list (a meeting of 20) and meetings.list (a project of 20) with 1,000
-//             and with 100,000 other entities in the bucket, at 1 and 16 in flight (medians of
-//             rounds), and the bare responder doing the KV work of the registrants page;
+// `make bench` (issues 7, 12 and 14): starts its own nats-server, the service (`node dist/main.js`)
+// and the bare responder as separate processes, and measures in one run:
+//   instances 2 and then 20 service instances: the server's CPU at rest and per request
+//             (instances.ts), first, while the buckets hold little;
+//   scale     registrants.list (a meeting of 20) and meetings.list (a project of 20) with 1,000,
+//             BENCH_SCALE / 10 and BENCH_SCALE other entities in the buckets, at 1 and 16 in
+//             flight (medians of rounds), and the bare responder doing the KV work of the
+//             registrants page; at each step a fresh instance replaces the running one and is
+//             timed until it answers $SRV.PING, with its memory (startup.ts);
+//   big meeting   meetings.get and pages of a meeting with 30,000 registrants and 10,000 RSVPs
+//             against one with 50 (big-meeting.ts);
 //   bare vs service   meetings.get and meetings.create against the bare responder, alternating
 //             rounds of [bare, service] at 1 and at 64 in flight, medians reported;
 //   service   the other endpoints at 1 and at 64 in flight, and meetings.get of a meeting with
-//             registrants (whose counts come from the key indexes);
+//             registrants;
+//   auth      meetings.get with AUTH_MODE=jwt against AUTH_MODE=off, on a server of its own
+//             (auth.ts);
 //   memory    the service's peak RSS over the whole run.
-// The scale part runs first, on empty buckets; everything after it runs with the 100,000 others
-// (and whatever the earlier parts created) in the buckets. Prints a table and writes JSON and an
-// SVG chart under bench/results/. Environment: BENCH_SECONDS (per run, default 3),
-// BENCH_ROUNDS (default 3), BENCH_SCALE (default 100000), BENCH_LOG_LEVEL (default info).
+// Everything after the scale section runs with its largest fill in the buckets. Prints a table
+// with every target's PASS/FAIL and writes JSON and an SVG chart under bench/results/. The
+// environment knobs are in settings.ts.
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { BUCKET_NAMES } from "../src/store/buckets.js";
 import type { StoredMeeting } from "../src/store/meetings.js";
 import { registrantKey, type StoredRegistrant } from "../src/store/registrants.js";
 import { startNatsServer } from "../test/support/nats-server.js";
-import { ok } from "../test/support/request.js";
+import { measureAuth } from "./auth.js";
 import { BARE_BUCKETS, BARE_CREATE, BARE_GET, BARE_LIST_REGISTRANTS } from "./bare-subjects.js";
+import { measureBigMeeting } from "./big-meeting.js";
+import {
+  call as callService,
+  DAILY,
+  FIRST_JOIN,
+  meetingRequest,
+  occurrence,
+  startedOnTime,
+} from "./fixtures.js";
+import { fillMeetings, fillRegistrants, keysInBuckets } from "./fill.js";
+import { measureInstances } from "./instances.js";
 import { runDurability } from "./durability.js";
-import { fillMeetings, fillRegistrants } from "./fill.js";
 import { runLoad, type LoadResult } from "./load.js";
+import {
+  itemsCheck,
+  measure,
+  medianOf,
+  progress,
+  summary,
+  warmUp,
+  type Workload,
+} from "./measure.js";
 import {
   answersPing,
   memoryOf,
@@ -40,129 +65,27 @@ import {
   type ChildHandle,
 } from "./processes.js";
 import { evaluate, printReport, renderSvg, type Report, type Row } from "./report.js";
+import {
+  LOG_LEVEL,
+  RESULTS,
+  ROOT,
+  ROUNDS,
+  RUN_MS,
+  SCALE_LARGE,
+  SCALE_SMALL,
+  SCALE_STEPS,
+  SERVICE_MAIN,
+  SERVICE_NAME,
+  WARMUP_MS,
+} from "./settings.js";
+import { startFreshInstance, type ServiceSlot } from "./startup.js";
 
-const SERVICE_NAME = "lfx-meeting-service";
-
-function numberFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-  return value;
-}
-
-const RUN_MS = numberFromEnv("BENCH_SECONDS", 3) * 1000;
-const WARMUP_MS = Math.min(1000, RUN_MS / 3);
-const ROUNDS = numberFromEnv("BENCH_ROUNDS", 3);
-const SCALE_LARGE = numberFromEnv("BENCH_SCALE", 100_000);
-const SCALE_SMALL = Math.min(1000, SCALE_LARGE);
-const LOG_LEVEL = process.env["BENCH_LOG_LEVEL"] ?? "info";
 const IN_FLIGHT = [1, 64] as const;
 const LIST_IN_FLIGHT = [1, 16] as const;
-
-/** The repository root: the nearest directory above this script with a package.json. */
-function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("package.json not found above the bench script");
-    dir = parent;
-  }
-  return dir;
-}
-
-const ROOT = repositoryRoot();
-const RESULTS = join(ROOT, "bench", "results");
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
-}
-
-/** Medians of each figure over rounds (requests and errors are summed). */
-function medianOf(results: readonly LoadResult[]): LoadResult {
-  const firstError = results.find((r) => r.firstError !== undefined)?.firstError;
-  return {
-    requests: results.reduce((sum, r) => sum + r.requests, 0),
-    errors: results.reduce((sum, r) => sum + r.errors, 0),
-    ...(firstError === undefined ? {} : { firstError }),
-    rps: median(results.map((r) => r.rps)),
-    p50_ms: median(results.map((r) => r.p50_ms)),
-    p99_ms: median(results.map((r) => r.p99_ms)),
-    max_ms: Math.max(...results.map((r) => r.max_ms)),
-  };
-}
-
-function progress(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-interface Workload {
-  subject: string;
-  body: (i: number) => string;
-  check?: (msg: Msg) => string | undefined;
-}
-
-function measure(
-  nc: NatsConnection,
-  workload: Workload,
-  inFlight: number,
-  durationMs = RUN_MS,
-): Promise<LoadResult> {
-  return runLoad({ nc, ...workload, inFlight, durationMs });
-}
-
-async function warmUp(
-  nc: NatsConnection,
-  workload: Workload,
-  inFlight: number,
-  durationMs = WARMUP_MS,
-): Promise<void> {
-  const result = await measure(nc, workload, inFlight, durationMs);
-  if (result.errors > 0) {
-    throw new Error(`${workload.subject} fails: ${result.firstError ?? "?"} (${result.errors}x)`);
-  }
-}
-
-function itemsCheck(expected: number): (msg: Msg) => string | undefined {
-  return (msg) => {
-    const { items } = msg.json<{ items: unknown[] }>();
-    return items.length === expected
-      ? undefined
-      : `expected ${expected} items, got ${items.length}`;
-  };
-}
-
-const FIRST_START = Date.parse("2030-01-15T15:00:00Z");
-const DAY_MS = 86_400_000;
-
-function meetingRequest(projectUid: string, extra: Record<string, unknown> = {}) {
-  return {
-    project_uid: projectUid,
-    title: "Technical Steering Committee",
-    description: "Weekly sync of the technical steering committee",
-    start_time: new Date(FIRST_START).toISOString(),
-    duration: 60,
-    timezone: "UTC",
-    organizers: ["alice", "bob"],
-    ...extra,
-  };
-}
-
-const DAILY = { recurrence: { type: 1, repeat_interval: 1 } };
-
-/** Day `day` of a daily series starting at FIRST_START: its occurrence id and start. */
-function occurrence(day: number): { occurrence_id: string; start_time: string } {
-  const start = FIRST_START + day * DAY_MS;
-  return { occurrence_id: String(start / 1000), start_time: new Date(start).toISOString() };
-}
 
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   const scratch = await mkdtemp(join(tmpdir(), "lfx-bench-"));
-  const serviceLog = join(scratch, "service.log");
   progress(`starting nats-server, the service (LOG_LEVEL=${LOG_LEVEL}) and the bare responder`);
   const server = await startNatsServer();
   // The benchmark measures the service's own work; access checks and lookups are the platform's,
@@ -173,11 +96,16 @@ async function main(): Promise<void> {
     PLATFORM_LOOKUPS: "off",
     INVITATIONS: "off",
   };
-  const service = spawnNode(join(ROOT, "dist", "main.js"), { ...env, LOG_LEVEL }, serviceLog);
+  const spawnService = (name: string, extra: Record<string, string> = {}): ChildHandle =>
+    spawnNode(SERVICE_MAIN, { ...env, LOG_LEVEL, ...extra }, join(scratch, `${name}.log`));
+  const slot: ServiceSlot = {
+    current: spawnService("service"),
+    spawn: (name) => spawnService(name),
+  };
   const nc = await connect({ servers: server.url, name: "bench-driver", noAsyncTraces: true });
   let bare: ReturnType<typeof spawnNode> | undefined;
   try {
-    await waitReady(service, "the service", () => answersPing(nc, SERVICE_NAME));
+    await waitReady(slot.current, "the service", () => answersPing(nc, SERVICE_NAME));
     bare = spawnNode(
       fileURLToPath(new URL("./bare-responder.js", import.meta.url)),
       env,
@@ -189,13 +117,12 @@ async function main(): Promise<void> {
       return true;
     });
 
-    const { report, lists } = await runAll(nc, service.pid, server.pid);
+    const report = await runAll(nc, slot, server.pid);
     report.machine.nats_server = nc.info?.version ?? "?";
-    report.memory = memoryOf(service.pid);
-    report.restart = await restartOnFilledBuckets(nc, service, env, {
-      logFile: join(scratch, "restart.log"),
-      lists,
-    });
+    report.memory = memoryOf(slot.current.pid);
+    report.auth = await measureAuth(spawnService);
+    report.finished_at = new Date().toISOString();
+    report.machine.load_average.push(loadavg()[0] ?? NaN);
     const targets = evaluate(report);
     report.targets = targets;
     printReport(report);
@@ -208,11 +135,11 @@ async function main(): Promise<void> {
       `wrote bench/results/latest.json, bench/results/bench-${stamp}.json, bench/results/latest.svg`,
     );
   } catch (err) {
-    progress(`service log: ${serviceLog} (kept)`);
+    progress(`service logs: ${scratch} (kept)`);
     throw err;
   } finally {
     await nc.close();
-    await Promise.all([service.stop(), bare?.stop()]);
+    await Promise.all([slot.current.stop(), bare?.stop()]);
     await server.stop();
   }
   await rm(scratch, { recursive: true, force: true });
@@ -220,11 +147,7 @@ async function main(): Promise<void> {
   await runDurability({ runMs: RUN_MS, root: ROOT, results: RESULTS });
 }
 
-async function runAll(
-  nc: NatsConnection,
-  servicePid: number,
-  serverPid: number,
-): Promise<{ report: Report; lists: Workload[] }> {
+async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number): Promise<Report> {
   const report: Report = {
     started_at: new Date().toISOString(),
     finished_at: "",
@@ -235,6 +158,7 @@ async function runAll(
       kernel: release(),
       node: process.version,
       nats_server: "",
+      load_average: [loadavg()[0] ?? NaN],
     },
     settings: {
       run_seconds: RUN_MS / 1000,
@@ -242,22 +166,27 @@ async function runAll(
       log_level: LOG_LEVEL,
       scale_small: SCALE_SMALL,
       scale_large: SCALE_LARGE,
+      scale_steps: SCALE_STEPS,
     },
     rows: [],
     scale: [],
     memory: { peak_rss_mib: NaN, rss_mib: NaN },
+    startup: [],
+    instances: [],
+    auth: [],
     targets: [],
   };
   const rss = () => {
-    const { rss_mib, peak_rss_mib } = memoryOf(servicePid);
+    const { rss_mib, peak_rss_mib } = memoryOf(slot.current.pid);
     return ` [service RSS ${rss_mib.toFixed(0)} MiB, peak ${peak_rss_mib.toFixed(0)}]`;
   };
-  const call = <T>(subject: string, body: unknown) =>
-    ok<T>(nc, subject, body, { timeoutMs: 10_000 });
+  const call = <T>(subject: string, body: unknown) => callService<T>(nc, subject, body);
   const kvm = new Kvm(jetstream(nc, { timeout: 10_000 }));
   const filler = { nc, jsm: await jetstreamManager(nc, { timeout: 10_000 }) };
   const meetingsKv = await kvm.open(BUCKET_NAMES.meetings);
   const registrantsKv = await kvm.open(BUCKET_NAMES.registrants);
+
+  report.instances = await measureInstances(nc, { serverPid, spawn: slot.spawn });
 
   // --- scale: lists with 1,000 and 100,000 others in the bucket -----------------------------
   progress("scale: creating a project of 20 meetings and a meeting of 20 registrants");
@@ -315,10 +244,12 @@ async function runAll(
       },
     },
   ];
-  // Others so far: the listed meeting in the meetings bucket, none in the registrants bucket.
-  let otherMeetings = 1;
+  // Others so far: the listed meeting and the instances section's in the meetings bucket, none in
+  // the registrants bucket.
+  let otherMeetings = 2;
   let otherRegistrants = 0;
-  for (const others of [SCALE_SMALL, SCALE_LARGE]) {
+  const allBuckets = Object.values(BUCKET_NAMES);
+  for (const others of SCALE_STEPS) {
     await fillMeetings(filler, BUCKET_NAMES.meetings, meetingTemplate, others - otherMeetings);
     await fillRegistrants(
       filler,
@@ -328,14 +259,19 @@ async function runAll(
     );
     otherMeetings = others;
     otherRegistrants = others;
-    // The first lists wait until the service's key index has caught up with the fill, then
-    // until the server has written it away: lists are measured with the others at rest.
+    await waitIdle([serverPid, slot.current.pid]);
+    const keys = await keysInBuckets(filler.jsm, allBuckets);
+    const startup = await startFreshInstance(nc, slot, { others, keys });
+    report.startup.push(startup);
+    // The first lists wait until the service has caught up with the fill (whatever it keeps in
+    // step with the buckets), then until the server has written it away: lists are measured
+    // with the others at rest.
     for (const { workload } of lists) await waitCaughtUp(nc, workload);
-    const settledMs = await waitIdle([serverPid, servicePid]);
+    const settledMs = await waitIdle([serverPid, slot.current.pid]);
     progress(`  server and service at rest ${(settledMs / 1000).toFixed(1)} s after the fill`);
     for (const { name, workload } of lists) {
-      // The service has just started: its code is not optimised yet when the first list runs.
-      if (others === SCALE_SMALL) await warmUp(nc, workload, 16, 3 * WARMUP_MS);
+      // A fresh instance: its code is not optimised yet when the first list runs.
+      await warmUp(nc, workload, 16, 3 * WARMUP_MS);
       for (const inFlight of LIST_IN_FLIGHT) {
         await warmUp(nc, workload, inFlight);
         // Medians of rounds, as for get and create: a p99 at 1 in flight is a handful of
@@ -351,7 +287,13 @@ async function runAll(
         );
       }
     }
+    // Only an instance started at this step: one left running from before followed the fill.
+    if (!Number.isNaN(startup.ready_ms)) {
+      startup.peak_rss_under_load_mib = memoryOf(slot.current.pid).peak_rss_mib;
+    }
   }
+
+  report.big_meeting = await measureBigMeeting(nc);
 
   // --- bare vs service: meetings.get and meetings.create, alternating rounds -----------------
   progress("bare vs service: creating 64 meetings to read");
@@ -445,7 +387,7 @@ async function runAll(
   for (const meetingUid of startMeetings) {
     const started = await call<{ uid: string }>("lfx.past-meetings.start", {
       meeting_uid: meetingUid,
-      ...pick(occurrence(0)),
+      ...startedOnTime(occurrence(0)),
     });
     pastMeetings.push(started.uid);
   }
@@ -499,7 +441,7 @@ async function runAll(
         body: (i) =>
           JSON.stringify({
             meeting_uid: startMeetings[i % startMeetings.length],
-            ...pick(occurrence(1 + Math.floor(i / startMeetings.length))),
+            ...startedOnTime(occurrence(1 + Math.floor(i / startMeetings.length))),
           }),
       },
     },
@@ -512,7 +454,7 @@ async function runAll(
             past_meeting_uid: pastMeetings[i % pastMeetings.length],
             email: `participant.${i}@example.org`,
             first_name: "Grace",
-            joined_at: new Date(FIRST_START + 60_000).toISOString(),
+            joined_at: FIRST_JOIN,
           }),
       },
     },
@@ -525,48 +467,7 @@ async function runAll(
       progress(`  ${endpoint} ${inFlight} in flight: ${summary(result)}${rss()}`);
     }
   }
-  report.finished_at = new Date().toISOString();
-  const serviceLists = lists.filter((list) => list.workload.subject.startsWith("lfx."));
-  return { report, lists: serviceLists.map((list) => list.workload) };
-}
-
-/** A past-meetings.start for an occurrence: its id, started on time. */
-function pick(o: { occurrence_id: string; start_time: string }) {
-  return { occurrence_id: o.occurrence_id, started_at: o.start_time };
-}
-
-/**
- * Replaces the service with a fresh instance on the buckets as the run left them (the 100,000
- * others and more): how long until it answers, its memory after loading the key indexes, and
- * that its lists are complete.
- */
-async function restartOnFilledBuckets(
-  nc: NatsConnection,
-  service: ChildHandle,
-  env: Record<string, string>,
-  { logFile, lists }: { logFile: string; lists: readonly Workload[] },
-): Promise<{ ready_ms: number; peak_rss_mib: number }> {
-  progress("restart: a new instance on the filled buckets");
-  await service.stop();
-  const started = performance.now();
-  const fresh = spawnNode(join(ROOT, "dist", "main.js"), { ...env, LOG_LEVEL }, logFile);
-  try {
-    await waitReady(fresh, "the new instance", () => answersPing(nc, SERVICE_NAME), 300_000);
-    const readyMs = performance.now() - started;
-    const { peak_rss_mib } = memoryOf(fresh.pid);
-    for (const workload of lists) {
-      const listed = await runLoad({ nc, ...workload, inFlight: 1, durationMs: 1 });
-      if (listed.errors > 0) {
-        throw new Error(`${workload.subject} on the new instance: ${listed.firstError ?? "?"}`);
-      }
-    }
-    progress(
-      `  ready after ${(readyMs / 1000).toFixed(1)} s, peak RSS ${peak_rss_mib.toFixed(0)} MiB`,
-    );
-    return { ready_ms: readyMs, peak_rss_mib };
-  } finally {
-    await fresh.stop();
-  }
+  return report;
 }
 
 async function waitCaughtUp(nc: NatsConnection, workload: Workload): Promise<void> {
@@ -579,11 +480,6 @@ async function waitCaughtUp(nc: NatsConnection, workload: Workload): Promise<voi
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-}
-
-function summary(r: LoadResult): string {
-  const errors = r.errors > 0 ? `, ${r.errors} errors (${r.firstError ?? ""})` : "";
-  return `${Math.round(r.rps)}/s p50 ${r.p50_ms.toFixed(2)} ms p99 ${r.p99_ms.toFixed(2)} ms${errors}`;
 }
 
 main().catch((err: unknown) => {
