@@ -1,6 +1,6 @@
 // Composition root: buckets -> repositories -> handler tables -> micro endpoints. The only place
-// that knows every part; it registers endpoints only once the buckets (and their key indexes) are
-// ready, so `$SRV.PING` is answered only by an instance that can serve (docs/CONTRACT.md §1).
+// that knows every part; it registers endpoints only once the buckets are ready, so `$SRV.PING` is
+// answered only by an instance that can serve (docs/CONTRACT.md §1).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -27,7 +27,7 @@ import type { Announcement, SendRecord } from "./invitations/records.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
 import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
-import { closeBuckets, openBuckets } from "./store/buckets.js";
+import { openBuckets } from "./store/buckets.js";
 import { KvRepository, translateStoreError } from "./store/kv-repository.js";
 import type { StoredMeeting } from "./store/meetings.js";
 import { createRepositories } from "./store/repositories.js";
@@ -39,8 +39,6 @@ import type { WriteOrigin } from "./store/change-headers.js";
 import { answerGetTitle } from "./rpc/get-title.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
-/** Creating a key index's feed on a large bucket takes seconds on nats-server 2.9 (buckets.ts). */
-const KEY_INDEX_FEED_TIMEOUT_MS = 60_000;
 export const QUEUE_GROUP = "lfx-meeting-service";
 const DESCRIPTION = "LFX meetings: meetings, registrants, RSVPs, past meetings and their artifacts";
 
@@ -80,17 +78,14 @@ export async function startService(
   const buckets = await whenJetStreamAnswers(log, startup, async () =>
     openBuckets({
       js,
-      feedJs: jetstream(nc, { timeout: KEY_INDEX_FEED_TIMEOUT_MS }),
       jsm: await jetstreamManager(nc, { timeout }),
       replicas: config.kvReplicas,
       log,
-      kvTimeoutMs: timeout,
       origin: writeOrigin,
     }),
   );
   if (startup?.aborted === true) {
     // Endpoints registered now would outlive the start-up that was abandoned.
-    await closeBuckets(buckets);
     throw startup.reason;
   }
   const schemas = await loadRequestSchemas();
@@ -157,7 +152,6 @@ export async function startService(
   try {
     for (const feed of feeds) await feed.prepare();
   } catch (err) {
-    await closeBuckets(buckets);
     throw translateStoreError(err, "meeting-service-outbox", "checkpoint");
   }
 
@@ -250,7 +244,6 @@ export async function startService(
       // After the last request: what it wrote is sent now, or by the instance that takes over.
       await Promise.all(feeds.map((feed) => feed.stop()));
       mailer.close();
-      await closeBuckets(buckets);
     },
   };
 }

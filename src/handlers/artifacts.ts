@@ -203,7 +203,7 @@ export function artifactOperations<S extends ArtifactBase>(
         limit: limit ?? DEFAULT_PAGE_SIZE,
         cursor,
         maxReplyBytes: deps.maxReplyBytes,
-        keys: (after, count) => repo.keysUnder(prefix, after, count),
+        source: repo.listUnder(prefix),
         async load(key) {
           const found = await find(lastSegment(key));
           return found !== null && found.past_meeting_uid === pastMeetingUid ? found : null;

@@ -26,7 +26,12 @@ import type { HandlerDeps } from "./types.js";
 
 /** CONTRACT §5: a meeting shows up to 50 upcoming occurrences. */
 export const MEETING_OCCURRENCES_SHOWN = 50;
-const EVERY_KEY = Number.MAX_SAFE_INTEGER;
+
+async function everyKey(pages: AsyncIterable<string[]>): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const page of pages) keys.push(...page);
+  return keys;
+}
 
 /**
  * The meeting as clients see it (events, replies): without the internal cancellation list and
@@ -112,40 +117,30 @@ const NO_COUNTS: OccurrenceCounts = {
 export function createMeetingView(deps: HandlerDeps): MeetingView {
   const { repos, now } = deps;
 
-  /** Per-occurrence counts from the key indexes, brought up to date first. */
+  /** Per-occurrence counts from the index keys, as they are when asked. */
   async function countsOf(
     meeting: StoredMeeting,
   ): Promise<(occurrenceId: string) => OccurrenceCounts> {
-    const [registrantKeys, rsvpKeys] = await Promise.all([
-      repos.registrants.syncedKeys(),
-      repos.rsvps.syncedKeys(),
+    const [occurrenceKeys, meetingKeys, answerKeys] = await Promise.all([
+      everyKey(repos.registrants.allKeysUnder(registrantsOfOccurrencesPrefix(meeting.uid))),
+      everyKey(repos.registrants.allKeysUnder(registrantsOfMeetingPrefix(meeting.uid))),
+      everyKey(repos.rsvps.allKeysUnder(answersOfMeetingPrefix(meeting.uid))),
     ]);
     const byOccurrence = new Map<string, number>();
-    for (const key of registrantKeys.range(
-      registrantsOfOccurrencesPrefix(meeting.uid),
-      undefined,
-      EVERY_KEY,
-    )) {
+    for (const key of occurrenceKeys) {
       const occurrenceId = occurrenceOfIndexKey(key);
       byOccurrence.set(occurrenceId, (byOccurrence.get(occurrenceId) ?? 0) + 1);
     }
-    const tally: RegistrantTally = {
-      total: registrantKeys.range(registrantsOfMeetingPrefix(meeting.uid), undefined, EVERY_KEY)
-        .length,
-      byOccurrence,
-    };
-    const answers = groupByRegistrant(
-      rsvpKeys.range(answersOfMeetingPrefix(meeting.uid), undefined, EVERY_KEY).map(parseAnswerKey),
-    );
+    const tally: RegistrantTally = { total: meetingKeys.length, byOccurrence };
+    const answers = groupByRegistrant(answerKeys.map(parseAnswerKey));
     return (occurrenceId) => countsFor(occurrenceId, tally, answers);
   }
 
   async function describe(meeting: StoredMeeting, times: readonly EditedOccurrence[]) {
     if (times.length === 0) return [];
     // A meeting without registrants has no registrant or RSVP index keys (an RSVP needs a
-    // registrant and goes with it), so its counts are 0 without the key indexes: this saves the
-    // two stream lookups that bring them up to date on every create and on every read of such a
-    // meeting, which would otherwise cost a third of a read's throughput (bench/).
+    // registrant and goes with it), so its counts are 0 without reading them: this saves the
+    // stream reads on every create and on every read of such a meeting (bench/).
     const counts = meeting.registrant_count === 0 ? () => NO_COUNTS : await countsOf(meeting);
     return times.map((time): Occurrence => ({
       occurrence_id: time.occurrence_id,

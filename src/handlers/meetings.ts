@@ -227,10 +227,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit,
           cursor,
           maxReplyBytes: deps.maxReplyBytes,
-          keys: (after, count) =>
-            prefix === undefined
-              ? meetings.directKeys(after, count)
-              : meetings.keysUnder(prefix, after, count),
+          source: prefix === undefined ? meetings.listDirect() : meetings.listUnder(prefix),
           async load(key) {
             const uid = prefix === undefined ? key : lastSegment(key);
             const found = await meetings.get(directKey(uid));

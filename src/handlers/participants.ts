@@ -418,7 +418,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit,
           cursor,
           maxReplyBytes: deps.maxReplyBytes,
-          keys: (after, count) => participants.keysUnder(prefix, after, count),
+          source: participants.listUnder(prefix),
           async load(key) {
             const found = await findParticipant(lastSegment(key));
             return found !== null && found.past_meeting_uid === past_meeting_uid ? found : null;

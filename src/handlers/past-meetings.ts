@@ -300,10 +300,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit,
           cursor,
           maxReplyBytes: deps.maxReplyBytes,
-          keys: (after, count) =>
-            prefix === undefined
-              ? pastMeetings.directKeys(after, count)
-              : pastMeetings.keysUnder(prefix, after, count),
+          source: prefix === undefined ? pastMeetings.listDirect() : pastMeetings.listUnder(prefix),
           async load(key) {
             const uid = prefix === undefined ? key : lastSegment(key);
             const found = await pastMeetings.get(directKey(uid));

@@ -171,7 +171,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit,
           cursor,
           maxReplyBytes: deps.maxReplyBytes,
-          keys: (after, count) => registrants.keysUnder(prefix, after, count),
+          source: registrants.listUnder(prefix),
           async load(key) {
             const found = await findRegistrant(lastSegment(key));
             if (found === null) return null;

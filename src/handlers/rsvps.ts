@@ -166,7 +166,7 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           limit,
           cursor,
           maxReplyBytes: deps.maxReplyBytes,
-          keys: (after, count) => rsvps.keysUnder(prefix, after, count),
+          source: rsvps.listUnder(prefix),
           async load(key) {
             const found = await findRsvp(lastSegment(key));
             if (found === null || found.meeting_uid !== meeting_uid) return null;

@@ -4,7 +4,12 @@
 // (the indexer upserts). It reads each bucket through an ordered consumer that delivers the last
 // message of every entity key, a bounded batch at a time, so its memory does not grow with the
 // buckets. No events: nothing changed.
-import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
@@ -60,7 +65,7 @@ export function bucketsOfResources(resources: readonly string[]): EntityBucketId
 export async function reindex(options: ReindexOptions): Promise<number> {
   const { nc, js, log } = options;
   const ids = bucketsOfResources(options.resources);
-  const buckets = await bindBuckets(js);
+  const buckets = await bindBuckets(js, await jetstreamManager(nc));
   const sendIndex = indexAndEventSender(
     { nc, buckets, serviceToken: options.serviceToken, log },
     false,
@@ -109,8 +114,8 @@ export async function reindex(options: ReindexOptions): Promise<number> {
   return sent;
 }
 
-/** The buckets as they are, bound without creating anything and without key indexes. */
-async function bindBuckets(js: JetStreamClient): Promise<Buckets> {
+/** The buckets as they are, bound without creating anything. */
+async function bindBuckets(js: JetStreamClient, jsm: JetStreamManager): Promise<Buckets> {
   const kvm = new Kvm(js);
   const entries = await Promise.all(
     (Object.keys(BUCKET_NAMES) as BucketId[]).map(async (id): Promise<[BucketId, Bucket]> => {
@@ -123,7 +128,7 @@ async function bindBuckets(js: JetStreamClient): Promise<Buckets> {
           kv,
           leaderKv: kv,
           js,
-          keyIndex: undefined,
+          jsm,
           origin: undefined,
         },
       ];

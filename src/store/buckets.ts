@@ -5,7 +5,6 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "../logger.js";
 import type { WriteOrigin } from "./change-headers.js";
-import { KeyIndex } from "./key-index.js";
 
 export const BUCKET_NAMES = {
   meetings: "meetings",
@@ -30,21 +29,7 @@ export const BUCKET_NAMES = {
 
 export type BucketId = keyof typeof BUCKET_NAMES;
 
-/** Buckets with lists, which keep an in-process key index (see key-index.ts). */
-const INDEXED: ReadonlySet<BucketId> = new Set<BucketId>([
-  "meetings",
-  "registrants",
-  "rsvps",
-  "pastMeetings",
-  "participants",
-  "recordings",
-  "transcripts",
-  "summaries",
-]);
-
 const MIB = 1024 * 1024;
-/** How long one key index may take to load at start: seconds for a bucket of 100,000s of keys. */
-const KEY_INDEX_LOAD_TIMEOUT_MS = 60_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Largest value the service writes: under the server's default max payload (1 MiB), with room. */
@@ -76,7 +61,8 @@ export interface Bucket {
    */
   leaderKv: KV;
   js: JetStreamClient;
-  keyIndex: KeyIndex | undefined;
+  /** Lists read the stream through it (kv-repository.ts: `STREAM.MSG.GET`, the stream leader). */
+  jsm: JetStreamManager;
   /** Who a write is made for (change-headers.ts); the request scope, injected by service.ts. */
   origin: (() => WriteOrigin | undefined) | undefined;
 }
@@ -85,30 +71,22 @@ export type Buckets = Readonly<Record<BucketId, Bucket>>;
 
 export interface OpenBucketsOptions {
   js: JetStreamClient;
-  /**
-   * For the key indexes' feeds only: creating a consumer that starts with the last message of
-   * every key walks the whole stream on nats-server 2.9, seconds on a large bucket, far beyond
-   * the deadline of a request's KV call.
-   */
-  feedJs: JetStreamClient;
   jsm: JetStreamManager;
   replicas: number;
   log: Logger;
-  kvTimeoutMs: number;
   origin?: () => WriteOrigin | undefined;
 }
 
 /**
- * Creates missing buckets, binds existing ones, and then loads the key indexes one after another:
- * loaded together against large buckets they asked the server for every key at once, and the
- * server cut the connection as a slow consumer (bench/, ~430,000 keys).
+ * Creates missing buckets and binds existing ones. Nothing is loaded: lists read the streams
+ * when asked (kv-repository.ts), so start-up does not grow with the data.
  */
 export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets> {
-  const { js, feedJs, jsm, replicas, log } = options;
+  const { js, jsm, replicas, log } = options;
   const kvm = new Kvm(js);
   const ids = Object.keys(BUCKET_NAMES) as BucketId[];
-  const bound = await Promise.all(
-    ids.map(async (id) => {
+  const buckets = await Promise.all(
+    ids.map(async (id): Promise<Bucket> => {
       const name = BUCKET_NAMES[id];
       // create() binds an existing bucket without changing it, and reads its config so that
       // gets use direct get where the bucket allows it (FACTS.md).
@@ -118,32 +96,12 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       // replica that has not applied the latest acknowledged write, and a read that follows a
       // write (on any instance) must see it (CONTRACT §3). One server: the faster direct get.
       const kv = (await directKv.status()).replicas > 1 ? leaderKv : directKv;
-      return { id, name, kv, leaderKv, js, origin: options.origin };
+      log.debug({ bucket: name }, "bucket ready");
+      return { id, name, kv, leaderKv, js, jsm, origin: options.origin };
     }),
   );
-  const buckets: Bucket[] = [];
-  try {
-    for (const bucket of bound) {
-      const keyIndex = INDEXED.has(bucket.id)
-        ? await KeyIndex.start(
-            { js: feedJs, jsm, bucket: bucket.name, log, syncTimeoutMs: options.kvTimeoutMs },
-            KEY_INDEX_LOAD_TIMEOUT_MS,
-          )
-        : undefined;
-      log.debug({ bucket: bucket.name, keys: keyIndex?.size }, "bucket ready");
-      buckets.push({ ...bucket, keyIndex });
-    }
-  } catch (err) {
-    // Nothing left running for a start that will be retried (service.ts) or abandoned.
-    await Promise.all(buckets.map(async (bucket) => bucket.keyIndex?.stop()));
-    throw err;
-  }
   return Object.fromEntries(buckets.map((bucket) => [bucket.id, bucket])) as Record<
     BucketId,
     Bucket
   >;
-}
-
-export async function closeBuckets(buckets: Buckets): Promise<void> {
-  await Promise.all(Object.values(buckets).map(async (bucket) => bucket.keyIndex?.stop()));
 }

@@ -16,11 +16,17 @@ import { AppError, invalidRequest, unavailable } from "../errors.js";
 import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import { stampChange, type StoredChange } from "./change-headers.js";
-import type { KeyIndex } from "./key-index.js";
+import type { ListSource } from "./paging.js";
 
 export interface Versioned<T> {
   value: T;
   revision: number;
+}
+
+/** A key as a list reads it: the key, and the stream sequence of the message that wrote it. */
+export interface ListedKey {
+  key: string;
+  seq: number;
 }
 
 /** What a write attempt ran into: the key existed (create) or had moved on (update/remove). */
@@ -160,12 +166,7 @@ export class KvRepository<T extends object> {
   /** The current value and its revision; a deleted or purged key is absent. */
   async get(key: string): Promise<Versioned<T> | null> {
     const entry = await this.call(key, () => this.bucket.kv.get(key));
-    if (entry === null || entry.operation !== "PUT") {
-      // A direct get may be answered by a replica that has not applied the latest write yet
-      // (FACTS.md). When the key index has seen the key, it exists: ask the stream leader, so
-      // that a list never skips an item it was told about and a write is read back at once.
-      return this.bucket.keyIndex?.has(key) === true ? this.getLatest(key) : null;
-    }
+    if (entry === null || entry.operation !== "PUT") return null;
     return { value: entry.json<T>(), revision: entry.revision };
   }
 
@@ -274,41 +275,81 @@ export class KvRepository<T extends object> {
     return entry === null || entry.operation !== "PUT" ? null : entry.revision;
   }
 
-  /** Multi-token keys under `prefix`, after `after`, current as of this call (key-index.ts). */
-  async keysUnder(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
-    const index = await this.syncedKeys();
-    return index.range(prefix, after, limit);
+  /**
+   * The keys of the PUT messages under `prefix` (ending in ".") written after stream sequence
+   * `after`, in stream order, at most `limit`: a page of a list (ARCHITECTURE.md "Lists").
+   */
+  keysUnder(prefix: string, after: number, limit: number): Promise<ListedKey[]> {
+    return this.keysMatching(`${prefix}>`, after, limit);
   }
 
-  /** Every multi-token key under `prefix`, page by page (for cascades and repairs). */
+  /** Single-token keys (entity uids) like keysUnder: every revision of an entity is one message. */
+  directKeys(after: number, limit: number): Promise<ListedKey[]> {
+    return this.keysMatching("*", after, limit);
+  }
+
+  /**
+   * Whether `listed` names the key's latest message (its revision). Read like `get`: by the
+   * stream leader in a replicated bucket (buckets.ts).
+   */
+  async isCurrent(listed: ListedKey): Promise<boolean> {
+    const entry = await this.call(listed.key, () => this.bucket.kv.get(listed.key));
+    return entry !== null && entry.operation === "PUT" && entry.revision === listed.seq;
+  }
+
+  /** A list's source of keys under `prefix` (paging.ts). */
+  listUnder(prefix: string): ListSource {
+    return {
+      keys: (after, count) => this.keysUnder(prefix, after, count),
+      isCurrent: (listed) => this.isCurrent(listed),
+    };
+  }
+
+  /** A list's source of every entity of a direct-key bucket (paging.ts). */
+  listDirect(): ListSource {
+    return {
+      keys: (after, count) => this.directKeys(after, count),
+      isCurrent: (listed) => this.isCurrent(listed),
+    };
+  }
+
+  /**
+   * Every key under `prefix` that exists now, page by page, each once (for cascades and
+   * repairs): what a list by that prefix would return, read in pages of `pageSize`.
+   */
   async *allKeysUnder(prefix: string, pageSize = 500): AsyncGenerator<string[]> {
-    let after: string | undefined;
+    let after = 0;
     for (;;) {
-      const keys = await this.keysUnder(prefix, after, pageSize);
-      if (keys.length === 0) return;
-      yield keys;
-      after = keys[keys.length - 1];
+      const listed = await this.keysUnder(prefix, after, pageSize);
+      if (listed.length === 0) return;
+      const current = await Promise.all(listed.map((key) => this.isCurrent(key)));
+      const keys = listed.filter((_, i) => current[i] === true).map(({ key }) => key);
+      if (keys.length > 0) yield keys;
+      after = (listed[listed.length - 1] as ListedKey).seq;
     }
   }
 
-  /** The bucket's key index, current as of this call, for several ranges over one snapshot. */
-  async syncedKeys(): Promise<KeyIndex> {
-    const index = this.requireKeyIndex();
-    // Through call(): a stream lookup that times out while NATS is away is `unavailable` like
-    // any other storage call, not an internal error.
-    await this.call("", () => index.sync());
-    return index;
-  }
-
-  /** Single-token keys (entity uids) after `after`, current as of this call. */
-  async directKeys(after: string | undefined, limit: number): Promise<string[]> {
-    const index = await this.syncedKeys();
-    return index.directRange(after, limit);
-  }
-
-  private requireKeyIndex() {
-    const index = this.bucket.keyIndex;
-    if (index === undefined) throw new Error(`bucket ${this.bucket.name} keeps no key index`);
-    return index;
+  /**
+   * Messages on subjects matching `$KV.<bucket>.<filter>` after sequence `after`, one
+   * `STREAM.MSG.GET` with `next_by_subj` each: nats-server 2.10+ finds the next match through its
+   * subject index, so a page costs its own messages, not the bucket's or the parent's size; and the
+   * stream leader answers, so a list sees every write acknowledged before it (CONTRACT §3; a direct
+   * get may come from a replica that is behind). Delete and purge markers are skipped.
+   */
+  private async keysMatching(filter: string, after: number, limit: number): Promise<ListedKey[]> {
+    const { jsm, name } = this.bucket;
+    const subjectPrefix = `$KV.${name}.`;
+    const nextBySubject = `${subjectPrefix}${filter}`;
+    const listed: ListedKey[] = [];
+    for (let seq = after + 1; listed.length < limit;) {
+      const query = { seq, next_by_subj: nextBySubject };
+      const msg = await this.call(filter, () => jsm.streams.getMessage(`KV_${name}`, query));
+      if (msg === null) break;
+      seq = msg.seq + 1;
+      const operation = msg.header.get(KV_OPERATION);
+      if (operation === "DEL" || operation === "PURGE") continue;
+      listed.push({ key: msg.subject.slice(subjectPrefix.length), seq: msg.seq });
+    }
+    return listed;
   }
 }

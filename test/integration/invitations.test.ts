@@ -16,7 +16,7 @@ import { Invitations } from "../../src/invitations/invitations.js";
 import { createMailer, type Mailer } from "../../src/invitations/mailer.js";
 import type { Announcement, SendRecord } from "../../src/invitations/records.js";
 import type { EntityChange } from "../../src/outbox/change.js";
-import { closeBuckets, openBuckets } from "../../src/store/buckets.js";
+import { openBuckets } from "../../src/store/buckets.js";
 import { KvRepository } from "../../src/store/kv-repository.js";
 import { createRepositories } from "../../src/store/repositories.js";
 import { directKey } from "../../src/store/keys.js";
@@ -611,11 +611,9 @@ describe("an instance that stops in the middle of sending", () => {
     const nc = await connectClient(server.url);
     const buckets = await openBuckets({
       js: jetstream(nc),
-      feedJs: jetstream(nc, { timeout: 60_000 }),
       jsm: await jetstreamManager(nc),
       replicas: 1,
       log: instance.log,
-      kvTimeoutMs: 2000,
     });
     const policy = {
       ratePerSecond: 1000,
@@ -638,7 +636,6 @@ describe("an instance that stops in the middle of sending", () => {
     return {
       invitations,
       async close() {
-        await closeBuckets(buckets);
         await nc.close();
       },
     };

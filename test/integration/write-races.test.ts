@@ -5,7 +5,7 @@
 //   claim), and the retry answers the stored entity instead of a 409;
 // - the delayed "remove the old key" step of an update never removes a key (index key, claim)
 //   that a later update has put again.
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AppError } from "../../src/errors.js";
@@ -40,7 +40,7 @@ afterAll(async () => {
 async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
   const name = `write-races-${++bucketNumber}`;
   const kv = await new Kvm(nc).create(name);
-  const bucket = { id, name, kv, leaderKv: kv, js: jetstream(nc), keyIndex: undefined };
+  const bucket = { id, name, kv, leaderKv: kv, js: jetstream(nc), jsm: await jetstreamManager(nc) };
   return { bucket: { ...bucket, origin: undefined }, kv };
 }
 

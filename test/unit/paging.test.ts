@@ -1,17 +1,43 @@
 import { AppError } from "../../src/errors.js";
-import { decodeCursor, encodeCursor, fitReply, readPage } from "../../src/store/paging.js";
+import type { ListedKey } from "../../src/store/kv-repository.js";
+import {
+  decodeCursor,
+  decodeSequenceCursor,
+  encodeCursor,
+  encodeSequenceCursor,
+  fitReply,
+  readPage,
+} from "../../src/store/paging.js";
 
 const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(3, "0")}`);
 
-function source(all: string[], missing: ReadonlySet<string> = new Set()) {
+/**
+ * A stream holding `all` in order (sequences 2, 4, 6, ...), each key written once, and
+ * `rewritten` keys written again at its end: their first messages are no longer current.
+ */
+function source(
+  all: string[],
+  missing: ReadonlySet<string> = new Set(),
+  rewritten: readonly string[] = [],
+) {
+  const stream: ListedKey[] = [...all, ...rewritten].map((key, i) => ({ key, seq: 2 * (i + 1) }));
+  const latest = new Map(stream.map((listed) => [listed.key, listed.seq]));
   return {
-    keys: (after: string | undefined, count: number) =>
-      Promise.resolve(all.filter((k) => after === undefined || k > after).slice(0, count)),
+    source: {
+      keys: (after: number, count: number) =>
+        Promise.resolve(stream.filter((listed) => listed.seq > after).slice(0, count)),
+      isCurrent: (listed: ListedKey) => Promise.resolve(latest.get(listed.key) === listed.seq),
+    },
     load: (key: string) => Promise.resolve(missing.has(key) ? null : { key }),
   };
 }
 
-async function readAll(limit: number, missing?: ReadonlySet<string>, maxReplyBytes = 1 << 20) {
+async function readAll(
+  limit: number,
+  missing?: ReadonlySet<string>,
+  maxReplyBytes = 1 << 20,
+  rewritten?: readonly string[],
+) {
   const seen: string[] = [];
   let cursor: string | undefined;
   let pages = 0;
@@ -21,7 +47,7 @@ async function readAll(limit: number, missing?: ReadonlySet<string>, maxReplyByt
       limit,
       cursor,
       maxReplyBytes,
-      ...source(keys, missing),
+      ...source(keys, missing, rewritten),
     });
     expect(page.items.length).toBeLessThanOrEqual(limit);
     seen.push(...page.items.map((item) => item.key));
@@ -47,6 +73,12 @@ describe("readPage", () => {
     expect(seen).toEqual(keys.filter((k) => !missing.has(k)));
   });
 
+  it("returns a key written again once, where its latest message is", async () => {
+    const { seen } = await readAll(1, undefined, 1 << 20, ["k002", "k010"]);
+    const moved = keys.filter((k) => k !== "k002" && k !== "k010");
+    expect(seen).toEqual([...moved, "k002", "k010"]);
+  });
+
   it("cuts a page to fit the reply size and continues on the next", async () => {
     const { seen, pages } = await readAll(100, undefined, 1024 + 15 * 5);
     expect(seen).toEqual(keys);
@@ -68,25 +100,37 @@ describe("readPage", () => {
 describe("cursors", () => {
   it("round-trip within their list", () => {
     expect(decodeCursor("a", encodeCursor("a", "k1"))).toBe("k1");
+    expect(decodeSequenceCursor("a", encodeSequenceCursor("a", 42))).toBe(42);
+    expect(decodeSequenceCursor("a", undefined)).toBe(0);
   });
 
-  it.each(["garbage!", "e30", Buffer.from('{"s":"a"}').toString("base64url")])(
-    "reject %j as a 400 naming /cursor",
-    (cursor) => {
+  const notCursors = [
+    "garbage!",
+    "e30",
+    "bnVsbA",
+    Buffer.from('{"s":"a"}').toString("base64url"),
+    Buffer.from('{"s":"a","q":0}').toString("base64url"),
+    Buffer.from('{"s":"a","q":"7"}').toString("base64url"),
+    Buffer.from('{"s":"a","q":1.5}').toString("base64url"),
+  ];
+
+  it.each(notCursors)("reject %j as a 400 naming /cursor", (cursor) => {
+    for (const decode of [decodeCursor, decodeSequenceCursor]) {
       let failure: unknown;
       try {
-        decodeCursor("a", cursor);
+        decode("a", cursor);
       } catch (err) {
         failure = err;
       }
       expect(failure).toBeInstanceOf(AppError);
       expect((failure as AppError).code).toBe("invalid_request");
       expect((failure as AppError).details?.map((d) => d.path)).toEqual(["/cursor"]);
-    },
-  );
+    }
+  });
 
   it("refuse a cursor of another list", () => {
     expect(() => decodeCursor("b", encodeCursor("a", "k1"))).toThrow(/other filters/);
+    expect(() => decodeSequenceCursor("b", encodeSequenceCursor("a", 1))).toThrow(/other filters/);
   });
 });
 

@@ -1,10 +1,8 @@
 // In a cluster a direct get may be answered by a replica that has not applied the latest write
 // (docs/MEASUREMENTS.md "Binding a bucket: kvm.create vs kvm.open"). Where that would be judged on
-// (an update naming a newer revision, a list item its key index has seen), the read goes to the
-// stream leader instead.
+// (an update naming a newer revision), the read goes to the stream leader instead.
 import { planUpdate } from "../../src/handlers/entity-writes.js";
-import type { Bucket } from "../../src/store/buckets.js";
-import { KvRepository, type Versioned } from "../../src/store/kv-repository.js";
+import type { KvRepository, Versioned } from "../../src/store/kv-repository.js";
 
 interface Thing {
   uid: string;
@@ -70,31 +68,5 @@ describe("an update whose read is behind the client's revision", () => {
   it("is still a 409 when the client's revision is really stale", async () => {
     const { repo } = laggingRepo({ value: v2, revision: 2 }, { value: v2, revision: 2 });
     await expect(update(repo, 1)).rejects.toMatchObject({ code: "conflict" });
-  });
-});
-
-describe("KvRepository.get", () => {
-  const entry = { operation: "PUT", revision: 7, json: () => v2 };
-
-  function bucket(indexed: boolean): Bucket {
-    return {
-      id: "meetings",
-      name: "meetings",
-      kv: { get: () => Promise.resolve(null) },
-      leaderKv: { get: () => Promise.resolve(entry) },
-      keyIndex: indexed ? { has: (key: string) => key === "a" } : undefined,
-    } as unknown as Bucket;
-  }
-
-  it("asks the leader for a key its key index has seen but the replica has not", async () => {
-    expect(await new KvRepository<Thing>(bucket(true)).get("a")).toEqual({
-      value: v2,
-      revision: 7,
-    });
-  });
-
-  it("trusts an absent key the key index has not seen (no extra read)", async () => {
-    expect(await new KvRepository<Thing>(bucket(true)).get("b")).toBeNull();
-    expect(await new KvRepository<Thing>(bucket(false)).get("a")).toBeNull();
   });
 });

@@ -1,0 +1,237 @@
+// Lists read a bucket's stream by subject filter (ARCHITECTURE.md "Lists"): what a page holds,
+// that each item comes once however the keys were rewritten, and that cursors survive growth.
+// First against a bare bucket through KvRepository, then through the service.
+import { randomUUID } from "node:crypto";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { Bucket } from "../../src/store/buckets.js";
+import { KvRepository } from "../../src/store/kv-repository.js";
+import { encodeKey, encodeKeyPrefix } from "../../src/store/keys.js";
+import { readPage } from "../../src/store/paging.js";
+import { meetingInput } from "../support/builders.js";
+import { useServiceHarness } from "../support/harness.js";
+import { listAllPages, ok, type Page } from "../support/request.js";
+
+const harness = useServiceHarness();
+let bucketNumber = 0;
+
+async function freshBucket(): Promise<{ kv: KV; repo: KvRepository<object>; stream: string }> {
+  const nc = harness.client;
+  const name = `lists-${++bucketNumber}`;
+  const kv = await new Kvm(nc).create(name, { history: 5 });
+  const bucket: Bucket = {
+    id: "meetings",
+    name,
+    kv,
+    leaderKv: kv,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    origin: undefined,
+  };
+  return { kv, repo: new KvRepository<object>(bucket), stream: `KV_${name}` };
+}
+
+const indexKey = (parent: string, uid: string) => encodeKey(["index", "meeting", parent, uid]);
+const ofParent = (parent: string) => encodeKeyPrefix(["index", "meeting", parent]);
+
+/** Every key of a list under `prefix`, read through readPage with `limit` items a page. */
+async function pageAll(repo: KvRepository<object>, prefix: string | undefined, limit: number) {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await readPage({
+      scope: "test",
+      limit,
+      cursor,
+      maxReplyBytes: 1 << 20,
+      source: prefix === undefined ? repo.listDirect() : repo.listUnder(prefix),
+      load: (key) => Promise.resolve(key),
+    });
+    expect(page.items.length).toBeLessThanOrEqual(limit);
+    keys.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+  return keys;
+}
+
+async function allKeys(repo: KvRepository<object>, prefix: string, pageSize: number) {
+  const keys: string[] = [];
+  for await (const page of repo.allKeysUnder(prefix, pageSize)) keys.push(...page);
+  return keys;
+}
+
+describe("a list over a bucket's stream", () => {
+  test("holds the parent's index keys in the order they were written, and nothing else", async () => {
+    const { kv, repo } = await freshBucket();
+    await kv.put(indexKey("m1", "b"), "b");
+    await kv.put(indexKey("m1", "a"), "a");
+    await kv.put(indexKey("m2", "c"), "c");
+    await kv.put(indexKey("m1", "gone"), "gone");
+    await kv.delete(indexKey("m1", "gone"));
+    await kv.put("uid1", "{}");
+    await kv.put(encodeKey(["registrant", "r1"]), "{}");
+    await kv.put(encodeKey(["unique", "meeting-email", "m1", "x@example.org"]), "{}");
+
+    expect(await pageAll(repo, ofParent("m1"), 10)).toEqual([
+      indexKey("m1", "b"),
+      indexKey("m1", "a"),
+    ]);
+    expect(await pageAll(repo, undefined, 10)).toEqual(["uid1"]);
+    expect(await allKeys(repo, ofParent("m1"), 1)).toEqual([
+      indexKey("m1", "b"),
+      indexKey("m1", "a"),
+    ]);
+  });
+
+  test("lists a key written, deleted and written again once, across pages of 1", async () => {
+    const { kv, repo } = await freshBucket();
+    await kv.put(indexKey("m", "a"), "a");
+    await kv.put(indexKey("m", "b"), "b");
+    // Removed from the parent and added back (a meeting taken off a committee and put back).
+    await kv.delete(indexKey("m", "a"));
+    await kv.put(indexKey("m", "c"), "c");
+    await kv.put(indexKey("m", "a"), "a");
+    // Written again without a delete in between (a repeated index write).
+    await kv.put(indexKey("m", "b"), "b");
+
+    const expected = [indexKey("m", "c"), indexKey("m", "a"), indexKey("m", "b")];
+    expect(await pageAll(repo, ofParent("m"), 1)).toEqual(expected);
+    expect(await pageAll(repo, ofParent("m"), 2)).toEqual(expected);
+    expect(await allKeys(repo, ofParent("m"), 1)).toEqual(expected);
+  });
+
+  test("lists an entity updated several times once, at its latest revision", async () => {
+    const { kv, repo } = await freshBucket();
+    await kv.put("u1", "{}");
+    await kv.put("u2", "{}");
+    await kv.put("u1", "{}");
+    await kv.put("u3", "{}");
+    await kv.put("u1", "{}");
+    await kv.delete("u3");
+    expect(await pageAll(repo, undefined, 1)).toEqual(["u2", "u1"]);
+  });
+
+  test("pages of 1 over 50 keys return each exactly once", async () => {
+    const { kv, repo } = await freshBucket();
+    const written: string[] = [];
+    for (let n = 0; n < 50; n++) {
+      written.push(indexKey("m", `u${n}`));
+      await kv.put(indexKey("m", `u${n}`), "x");
+      await kv.put(indexKey("other", `u${n}`), "x");
+    }
+    expect(await pageAll(repo, ofParent("m"), 1)).toEqual(written);
+  });
+
+  test("sees every write acknowledged before it was asked", async () => {
+    const { kv, repo } = await freshBucket();
+    for (let n = 0; n < 50; n++) await kv.put(indexKey("m", `u${n}`), "x");
+    await kv.delete(indexKey("m", "u7"));
+    const keys = await pageAll(repo, ofParent("m"), 100);
+    expect(keys).toHaveLength(49);
+    expect(keys).not.toContain(indexKey("m", "u7"));
+  });
+
+  test("a purged stream lists nothing", async () => {
+    const { kv, repo, stream } = await freshBucket();
+    await kv.put(indexKey("m", "a"), "a");
+    await kv.put(indexKey("m", "b"), "b");
+    await (await jetstreamManager(harness.client)).streams.purge(stream);
+    expect(await pageAll(repo, ofParent("m"), 10)).toEqual([]);
+    expect(await allKeys(repo, ofParent("m"), 10)).toEqual([]);
+  });
+});
+
+interface MeetingReply {
+  uid: string;
+  revision: number;
+  project_uid: string;
+}
+
+async function createMeeting(overrides: Record<string, unknown> = {}): Promise<MeetingReply> {
+  return ok<MeetingReply>(harness.client, "lfx.meetings.create", meetingInput(overrides));
+}
+
+describe("lists through the service", () => {
+  test("pages of 1 over 50 meetings of a project return each exactly once", async () => {
+    const project = randomUUID();
+    const created: string[] = [];
+    for (let n = 0; n < 50; n++) created.push((await createMeeting({ project_uid: project })).uid);
+    const listed = await listAllPages<MeetingReply>(
+      harness.client,
+      "lfx.meetings.list",
+      { project_uid: project },
+      { limit: 1 },
+    );
+    // Creation order: a page follows the order in which the index keys were written.
+    expect(listed.map((m) => m.uid)).toEqual(created);
+  });
+
+  test("a cursor survives the bucket growing in between", async () => {
+    const project = randomUUID();
+    const first = await Promise.all(
+      Array.from({ length: 6 }, () => createMeeting({ project_uid: project })),
+    );
+    const page = await ok<Page<MeetingReply>>(harness.client, "lfx.meetings.list", {
+      project_uid: project,
+      limit: 4,
+    });
+    expect(page.next_cursor).not.toBeNull();
+    const later = await Promise.all([
+      ...Array.from({ length: 20 }, () => createMeeting()),
+      ...Array.from({ length: 3 }, () => createMeeting({ project_uid: project })),
+    ]);
+    const rest = await listAllPages<MeetingReply>(
+      harness.client,
+      "lfx.meetings.list",
+      { project_uid: project, cursor: page.next_cursor },
+      { limit: 4 },
+    );
+    const seen = [...page.items, ...rest].map((m) => m.uid);
+    expect(new Set(seen).size).toBe(seen.length);
+    const expected = [...first, ...later.filter((m) => m.project_uid === project)];
+    expect(seen.sort()).toEqual(expected.map((m) => m.uid).sort());
+  });
+
+  test("a meeting taken off a committee and put back is listed once", async () => {
+    const committee = randomUUID();
+    const withCommittee = { committees: [{ uid: committee, allowed_voting_statuses: [] }] };
+    const moved = await createMeeting(withCommittee);
+    const stays = await createMeeting(withCommittee);
+    const off = await ok<MeetingReply>(harness.client, "lfx.meetings.update", {
+      uid: moved.uid,
+      revision: moved.revision,
+      committees: [],
+    });
+    await ok(harness.client, "lfx.meetings.update", {
+      uid: moved.uid,
+      revision: off.revision,
+      ...withCommittee,
+    });
+    const listed = await listAllPages<MeetingReply>(
+      harness.client,
+      "lfx.meetings.list",
+      { committee_uid: committee },
+      { limit: 1 },
+    );
+    expect(listed.map((m) => m.uid)).toEqual([stays.uid, moved.uid]);
+  });
+
+  test("every meeting, updated or not, is listed once", async () => {
+    const meeting = await createMeeting();
+    const other = await createMeeting();
+    await ok(harness.client, "lfx.meetings.update", {
+      uid: meeting.uid,
+      revision: meeting.revision,
+      title: "again",
+    });
+    const listed = await listAllPages<MeetingReply>(
+      harness.client,
+      "lfx.meetings.list",
+      {},
+      { limit: 1 },
+    );
+    const uids = listed.map((m) => m.uid);
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(uids).toEqual(expect.arrayContaining([meeting.uid, other.uid]));
+  });
+});
