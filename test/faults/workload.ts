@@ -44,11 +44,17 @@ export function startWorkload(
   // registration moves the meeting's revision, so it comes after the update).
   const current = new Map<number, Written>();
   const steps = new Map<number, number>();
-  const send = async (seq: number, worker: number): Promise<Reply<unknown>> => {
+  const send = (seq: number, worker: number): Promise<Reply<unknown>> =>
+    step(seq, worker).catch((err: unknown) => {
+      // No reply (a timeout): whatever it did, the revision held may be stale now.
+      current.delete(worker);
+      throw err;
+    });
+  const step = async (seq: number, worker: number): Promise<Reply<unknown>> => {
     const meeting = current.get(worker);
-    const step = steps.get(worker) ?? 0;
-    steps.set(worker, (step + 1) % 3);
-    if (meeting === undefined || step === 0) {
+    const next = steps.get(worker) ?? 0;
+    steps.set(worker, (next + 1) % 3);
+    if (meeting === undefined || next === 0) {
       const reply = await request<Written>(
         client,
         "lfx.meetings.create",
@@ -61,7 +67,7 @@ export function startWorkload(
       }
       return reply;
     }
-    if (step === 1) {
+    if (next === 1) {
       const reply = await request<Written>(
         client,
         "lfx.meetings.update",
