@@ -44,12 +44,19 @@ export function startWorkload(
   // registration moves the meeting's revision, so it comes after the update).
   const current = new Map<number, Written>();
   const steps = new Map<number, number>();
+  // After a failure (no reply, or an error whose write may still have been stored: a 503) the
+  // meeting held may have moved on: the next step starts a new one.
   const send = (seq: number, worker: number): Promise<Reply<unknown>> =>
-    step(seq, worker).catch((err: unknown) => {
-      // No reply (a timeout): whatever it did, the revision held may be stale now.
-      current.delete(worker);
-      throw err;
-    });
+    step(seq, worker).then(
+      (reply) => {
+        if (reply.status !== 200) current.delete(worker);
+        return reply;
+      },
+      (err: unknown) => {
+        current.delete(worker);
+        throw err;
+      },
+    );
   const step = async (seq: number, worker: number): Promise<Reply<unknown>> => {
     const meeting = current.get(worker);
     const next = steps.get(worker) ?? 0;
@@ -77,9 +84,6 @@ export function startWorkload(
       if (reply.status === 200) {
         acked.meetings.set(reply.body.uid, reply.body.revision);
         current.set(worker, reply.body);
-      } else {
-        // Its outcome may be unknown (a timeout): the revision held may be stale now.
-        current.delete(worker);
       }
       return reply;
     }
