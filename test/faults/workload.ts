@@ -44,11 +44,24 @@ export function startWorkload(
   // registration moves the meeting's revision, so it comes after the update).
   const current = new Map<number, Written>();
   const steps = new Map<number, number>();
-  const send = async (seq: number, worker: number): Promise<Reply<unknown>> => {
+  // After a failure (no reply, or an error whose write may still have been stored: a 503) the
+  // meeting held may have moved on: the next step starts a new one.
+  const send = (seq: number, worker: number): Promise<Reply<unknown>> =>
+    step(seq, worker).then(
+      (reply) => {
+        if (reply.status !== 200) current.delete(worker);
+        return reply;
+      },
+      (err: unknown) => {
+        current.delete(worker);
+        throw err;
+      },
+    );
+  const step = async (seq: number, worker: number): Promise<Reply<unknown>> => {
     const meeting = current.get(worker);
-    const step = steps.get(worker) ?? 0;
-    steps.set(worker, (step + 1) % 3);
-    if (meeting === undefined || step === 0) {
+    const next = steps.get(worker) ?? 0;
+    steps.set(worker, (next + 1) % 3);
+    if (meeting === undefined || next === 0) {
       const reply = await request<Written>(
         client,
         "lfx.meetings.create",
@@ -61,7 +74,7 @@ export function startWorkload(
       }
       return reply;
     }
-    if (step === 1) {
+    if (next === 1) {
       const reply = await request<Written>(
         client,
         "lfx.meetings.update",
@@ -71,9 +84,6 @@ export function startWorkload(
       if (reply.status === 200) {
         acked.meetings.set(reply.body.uid, reply.body.revision);
         current.set(worker, reply.body);
-      } else {
-        // Its outcome may be unknown (a timeout): the revision held may be stale now.
-        current.delete(worker);
       }
       return reply;
     }
