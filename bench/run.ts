@@ -135,6 +135,8 @@ async function main(): Promise<void> {
       `wrote bench/results/latest.json, bench/results/bench-${stamp}.json, bench/results/latest.svg`,
     );
   } catch (err) {
+    // Said before the clean-up, which may itself fail.
+    progress(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     progress(`service logs: ${scratch} (kept)`);
     throw err;
   } finally {
