@@ -10,10 +10,10 @@ import { startService, SERVICE_NAME, type RunningService } from "./service.js";
 const SHUTDOWN_GRACE_MS = 8000;
 
 /**
- * V8 lets the heap grow to up to 4x what survived the last full collection. The key indexes make
- * that survivor large (~25 MB with 100,000 meetings and 100,000 registrants, store/packed-keys.ts),
- * and under load the peak RSS reached ~380 MB when they were held as separate strings (bench/).
- * Growing by 50% at a time keeps the peak near 175 MB (bench/: 195 MB at 100%, with 15% more
+ * V8 lets the heap grow to up to 4x what survived the last full collection. When every instance
+ * kept an in-process key index (since removed, docs/ARCHITECTURE.md "Lists"), that survivor was
+ * large and under load the peak RSS reached ~380 MB (bench/).
+ * Growing by 50% at a time kept the peak near 175 MB (bench/: 195 MB at 100%, with 15% more
  * throughput than at 20%, whose more frequent collections also lengthened the p99). Read by V8
  * whenever it sets the next limit.
  */

@@ -77,6 +77,7 @@ export async function startService(
   const js = jetstream(nc, { timeout });
   const buckets = await whenJetStreamAnswers(log, startup, async () =>
     openBuckets({
+      nc,
       js,
       jsm: await jetstreamManager(nc, { timeout }),
       replicas: config.kvReplicas,

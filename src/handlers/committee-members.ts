@@ -181,7 +181,7 @@ function createCommitteeMembers(deps: HandlerDeps, platform: PlatformLookups): C
     );
   }
 
-  /** Every registrant of the meeting, read through the key index of the registrants bucket. */
+  /** Every registrant of the meeting, read through the index keys of the registrants bucket. */
   async function registrantsOf(meetingUid: string): Promise<Versioned<StoredRegistrant>[]> {
     const all: Versioned<StoredRegistrant>[] = [];
     for await (const keys of repos.registrants.allKeysUnder(

@@ -65,7 +65,7 @@ export function bucketsOfResources(resources: readonly string[]): EntityBucketId
 export async function reindex(options: ReindexOptions): Promise<number> {
   const { nc, js, log } = options;
   const ids = bucketsOfResources(options.resources);
-  const buckets = await bindBuckets(js, await jetstreamManager(nc));
+  const buckets = await bindBuckets(nc, js, await jetstreamManager(nc));
   const sendIndex = indexAndEventSender(
     { nc, buckets, serviceToken: options.serviceToken, log },
     false,
@@ -115,7 +115,11 @@ export async function reindex(options: ReindexOptions): Promise<number> {
 }
 
 /** The buckets as they are, bound without creating anything. */
-async function bindBuckets(js: JetStreamClient, jsm: JetStreamManager): Promise<Buckets> {
+async function bindBuckets(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+): Promise<Buckets> {
   const kvm = new Kvm(js);
   const entries = await Promise.all(
     (Object.keys(BUCKET_NAMES) as BucketId[]).map(async (id): Promise<[BucketId, Bucket]> => {
@@ -129,6 +133,9 @@ async function bindBuckets(js: JetStreamClient, jsm: JetStreamManager): Promise<
           leaderKv: kv,
           js,
           jsm,
+          // Reindex lists nothing.
+          allowDirect: false,
+          nc,
           origin: undefined,
         },
       ];

@@ -3,6 +3,7 @@
 // recreated, emptied or reconfigured.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import type { WriteOrigin } from "./change-headers.js";
 
@@ -61,8 +62,11 @@ export interface Bucket {
    */
   leaderKv: KV;
   js: JetStreamClient;
-  /** Lists read the stream through it (kv-repository.ts: `STREAM.MSG.GET`, the stream leader). */
+  /** Lists read the bucket's stream through these (stream-pages.ts). */
   jsm: JetStreamManager;
+  nc: NatsConnection;
+  /** Whether the stream answers direct gets (lists use them where it does, stream-pages.ts). */
+  allowDirect: boolean;
   /** Who a write is made for (change-headers.ts); the request scope, injected by service.ts. */
   origin: (() => WriteOrigin | undefined) | undefined;
 }
@@ -70,6 +74,7 @@ export interface Bucket {
 export type Buckets = Readonly<Record<BucketId, Bucket>>;
 
 export interface OpenBucketsOptions {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   replicas: number;
@@ -82,7 +87,7 @@ export interface OpenBucketsOptions {
  * when asked (kv-repository.ts), so start-up does not grow with the data.
  */
 export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets> {
-  const { js, jsm, replicas, log } = options;
+  const { nc, js, jsm, replicas, log } = options;
   const kvm = new Kvm(js);
   const ids = Object.keys(BUCKET_NAMES) as BucketId[];
   const buckets = await Promise.all(
@@ -95,9 +100,11 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       // A replicated bucket is read through its stream leader: a direct get may be answered by a
       // replica that has not applied the latest acknowledged write, and a read that follows a
       // write (on any instance) must see it (CONTRACT §3). One server: the faster direct get.
-      const kv = (await directKv.status()).replicas > 1 ? leaderKv : directKv;
+      const status = await directKv.status();
+      const kv = status.replicas > 1 ? leaderKv : directKv;
+      const allowDirect = status.streamInfo.config.allow_direct === true;
       log.debug({ bucket: name }, "bucket ready");
-      return { id, name, kv, leaderKv, js, jsm, origin: options.origin };
+      return { id, name, kv, leaderKv, js, jsm, allowDirect, nc, origin: options.origin };
     }),
   );
   return Object.fromEntries(buckets.map((bucket) => [bucket.id, bucket])) as Record<

@@ -17,6 +17,7 @@ import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import { stampChange, type StoredChange } from "./change-headers.js";
 import type { ListSource } from "./paging.js";
+import { readStreamPage } from "./stream-pages.js";
 
 export interface Versioned<T> {
   value: T;
@@ -344,26 +345,26 @@ export class KvRepository<T extends object> {
   }
 
   /**
-   * Messages on subjects matching `$KV.<bucket>.<filter>` after sequence `after`, one
-   * `STREAM.MSG.GET` with `next_by_subj` each: nats-server 2.10+ finds the next match through its
-   * subject index, so a page costs its own messages, not the bucket's or the parent's size; and the
-   * stream leader answers, so a list sees every write acknowledged before it (CONTRACT §3; a direct
-   * get may come from a replica that is behind). Delete and purge markers are skipped.
+   * The PUT messages on subjects matching `$KV.<bucket>.<filter>` after sequence `after`
+   * (stream-pages.ts); delete and purge markers are skipped.
    */
   private async keysMatching(filter: string, after: number, limit: number): Promise<ListedKey[]> {
-    const { jsm, name } = this.bucket;
+    const { nc, jsm, allowDirect, name } = this.bucket;
     const subjectPrefix = `$KV.${name}.`;
-    const nextBySubject = `${subjectPrefix}${filter}`;
-    const listed: ListedKey[] = [];
-    for (let seq = after + 1; listed.length < limit;) {
-      const query = { seq, next_by_subj: nextBySubject };
-      const msg = await this.call(filter, () => jsm.streams.getMessage(`KV_${name}`, query));
-      if (msg === null) break;
-      seq = msg.seq + 1;
-      const operation = msg.header.get(KV_OPERATION);
-      if (operation === "DEL" || operation === "PURGE") continue;
-      listed.push({ key: msg.subject.slice(subjectPrefix.length), seq: msg.seq });
-    }
-    return listed;
+    const entries = await this.call(filter, () =>
+      readStreamPage({
+        nc,
+        jsm,
+        direct: allowDirect,
+        stream: `KV_${name}`,
+        subjects: `${subjectPrefix}${filter}`,
+        after,
+        limit,
+        keep: (entry) => entry.operation === "PUT",
+      }),
+    );
+    return entries
+      .filter((entry) => entry.operation === "PUT")
+      .map((entry) => ({ key: entry.subject.slice(subjectPrefix.length), seq: entry.seq }));
   }
 }

@@ -1,7 +1,7 @@
 // The `meetings` bucket: a meeting under its uid (CONTRACT §6 direct key), and index keys
 // `index/project/{project_uid}/{uid}` and `index/committee/{committee_uid}/{uid}` (encoded per §6)
-// that lists by project or committee read through the key index. An index key's value is the
-// meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
+// that lists by project or committee read from the stream (stream-pages.ts). An index key's value
+// is the meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
 import type { OccurrenceEdits } from "../domain/occurrence-edits.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";

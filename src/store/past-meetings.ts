@@ -4,7 +4,7 @@
 //   index/project/{project_uid}/{uid}              list by project
 //   unique/start/{meeting_uid}/{occurrence_id}     claim: the one past meeting of that occurrence,
 //                                                  value {uid, claimed_at} (store/claims.ts)
-// Index keys hold the past meeting uid; lists read them through the key index (key-index.ts), and
+// Index keys hold the past meeting uid; lists read them from the stream (stream-pages.ts), and
 // a list of every past meeting reads the direct keys. The claim is what makes
 // lfx.past-meetings.start idempotent per (meeting, occurrence) on any number of instances.
 //

@@ -4,7 +4,7 @@
 //   index/email/{email}/{uid}                    list by email (lower-case)
 //   index/occurrence/{meeting_uid}/{occurrence_id}/{uid}   registrants of one occurrence
 //   unique/meeting-email/{meeting_uid}/{email}   uniqueness claim, value {uid, claimed_at}
-// Index keys hold the registrant uid. Lists read them through the key index (key-index.ts).
+// Index keys hold the registrant uid. Lists read them from the stream (stream-pages.ts).
 import type { Registrant } from "../generated/schema-types.js";
 import { decodeKey, encodeKey, encodeKeyPrefix } from "./keys.js";
 import type { Bucket } from "./buckets.js";

@@ -610,6 +610,7 @@ describe("an instance that stops in the middle of sending", () => {
   async function consumerWith(mailer: Mailer) {
     const nc = await connectClient(server.url);
     const buckets = await openBuckets({
+      nc,
       js: jetstream(nc),
       jsm: await jetstreamManager(nc),
       replicas: 1,

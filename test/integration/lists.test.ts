@@ -26,6 +26,8 @@ async function freshBucket(): Promise<{ kv: KV; repo: KvRepository<object>; stre
     leaderKv: kv,
     js: jetstream(nc),
     jsm: await jetstreamManager(nc),
+    allowDirect: true,
+    nc,
     origin: undefined,
   };
   return { kv, repo: new KvRepository<object>(bucket), stream: `KV_${name}` };

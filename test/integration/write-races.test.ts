@@ -40,7 +40,16 @@ afterAll(async () => {
 async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
   const name = `write-races-${++bucketNumber}`;
   const kv = await new Kvm(nc).create(name);
-  const bucket = { id, name, kv, leaderKv: kv, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+  const bucket = {
+    id,
+    name,
+    kv,
+    leaderKv: kv,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    allowDirect: true,
+    nc,
+  };
   return { bucket: { ...bucket, origin: undefined }, kv };
 }
 

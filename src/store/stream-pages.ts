@@ -1,0 +1,210 @@
+// A page of a bucket's keys read from its stream by subject filter (docs/ARCHITECTURE.md
+// "Lists"): the messages on subjects matching a filter after a stream sequence, in stream order.
+// nats-server 2.10+ finds matching messages through its subject index, so a page costs its own
+// messages, not the bucket's size. Errors are the client's; kv-repository.ts translates them.
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { createInbox, nanos, type NatsConnection } from "@nats-io/nats-core";
+
+/** One message of the page: its subject, stream sequence and KV operation (PUT when absent). */
+export interface StreamEntry {
+  subject: string;
+  seq: number;
+  operation: string;
+}
+
+export interface StreamPageQuery {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  stream: string;
+  /** Whether the stream answers direct gets (`allow_direct`, set on buckets made by the client). */
+  direct: boolean;
+  /** A subject filter, e.g. `$KV.meetings.<prefix>.>`. */
+  subjects: string;
+  after: number;
+  /** How many entries `keep` must accept before the page is complete. */
+  limit: number;
+  /** Whether an entry counts towards `limit` (delete markers do not). */
+  keep(entry: StreamEntry): boolean;
+}
+
+const KV_OPERATION = "KV-Operation";
+/** A consumer left behind (its delete lost) is removed by the server after this long idle. */
+const CONSUMER_INACTIVE_MS = 5000;
+/**
+ * How long a page waits for its consumer (to be created, or for its next message) before reading
+ * message by message instead: in a cluster a consumer is placed on any replica, also on one that
+ * has just died and that the cluster still counts as up (measured: lists failing for over 60 s
+ * after a `kill -9` of a follower), and it then never answers. Milliseconds otherwise.
+ */
+const CONSUMER_WAIT_MS = 500;
+
+/**
+ * Reads up to `limit` kept entries after `after`, in three steps, each going on where the one
+ * before stopped:
+ * 1. an ephemeral consumer, which delivers the page in one pull (pages of hundreds cost little
+ *    more than pages of ten);
+ * 2. if it could not be had, or found no more: direct gets with `next_by_subj` (the first matching
+ *    message at or after a sequence), which any replica answers outside the JetStream API;
+ * 3. where those find no more: `STREAM.MSG.GET` with `next_by_subj`, answered by the stream leader.
+ * Why the leader last: a consumer or direct get may be served by a replica that has not applied
+ * the newest writes, but a replica holds a prefix of the stream, so whatever it returns is the true
+ * next match and only its "no more" can be wrong. The leader decides where the page ends, so a
+ * list sees every write acknowledged before it was asked (CONTRACT §3), for one extra request
+ * answered "no message".
+ */
+export async function readStreamPage(query: StreamPageQuery): Promise<StreamEntry[]> {
+  const { jsm, stream, subjects } = query;
+  const entries: StreamEntry[] = [];
+  let kept = 0;
+  let last = query.after;
+  const take = (entry: StreamEntry) => {
+    entries.push(entry);
+    if (query.keep(entry)) kept += 1;
+    last = entry.seq;
+  };
+  await readThroughConsumer(query, take, () => kept);
+  // `next_by_subj` with `seq`, which the client's type for STREAM.MSG.GET leaves out.
+  const next = () => ({ seq: last + 1, next_by_subj: subjects });
+  while (query.direct && kept < query.limit) {
+    const msg = await jsm.direct.getMessage(stream, next());
+    if (msg === null) break;
+    take({
+      subject: msg.subject,
+      seq: msg.seq,
+      operation: operationOf(msg.header.get(KV_OPERATION)),
+    });
+  }
+  while (kept < query.limit) {
+    const msg = await jsm.streams.getMessage(stream, next());
+    if (msg === null) break;
+    take({
+      subject: msg.subject,
+      seq: msg.seq,
+      operation: operationOf(msg.header.get(KV_OPERATION)),
+    });
+  }
+  return entries;
+}
+
+function operationOf(header: string | undefined): string {
+  return header === undefined || header === "" ? "PUT" : header;
+}
+
+/**
+ * An ephemeral consumer from `after + 1` (headers only, no acks, in memory, one replica), pulled
+ * for no more than its num_pending says exist, so a pull never waits for messages that will not
+ * come; deleted afterwards without waiting for the answer. Reads nothing when the consumer is not
+ * created within CONSUMER_WAIT_MS, and stops where it stalls as long (the caller reads on by
+ * message).
+ */
+async function readThroughConsumer(
+  query: StreamPageQuery,
+  take: (entry: StreamEntry) => void,
+  kept: () => number,
+): Promise<void> {
+  const { jsm, stream } = query;
+  const creation = jsm.consumers.add(stream, {
+    filter_subject: query.subjects,
+    headers_only: true,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: query.after + 1,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: nanos(CONSUMER_INACTIVE_MS),
+  });
+  const info = await valueWithin(
+    creation.catch(() => undefined),
+    CONSUMER_WAIT_MS,
+  );
+  if (info === undefined) {
+    // Created later after all: no longer needed.
+    void creation.then((late) => jsm.consumers.delete(stream, late.name)).catch(() => undefined);
+    return;
+  }
+  try {
+    let pending = info.num_pending;
+    while (pending > 0 && kept() < query.limit) {
+      const batch = Math.min(pending, query.limit - kept());
+      const pulled = await pull(query, info.name, batch);
+      for (const { entry } of pulled) take(entry);
+      const lastPulled = pulled.at(-1);
+      // Fewer than asked: messages went away meanwhile (history limits), or the consumer's node
+      // stalled; the caller goes on.
+      if (pulled.length < batch || lastPulled === undefined) return;
+      pending = lastPulled.pending;
+    }
+  } finally {
+    void jsm.consumers.delete(stream, info.name).catch(() => undefined);
+  }
+}
+
+/** What `promise` resolves to within `ms`, or undefined. */
+async function valueWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const later = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, later]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Pulled {
+  entry: StreamEntry;
+  /** Messages the consumer still holds after this one. */
+  pending: number;
+}
+
+/**
+ * One pull of up to `batch` messages with `no_wait`: what is there now, then a status; cut short
+ * when no message comes for CONSUMER_WAIT_MS.
+ */
+async function pull(query: StreamPageQuery, consumer: string, batch: number): Promise<Pulled[]> {
+  const { nc, stream } = query;
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox, { max: batch + 1 });
+  const timer = setTimeout(() => sub.unsubscribe(), CONSUMER_WAIT_MS);
+  const pulled: Pulled[] = [];
+  try {
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+      JSON.stringify({ batch, no_wait: true }),
+      { reply: inbox },
+    );
+    for await (const msg of sub) {
+      // A message without an ack subject is a status (404 no messages, 408): the pull is over.
+      if (msg.reply === undefined || msg.reply === "") break;
+      const delivery = parseAckSubject(msg.reply);
+      const operation = operationOf(msg.headers?.get(KV_OPERATION));
+      pulled.push({
+        entry: { subject: msg.subject, seq: delivery.seq, operation },
+        pending: delivery.pending,
+      });
+      if (pulled.length === batch) break;
+      timer.refresh();
+    }
+  } finally {
+    clearTimeout(timer);
+    sub.unsubscribe();
+  }
+  return pulled;
+}
+
+/**
+ * Stream sequence and pending count from a delivered message's ack subject:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or the
+ * same after `<domain>.<account hash>` and with a token at the end.
+ */
+function parseAckSubject(reply: string): { seq: number; pending: number } {
+  const tokens = reply.split(".");
+  const offset = tokens.length === 9 ? 0 : 2;
+  const seq = Number(tokens[5 + offset]);
+  const pending = Number(tokens[8 + offset]);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(pending)) {
+    throw new Error(`not a JetStream ack subject: ${reply}`);
+  }
+  return { seq, pending };
+}
