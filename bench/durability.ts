@@ -1,7 +1,7 @@
 // Durability in the benchmark (issue 20): what flushing every write to disk before acknowledging
 // it (`jetstream { sync_interval: always }`, the shipped cluster/*.conf) costs, next to the
 // server's default (a flush every two minutes), on one nats-server 2.10 each:
-//   KV puts of 400 bytes from a client at 1 and 64 in flight (FACTS.md has earlier figures);
+//   KV puts of 400 bytes from a client at 1 and 64 in flight (docs/MEASUREMENTS.md has earlier figures);
 //   the service's meetings.create and registrants.create at 1 and 64 in flight;
 //   the JetStream writes (publishes, each one flush with `always`) each write endpoint makes per
 //   request, counted from the streams' last sequences around a few sequential requests.

@@ -60,7 +60,7 @@ export async function waitReady(
   throw new Error(`${what} not ready after ${timeoutMs} ms`);
 }
 
-/** A service instance answers `$SRV.PING` once it is ready (CONTRACT §1). */
+/** A service instance answers `$SRV.PING` once it is ready (docs/CONTRACT.md §1). */
 export async function answersPing(nc: NatsConnection, service: string): Promise<boolean> {
   const msg = await nc.request(`$SRV.PING.${service}`, "", { timeout: 500 });
   return msg.data.length > 0;
@@ -68,7 +68,7 @@ export async function answersPing(nc: NatsConnection, service: string): Promise<
 
 /**
  * The ids of the instances of `service` that answer `$SRV.PING` within `waitMs` (every instance
- * answers the one request; CONTRACT §1: an instance answers once it is ready).
+ * answers the one request; docs/CONTRACT.md §1: an instance answers once it is ready).
  */
 export async function instanceIds(
   nc: NatsConnection,

@@ -1,6 +1,6 @@
 // The objects that endpoints' access declarations (auth/access.ts) name, when the request does not
 // name them itself: a registrant's meeting, an artifact's past meeting and its
-// `artifact_visibility` (CONTRACT §8). Each is one direct KV get of the entity the request is
+// `artifact_visibility` (docs/CONTRACT.md §8). Each is one direct KV get of the entity the request is
 // about; an entity that does not exist is a 404, as the handler would have answered.
 import {
   ANY_CALLER,
@@ -76,7 +76,7 @@ export function accessRules({ repos }: HandlerDeps): AccessRules {
   async function artifactReader(pastMeetingUid: string): Promise<Requirement> {
     const found = await repos.pastMeetings.get(directKey(pastMeetingUid));
     if (found === null) throw notFound("past meeting", pastMeetingUid);
-    // As the search index shows them (PLATFORM.md §1): public artifacts to any caller, those of
+    // As the search index shows them (docs/PLATFORM.md §1): public artifacts to any caller, those of
     // meeting hosts to hosts; participants' (and a past meeting without the field) to viewers.
     switch (found.value.artifact_visibility) {
       case "public":

@@ -1,4 +1,4 @@
-// What recordings, transcripts and summaries share (CONTRACT §4, §5): each belongs to one past
+// What recordings, transcripts and summaries share (docs/CONTRACT.md §4, §5): each belongs to one past
 // meeting, is listed by it through `index/past-meeting/{past_meeting_uid}/{uid}` in its own
 // bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
 // summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the

@@ -1,4 +1,4 @@
-// Committee members as registrants (CONTRACT §10, PLATFORM.md §5). A meeting's
+// Committee members as registrants (docs/CONTRACT.md §10, docs/PLATFORM.md §5). A meeting's
 // `committees[{uid, allowed_voting_statuses}]` makes each member whose voting status is allowed
 // (every member when the list is empty) a registrant of type `committee` with `committee_uid`.
 // Registrants are created and deleted by the same use cases as `lfx.registrants.*`

@@ -1,4 +1,4 @@
-// Updates and deletes at a revision (CONTRACT §3), the same for every resource. An update loads
+// Updates and deletes at a revision (docs/CONTRACT.md §3), the same for every resource. An update loads
 // the entity, checks the revision and computes the merge-patched value; it recognises a retried
 // update whose first try was stored (the value at the client's revision, patched, equals the
 // current value) and answers it with the current entity instead of a 409. A lost race at the
@@ -59,7 +59,7 @@ export async function planUpdate<S extends Stamped>(
 /**
  * The entity, read again from the stream leader when the read found it missing or older than the
  * revision the client names: a direct get may come from a replica that has not applied the
- * latest write yet (FACTS.md), and judging on it would be a spurious 404 or 409.
+ * latest write yet (docs/MEASUREMENTS.md), and judging on it would be a spurious 404 or 409.
  */
 async function readAtLeast<S extends object>(
   repo: KvRepository<S>,

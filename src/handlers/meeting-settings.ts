@@ -57,7 +57,7 @@ export function meetingSettingsEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
 /**
  * Removes `usernames` from the organizers of a meeting on nobody's request (a project's settings
- * changed, CONTRACT §10), by the update path of `lfx.meeting-settings.update` at the current
+ * changed, docs/CONTRACT.md §10), by the update path of `lfx.meeting-settings.update` at the current
  * revision: read, merge, write at that revision, and read again when someone else wrote first.
  * Nothing to remove writes nothing; settings that are gone (the meeting was deleted) are skipped.
  */

@@ -1,4 +1,4 @@
-// How a stored meeting is shown (CONTRACT §5 "meeting", "occurrence"): its occurrences are
+// How a stored meeting is shown (docs/CONTRACT.md §5 "meeting", "occurrence"): its occurrences are
 // computed when read, because "not ended yet" depends on the time of the read, with their counts
 // from index keys alone (registrants per occurrence, RSVP answers), never from other entities.
 import {
@@ -24,7 +24,7 @@ import {
 import { answersOfMeetingPrefix, parseAnswerKey } from "../store/rsvps.js";
 import type { HandlerDeps } from "./types.js";
 
-/** CONTRACT §5: a meeting shows up to 50 upcoming occurrences. */
+/** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */
 export const MEETING_OCCURRENCES_SHOWN = 50;
 
 /**
@@ -47,7 +47,7 @@ const REPLY_ENVELOPE_BYTES = 1024;
  */
 export function checkMeetingFitsReply(meeting: StoredMeeting, maxReplyBytes: number): void {
   const occurrences = meeting.recurrence === undefined ? 1 : MEETING_OCCURRENCES_SHOWN;
-  // An edited occurrence may show its own title and description (CONTRACT §12).
+  // An edited occurrence may show its own title and description (docs/CONTRACT.md §12).
   const edits = [
     ...(meeting.occurrence_edits?.following ?? []),
     ...(meeting.occurrence_edits?.single ?? []),

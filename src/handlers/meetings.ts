@@ -1,4 +1,4 @@
-// lfx.meetings.*: create, get, update, delete and list meetings (CONTRACT §4, §5).
+// lfx.meetings.*: create, get, update, delete and list meetings (docs/CONTRACT.md §4, §5).
 import { ANY_CALLER, itemField, meetingRelation, projectRelation } from "../auth/access.js";
 import {
   DEFAULT_EARLY_JOIN_TIME_MINUTES,
@@ -37,7 +37,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   }
 
   /**
-   * Everything that belongs to a meeting and goes with it (CONTRACT §4); past meetings stay. The
+   * Everything that belongs to a meeting and goes with it (docs/CONTRACT.md §4); past meetings stay. The
    * meeting itself is deleted first (that is the commit point); what remains after a crash here
    * is found and removed by check-consistency.
    */
@@ -242,7 +242,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
 /**
  * A new start_time, timezone or recurrence makes a new series, with new occurrences and ids: the
- * edits of the old one's occurrences (CONTRACT §12) are dropped with it (docs/RECURRENCE.md).
+ * edits of the old one's occurrences (docs/CONTRACT.md §12) are dropped with it (docs/RECURRENCE.md).
  */
 function withoutStaleEdits(current: StoredMeeting, next: StoredMeeting): StoredMeeting {
   if (next.occurrence_edits === undefined) return next;

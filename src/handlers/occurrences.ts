@@ -1,4 +1,4 @@
-// lfx.occurrences.*: the occurrences of a meeting (CONTRACT §4, §5 "occurrence", §12). They are
+// lfx.occurrences.*: the occurrences of a meeting (docs/CONTRACT.md §4, §5 "occurrence", §12). They are
 // not stored: the recurrence engine (domain/occurrences.ts) computes them from the meeting, and
 // only cancellations and edits are kept, on the meeting itself (domain/occurrence-edits.ts).
 import { meetingRelation } from "../auth/access.js";

@@ -1,4 +1,4 @@
-// lfx.participants.*: who was invited to and who attended a past meeting (CONTRACT §4, §5
+// lfx.participants.*: who was invited to and who attended a past meeting (docs/CONTRACT.md §4, §5
 // "participant"), and the invited participants lfx.past-meetings.start creates.
 //
 // A participant is unique per (past meeting, email), lower-case. A create-only claim names that
@@ -45,7 +45,7 @@ const MAX_ATTEMPTS = 50;
 /** Registrants invited at once when a past meeting starts. */
 const INVITE_BATCH = 100;
 
-/** The registrant fields an invited participant copies (CONTRACT §5 "participant"). */
+/** The registrant fields an invited participant copies (docs/CONTRACT.md §5 "participant"). */
 const PERSON_FIELDS = [
   "first_name",
   "last_name",
@@ -305,7 +305,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const pastMeeting = await requirePastMeeting(request.past_meeting_uid);
         const email = normalizeEmail(request.email);
         const { past_meeting_uid: _parent, email: _email, ...fields } = request;
-        // A participant without a username takes the email's, when it has one (CONTRACT §10).
+        // A participant without a username takes the email's, when it has one (docs/CONTRACT.md §10).
         const username = request.username ?? (await deps.platform?.usernameOf(email));
         if (username !== undefined) fields.username = username;
         const participant = newParticipant(

@@ -1,4 +1,4 @@
-// lfx.past-meetings.*: the occurrences of meetings that took place (CONTRACT §4 "Lifecycle rules",
+// lfx.past-meetings.*: the occurrences of meetings that took place (docs/CONTRACT.md §4 "Lifecycle rules",
 // §5 "past meeting"): CRUD, and start / end as the video platform reports them.
 //
 // One past meeting per (meeting, occurrence): a create-only claim `unique/start/{meeting_uid}/
@@ -17,7 +17,7 @@
 //      a start that failed after the commit point is completed by the client's retry.
 // A delete runs the other way: the past meeting first (at its revision), then its index keys and
 // claim, then its participants, recordings, transcripts and summaries with their keys.
-// Deleting the meeting leaves all of this in place: history stays (CONTRACT §4).
+// Deleting the meeting leaves all of this in place: history stays (docs/CONTRACT.md §4).
 import { ANY_CALLER, itemField, meetingRelation, pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import {
@@ -192,7 +192,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         const { meeting_uid, occurrence_id } = request;
         const meeting = await requireMeeting(meeting_uid);
         checkScheduledTimes(request);
-        // The project it will name (its own, or the meeting's) must exist (CONTRACT §10).
+        // The project it will name (its own, or the meeting's) must exist (docs/CONTRACT.md §10).
         await checkReferences(deps.platform, {
           project_uid: request.project_uid ?? meeting.project_uid,
         });

@@ -1,4 +1,4 @@
-// The platform entities a request names must exist (CONTRACT §10): a meeting's or past meeting's
+// The platform entities a request names must exist (docs/CONTRACT.md §10): a meeting's or past meeting's
 // `project_uid` and each committee `uid`, asked of the project and committee services. Unknown
 // ones are one 400 naming every such field; a service that does not answer makes it a 503
 // (PlatformLookups throws `unavailable`). Without PLATFORM_LOOKUPS nothing is checked.

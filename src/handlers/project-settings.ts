@@ -1,4 +1,4 @@
-// `lfx.projects-api.project_settings.updated` (CONTRACT §10, PLATFORM.md §5): a user who lost the
+// `lfx.projects-api.project_settings.updated` (docs/CONTRACT.md §10, docs/PLATFORM.md §5): a user who lost the
 // writer or meeting-coordinator role of a project, and holds neither any more, stops being an
 // organizer of the project's meetings. The meetings are found through the meetings bucket's
 // project index; each one's settings change by the settings update path (meeting-settings.ts),
@@ -30,7 +30,7 @@ export interface ProjectSettingsChange {
   new_settings?: ProjectRoles;
 }
 
-/** Usernames that organize meetings: writers and meeting coordinators (PLATFORM.md §2). */
+/** Usernames that organize meetings: writers and meeting coordinators (docs/PLATFORM.md §2). */
 function organizersOf(roles: ProjectRoles | undefined): Set<string> {
   const users = [...(roles?.writers ?? []), ...(roles?.meeting_coordinators ?? [])];
   return new Set(users.flatMap((user) => (user.username ? [user.username] : [])));

@@ -1,4 +1,4 @@
-// lfx.recordings.*: recordings of past meetings (CONTRACT §4, §5 "recording"): total_size and
+// lfx.recordings.*: recordings of past meetings (docs/CONTRACT.md §4, §5 "recording"): total_size and
 // recording_count are computed from recording_files on every write. Storage, write order and the
 // past meeting's recording_uids are shared with the other artifacts: see handlers/artifacts.ts.
 import { pastMeetingRelation } from "../auth/access.js";

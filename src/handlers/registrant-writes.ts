@@ -32,7 +32,7 @@ import type { HandlerDeps } from "./types.js";
 /** A claim whose registrant has not appeared after this long belongs to a crashed create. */
 export const CLAIM_LEASE_MS = 30_000;
 
-/** Emails are stored and compared lower-case (CONTRACT §5). */
+/** Emails are stored and compared lower-case (docs/CONTRACT.md §5). */
 export function normalizeEmail(email: string): string {
   return email.toLowerCase();
 }

@@ -1,4 +1,4 @@
-// lfx.registrants.*: who is registered for a meeting (CONTRACT §4, §5 "registrant", §6). Creates
+// lfx.registrants.*: who is registered for a meeting (docs/CONTRACT.md §4, §5 "registrant", §6). Creates
 // and deletes go through registrant-writes.ts (shared with the committee membership sync), which
 // also explains their write order.
 import { ANY_CALLER, itemField, meetingRelation } from "../auth/access.js";

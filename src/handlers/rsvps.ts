@@ -1,4 +1,4 @@
-// lfx.rsvps.*: registrants' answers (CONTRACT §4, §5 "rsvp"). There is one RSVP per registrant,
+// lfx.rsvps.*: registrants' answers (docs/CONTRACT.md §4, §5 "rsvp"). There is one RSVP per registrant,
 // scope and occurrence: a claim key names that triple and holds the RSVP's uid, so a later answer
 // finds the earlier RSVP and replaces its response at its revision, also when two answers race on
 // two instances (one creates, the other then updates what was created).

@@ -1,4 +1,4 @@
-// lfx.summaries.*: AI summaries of past meetings (CONTRACT §4, §5 "summary"). requires_approval is
+// lfx.summaries.*: AI summaries of past meetings (docs/CONTRACT.md §4, §5 "summary"). requires_approval is
 // taken from the meeting's zoom_config.ai_summary_require_approval when the summary is created
 // (false when unset or when the meeting is gone); a summary that requires approval starts with
 // approved false until lfx.summaries.approve, any other starts approved. Updates merge

@@ -1,4 +1,4 @@
-// lfx.transcripts.*: transcripts of past meetings (CONTRACT §4, §5 "transcript"): total_size and
+// lfx.transcripts.*: transcripts of past meetings (docs/CONTRACT.md §4, §5 "transcript"): total_size and
 // transcript_count are computed from transcript_files on every write. Storage, write order and the
 // past meeting's transcript_uids are shared with the other artifacts: see handlers/artifacts.ts.
 import { pastMeetingRelation } from "../auth/access.js";

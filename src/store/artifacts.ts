@@ -1,5 +1,5 @@
 // The `past-meeting-recordings`, `past-meeting-transcripts` and `past-meeting-summaries` buckets:
-// an artifact under its uid (CONTRACT §6 direct key), and, encoded per §6,
+// an artifact under its uid (docs/CONTRACT.md §6 direct key), and, encoded per §6,
 //   index/past-meeting/{past_meeting_uid}/{uid}   list by past meeting
 // holding the artifact uid. The past meeting lists the uids of its artifacts in
 // recording_uids / transcript_uids / summary_uids (kept by handlers/artifacts.ts).

@@ -1,4 +1,4 @@
-// Who made each entity and who changed it last (CONTRACT §8: `created_by`, `updated_by`), set on
+// Who made each entity and who changed it last (docs/CONTRACT.md §8: `created_by`, `updated_by`), set on
 // the store's write path so that every write of an entity carries them, whichever handler made it
 // (including the writes a request causes in other entities, such as a meeting's registrant_count,
 // which move updated_at too). The author is the caller of the request being served (the write's

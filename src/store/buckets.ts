@@ -1,4 +1,4 @@
-// The buckets this service owns, their settings, and their provisioning at start (CONTRACT §1):
+// The buckets this service owns, their settings, and their provisioning at start (docs/CONTRACT.md §1):
 // a missing bucket is created with these settings; an existing one is bound as it is, never
 // recreated, emptied or reconfigured.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
@@ -17,13 +17,13 @@ export const BUCKET_NAMES = {
   recordings: "past-meeting-recordings",
   transcripts: "past-meeting-transcripts",
   summaries: "past-meeting-summaries",
-  /** Internal: replies of creates that carried an Idempotency-Key, kept 24 h (CONTRACT §3). */
+  /** Internal: replies of creates that carried an Idempotency-Key, kept 24 h (docs/CONTRACT.md §3). */
   idempotency: "meeting-service-idempotency",
   /** Internal: the outbox feeds' leases and checkpoints (src/outbox/feed.ts). */
   outbox: "meeting-service-outbox",
   /**
    * Internal: what each meeting last announced to its registrants and which invitation emails
-   * went out (CONTRACT §11), so a repeated change sends nothing twice (invitations/records.ts).
+   * went out (docs/CONTRACT.md §11), so a repeated change sends nothing twice (invitations/records.ts).
    */
   invitations: "meeting-service-invitations",
 } as const;
@@ -38,7 +38,7 @@ export const MAX_VALUE_BYTES = MIB - 64 * 1024;
 
 /**
  * Settings of a bucket created by this service. History 5 keeps the revision an update was based
- * on, which is how a retried update is recognised (CONTRACT §3); values stay under the server's
+ * on, which is how a retried update is recognised (docs/CONTRACT.md §3); values stay under the server's
  * default max payload.
  */
 export function bucketSettings(id: BucketId, replicas: number) {
@@ -58,7 +58,7 @@ export interface Bucket {
   kv: KV;
   /**
    * The same bucket bound without direct get: its reads are answered by the stream leader, so
-   * they see every acknowledged write even in a cluster (FACTS.md).
+   * they see every acknowledged write even in a cluster (docs/MEASUREMENTS.md).
    */
   leaderKv: KV;
   js: JetStreamClient;
@@ -94,12 +94,12 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
     ids.map(async (id): Promise<Bucket> => {
       const name = BUCKET_NAMES[id];
       // create() binds an existing bucket without changing it, and reads its config so that
-      // gets use direct get where the bucket allows it (FACTS.md).
+      // gets use direct get where the bucket allows it (docs/MEASUREMENTS.md).
       const directKv = await kvm.create(name, bucketSettings(id, replicas));
       const leaderKv = await kvm.open(name);
       // A replicated bucket is read through its stream leader: a direct get may be answered by a
       // replica that has not applied the latest acknowledged write, and a read that follows a
-      // write (on any instance) must see it (CONTRACT §3). One server: the faster direct get.
+      // write (on any instance) must see it (docs/CONTRACT.md §3). One server: the faster direct get.
       const status = await directKv.status();
       const kv = status.replicas > 1 ? leaderKv : directKv;
       const allowDirect = status.streamInfo.config.allow_direct === true;

@@ -147,7 +147,7 @@ export class Claims {
 
   /**
    * Releases the claim after the write of its entity failed, unless the entity may have been
-   * stored (outcome unknown, FACTS.md, or stored by an earlier attempt under the same uid): then
+   * stored (outcome unknown, docs/MEASUREMENTS.md, or stored by an earlier attempt under the same uid): then
    * it must keep its claim. A retry
    * with the same uid (Idempotency-Key) reuses the claim; a claim whose entity never appears is
    * taken over once its lease is over, and check-consistency removes it.

@@ -62,7 +62,7 @@ export class GroupCommit<S extends object, C> {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // After a conflict, the stream leader's value: in a cluster a direct get may be answered by
       // a replica that is behind, and would conflict again on every attempt until they ran out,
-      // losing the batch's changes (FACTS.md).
+      // losing the batch's changes (docs/MEASUREMENTS.md).
       const current = attempt === 1 ? await repo.get(key) : await repo.getLatest(key);
       if (current === null) return null;
       const next = apply(current.value, changes);

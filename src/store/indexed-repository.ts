@@ -1,4 +1,4 @@
-// A repository whose entities carry index keys (CONTRACT §6: `index/...` keys holding the uid).
+// A repository whose entities carry index keys (docs/CONTRACT.md §6: `index/...` keys holding the uid).
 // Every resource writes them in the same crash-safe order, kept here once:
 //   create:  index keys, then the entity (the commit point); the keys are undone if it fails
 //            for sure (not when its outcome is unknown: it may have been stored);

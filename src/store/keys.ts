@@ -1,4 +1,4 @@
-// The key codec of CONTRACT §6. A logical key is a list of segments (`registrant/{uid}` is
+// The key codec of docs/CONTRACT.md §6. A logical key is a list of segments (`registrant/{uid}` is
 // ["registrant", uid]); each segment becomes one unpadded base64url token and tokens are joined
 // with ".". Any string survives as a segment (emails with "/", "+", "." or non-ASCII letters),
 // every segment is exactly one NATS subject token, and a prefix of segments is a subject filter.
@@ -55,7 +55,7 @@ export function keyFilter(segments: readonly string[]): string {
 }
 
 /**
- * A uid as a direct key (CONTRACT §6: every bucket but meeting-registrants). Uids are nanoids
+ * A uid as a direct key (docs/CONTRACT.md §6: every bucket but meeting-registrants). Uids are nanoids
  * over the URL-safe alphabet, which is already a single valid subject token; anything else
  * could address another key or inject a wildcard, so it is refused.
  */

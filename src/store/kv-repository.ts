@@ -75,7 +75,7 @@ export function translateStoreError(err: unknown, bucket: string, key: string): 
     err instanceof RequestError ||
     (err instanceof JetStreamApiError && err.status === 503)
   ) {
-    // A timed-out write may still have been stored (FACTS.md): "retry" is safe only with the
+    // A timed-out write may still have been stored (docs/MEASUREMENTS.md): "retry" is safe only with the
     // Idempotency-Key or the same update revision, which the contract asks clients to use.
     return unavailable(`storage (${bucket}) is unavailable; retry`, err);
   }
@@ -104,7 +104,7 @@ function encodeValue(value: object): string {
 
 /**
  * True for a failed write that may still have been stored: a timed-out KV write is stored in
- * some cases (FACTS.md, "a timeout does not mean not written"), and so may be one cut off by a
+ * some cases (docs/MEASUREMENTS.md, "a timeout does not mean not written"), and so may be one cut off by a
  * closed connection. What such a write leaves must stay for a retry with the same uid or revision
  * to complete (or for check-consistency to remove); only a definite failure may be undone. No
  * responders (no stream leader yet) and an error answered by the server are definite: nothing
@@ -132,7 +132,7 @@ export function isOutcomeUnknown(err: unknown): boolean {
 
 /**
  * The client's errors name the subject a publish went to, and a key may hold an email (encoded,
- * CONTRACT §6): errors are logged with their causes, so the key is taken out of every message
+ * docs/CONTRACT.md §6): errors are logged with their causes, so the key is taken out of every message
  * and stack in the chain. The errors keep their classes, which translateStoreError reads.
  */
 function withoutSubject(err: unknown, subject: string, replacement: string): unknown {

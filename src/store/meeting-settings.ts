@@ -1,4 +1,4 @@
-// The `meeting-settings` bucket: one record per meeting, under the meeting's uid (CONTRACT §5).
+// The `meeting-settings` bucket: one record per meeting, under the meeting's uid (docs/CONTRACT.md §5).
 import type { MeetingSettings } from "../generated/schema-types.js";
 import type { Bucket } from "./buckets.js";
 import { KvRepository } from "./kv-repository.js";

@@ -1,4 +1,4 @@
-// The `meetings` bucket: a meeting under its uid (CONTRACT §6 direct key), and index keys
+// The `meetings` bucket: a meeting under its uid (docs/CONTRACT.md §6 direct key), and index keys
 // `index/project/{project_uid}/{uid}` and `index/committee/{committee_uid}/{uid}` (encoded per §6)
 // that lists by project or committee read from the stream (stream-pages.ts). An index key's value
 // is the meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
@@ -10,7 +10,7 @@ import { IndexedRepository } from "./indexed-repository.js";
 
 /**
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids
- * of its cancelled occurrences and its edited occurrences (CONTRACT §12; domain/occurrence-edits.ts),
+ * of its cancelled occurrences and its edited occurrences (docs/CONTRACT.md §12; domain/occurrence-edits.ts),
  * both kept with the meeting and shown through its occurrences, never as fields of their own.
  * `email_delivery_error_count` is absent from meetings stored before invitations existed; replies
  * show it as 0 (meeting-view.ts).

@@ -1,4 +1,4 @@
-// Cursor pagination (CONTRACT §3 "List"). A cursor is opaque to clients: a position in the list,
+// Cursor pagination (docs/CONTRACT.md §3 "List"). A cursor is opaque to clients: a position in the list,
 // bound to the list's filters so that it cannot be replayed against another list. Lists over the
 // buckets page in stream order (the order in which their keys were written) and their cursor is
 // the stream sequence of the last message read; a list computed in memory (occurrences) pages by

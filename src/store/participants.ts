@@ -1,4 +1,4 @@
-// The `past-meeting-participants` bucket: a participant under its uid (CONTRACT §6 direct key),
+// The `past-meeting-participants` bucket: a participant under its uid (docs/CONTRACT.md §6 direct key),
 // and, encoded per §6:
 //   index/past-meeting/{past_meeting_uid}/{uid}          list by past meeting
 //   unique/past-meeting-email/{past_meeting_uid}/{email} claim: the one participant of that

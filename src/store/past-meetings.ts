@@ -1,4 +1,4 @@
-// The `past-meetings` bucket: a past meeting under its uid (CONTRACT §6 direct key), and, encoded
+// The `past-meetings` bucket: a past meeting under its uid (docs/CONTRACT.md §6 direct key), and, encoded
 // per §6:
 //   index/meeting/{meeting_uid}/{uid}              list by meeting
 //   index/project/{project_uid}/{uid}              list by project

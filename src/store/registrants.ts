@@ -1,4 +1,4 @@
-// The `meeting-registrants` bucket (CONTRACT §6), every key encoded per segment:
+// The `meeting-registrants` bucket (docs/CONTRACT.md §6), every key encoded per segment:
 //   registrant/{uid}                             the registrant
 //   index/meeting/{meeting_uid}/{uid}            list by meeting
 //   index/email/{email}/{uid}                    list by email (lower-case)

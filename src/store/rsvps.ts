@@ -1,4 +1,4 @@
-// The `meeting-rsvps` bucket: an RSVP under its uid (CONTRACT §6 direct key), and, encoded per §6:
+// The `meeting-rsvps` bucket: an RSVP under its uid (docs/CONTRACT.md §6 direct key), and, encoded per §6:
 //   index/meeting/{meeting_uid}/{uid}                      list by meeting
 //   index/occurrence/{meeting_uid}/{occurrence_id}/{uid}   list by meeting and occurrence
 //   index/registrant/{registrant_uid}/{uid}                the RSVPs deleted with a registrant

@@ -49,7 +49,7 @@ const CONSUMER_WAIT_MS = 500;
  * Why the leader last: a consumer or direct get may be served by a replica that has not applied
  * the newest writes, but a replica holds a prefix of the stream, so whatever it returns is the true
  * next match and only its "no more" can be wrong. The leader decides where the page ends, so a
- * list sees every write acknowledged before it was asked (CONTRACT §3), for one extra request
+ * list sees every write acknowledged before it was asked (docs/CONTRACT.md §3), for one extra request
  * answered "no message".
  */
 export async function readStreamPage(query: StreamPageQuery): Promise<StreamEntry[]> {

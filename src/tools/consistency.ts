@@ -1,4 +1,4 @@
-// Cross-bucket consistency (CONTRACT §1 `npm run check-consistency`). Multi-key writes are ordered
+// Cross-bucket consistency (docs/CONTRACT.md §1 `npm run check-consistency`). Multi-key writes are ordered
 // so that a crash between two steps leaves only what this finds: index and claim keys without
 // their entity, entities without an index key or claim, counters and uid lists that drifted,
 // dependents whose parent is gone. Each finding is one line naming the key or uid; with `repair`
@@ -10,7 +10,7 @@
 // once, a meeting's registrant_count and a past meeting's artifact uid lists, take their parents
 // a page at a time (`pageSize`) and count the children of a page in one pass over the children's
 // index keys, `index/meeting/{meeting_uid}/{uid}` and `index/past-meeting/{past_meeting_uid}/{uid}`
-// (CONTRACT §6): the parent is in the key, so a pass reads no value. The index-key findings of
+// (docs/CONTRACT.md §6): the parent is in the key, so a pass reads no value. The index-key findings of
 // the children's own walk correct those counts (`IndexCorrections`), so that they count entities
 // as if every index key were right. What is held: one page of parents with their counts, one
 // entry per index-key finding, and the parents of children written within the grace period.
@@ -90,7 +90,7 @@ export interface CheckOptions {
   pageSize?: number;
   /**
    * JetStream client for the key listings (default: the one given for reads). Give it a long
-   * timeout: on nats-server 2.9 creating a listing's consumer walks the whole bucket (FACTS.md).
+   * timeout: on nats-server 2.9 creating a listing's consumer walks the whole bucket (docs/MEASUREMENTS.md).
    */
   listingJs?: JetStreamClient;
   onFinding: (finding: Finding) => void;

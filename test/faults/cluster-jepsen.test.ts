@@ -1,4 +1,4 @@
-// The faults of Jepsen's NATS analysis (FACTS.md, "When is an acknowledged write on disk?") on a
+// The faults of Jepsen's NATS analysis (docs/MEASUREMENTS.md, "Durability: sync_interval") on a
 // 3-node cluster with R3 buckets, each under a load of meeting creates, updates and registrations
 // through two service instances (workload.ts), every acknowledged write read back afterwards:
 // - the stream leader of the registrants bucket paused (SIGSTOP), then resumed;

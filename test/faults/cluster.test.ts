@@ -1,5 +1,5 @@
 // Faults on a 3-node JetStream cluster (nats-server 2.9, buckets with KV_REPLICAS=3) with two
-// service processes and a steady load of creates, as FACTS.md describes the server's side:
+// service processes and a steady load of creates, as docs/MEASUREMENTS.md describes the server's side:
 // - a follower killed: no caller sees an error;
 // - the stream leader killed: every request is answered within its deadline (success, or 503 with
 //   retry_after_ms, never silence), writes succeed again within 10 s of the new leader, and no

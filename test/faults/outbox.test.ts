@@ -1,4 +1,4 @@
-// Faults for the outbox (CONTRACT §9: delivered at least once, in order per entity):
+// Faults for the outbox (docs/CONTRACT.md §9: delivered at least once, in order per entity):
 // - the platform's `fga-sync-events` stream created after the changes: index messages and events
 //   go out at once, the access messages as soon as the stream exists, without a restart;
 // - the instance sending the platform messages SIGKILLed under a load of creates: the other takes

@@ -1,9 +1,9 @@
-// Faults: a KV write whose outcome is unknown (FACTS.md: "a timeout does not mean not written").
+// Faults: a KV write whose outcome is unknown (docs/MEASUREMENTS.md: "a timeout does not mean not written").
 // A proxy around the service's connection (support/faulty-connection.ts) turns a chosen write
 // into a TimeoutError, either after the server stored it ("stored") or without sending it
 // ("lost"). The caller gets 503; a retry with the same Idempotency-Key, or an update repeated
 // with the same revision and body, then gets the result of the first attempt when it was stored:
-// never a second entity, never a spurious conflict (CONTRACT §3). And nothing is left behind that
+// never a second entity, never a spurious conflict (docs/CONTRACT.md §3). And nothing is left behind that
 // a repair would have to fix, except where noted.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
