@@ -2,7 +2,12 @@
 // "Lists"): the messages on subjects matching a filter after a stream sequence, in stream order.
 // nats-server 2.10+ finds matching messages through its subject index, so a page costs its own
 // messages, not the bucket's size. Errors are the client's; kv-repository.ts translates them.
-import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerInfo,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import { createInbox, nanos, type NatsConnection } from "@nats-io/nats-core";
 
 /** One message of the page: its subject, stream sequence and KV operation (PUT when absent). */
@@ -37,6 +42,12 @@ const CONSUMER_INACTIVE_MS = 5000;
  * after a `kill -9` of a follower), and it then never answers. Milliseconds otherwise.
  */
 const CONSUMER_WAIT_MS = 500;
+/**
+ * A creation not answered after this long is hedged with another (placed anew, most likely on a
+ * live node), up to CONSUMER_ATTEMPTS; the first answer wins and the others are deleted.
+ */
+const CONSUMER_HEDGE_MS = 100;
+const CONSUMER_ATTEMPTS = 3;
 
 /**
  * Reads up to `limit` kept entries after `after`, in three steps, each going on where the one
@@ -102,26 +113,8 @@ async function readThroughConsumer(
   take: (entry: StreamEntry) => void,
   kept: () => number,
 ): Promise<void> {
-  const { jsm, stream } = query;
-  const creation = jsm.consumers.add(stream, {
-    filter_subject: query.subjects,
-    headers_only: true,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: query.after + 1,
-    ack_policy: AckPolicy.None,
-    mem_storage: true,
-    num_replicas: 1,
-    inactive_threshold: nanos(CONSUMER_INACTIVE_MS),
-  });
-  const info = await valueWithin(
-    creation.catch(() => undefined),
-    CONSUMER_WAIT_MS,
-  );
-  if (info === undefined) {
-    // Created later after all: no longer needed.
-    void creation.then((late) => jsm.consumers.delete(stream, late.name)).catch(() => undefined);
-    return;
-  }
+  const info = await createConsumer(query);
+  if (info === undefined) return;
   try {
     let pending = info.num_pending;
     while (pending > 0 && kept() < query.limit) {
@@ -135,8 +128,45 @@ async function readThroughConsumer(
       pending = lastPulled.pending;
     }
   } finally {
-    void jsm.consumers.delete(stream, info.name).catch(() => undefined);
+    void query.jsm.consumers.delete(query.stream, info.name).catch(() => undefined);
   }
+}
+
+/**
+ * The page's consumer, or undefined when none was created within CONSUMER_WAIT_MS. Every other
+ * consumer created for the page, now or later, is deleted.
+ */
+async function createConsumer(query: StreamPageQuery): Promise<ConsumerInfo | undefined> {
+  const { jsm, stream } = query;
+  const config = {
+    filter_subject: query.subjects,
+    headers_only: true,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: query.after + 1,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: nanos(CONSUMER_INACTIVE_MS),
+  };
+  const giveUpAt = Date.now() + CONSUMER_WAIT_MS;
+  const attempts: Promise<ConsumerInfo>[] = [];
+  let created: ConsumerInfo | undefined;
+  for (let n = 1; n <= CONSUMER_ATTEMPTS && created === undefined; n++) {
+    attempts.push(jsm.consumers.add(stream, config));
+    const waitMs = n === CONSUMER_ATTEMPTS ? giveUpAt - Date.now() : CONSUMER_HEDGE_MS;
+    created = await valueWithin(
+      Promise.any(attempts).catch(() => undefined),
+      Math.max(0, waitMs),
+    );
+  }
+  for (const attempt of attempts) {
+    void attempt
+      .then(async (other) => {
+        if (other.name !== created?.name) await jsm.consumers.delete(stream, other.name);
+      })
+      .catch(() => undefined);
+  }
+  return created;
 }
 
 /** What `promise` resolves to within `ms`, or undefined. */
