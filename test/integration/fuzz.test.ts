@@ -389,7 +389,9 @@ describe("every endpoint", () => {
         ),
       RUNS.objects,
     );
-  });
+    // 150 requests per endpoint, 48 endpoints: ~18 s alone on 2 cores, over 30 s when the machine
+    // runs other suites too. Each request has its own reply timeout; this bounds only the whole.
+  }, 120_000);
 
   it("answers arbitrary bytes", async () => {
     await forEveryEndpoint(
