@@ -315,20 +315,6 @@ export class KvRepository<T extends object> {
   }
 
   /**
-   * Every key under `prefix` that exists now, in one server-side listing (`kv.keys`: a
-   * headers-only consumer delivering the last message of each matching subject). One request
-   * whatever the count, where paging (`allKeysUnder`) costs a round trip per key: for reading a
-   * parent's whole key set at once (a meeting's counts).
-   */
-  async currentKeysUnder(prefix: string): Promise<string[]> {
-    return this.call(prefix, async () => {
-      const keys: string[] = [];
-      for await (const key of await this.bucket.kv.keys(`${prefix}>`)) keys.push(key);
-      return keys;
-    });
-  }
-
-  /**
    * Every key under `prefix` that exists now, page by page, each once (for cascades and
    * repairs): what a list by that prefix would return, read in pages of `pageSize`.
    */
