@@ -194,7 +194,9 @@ interface Pulled {
  */
 async function pull(query: StreamPageQuery, consumer: string, batch: number): Promise<Pulled[]> {
   const { nc, stream } = query;
-  const inbox = createInbox();
+  // Under the connection's own inbox prefix: a service user may subscribe to no other inbox.
+  const { inboxPrefix } = (nc as { options?: { inboxPrefix?: string } }).options ?? {};
+  const inbox = createInbox(inboxPrefix);
   const sub = nc.subscribe(inbox, { max: batch + 1 });
   const timer = setTimeout(() => sub.unsubscribe(), CONSUMER_WAIT_MS);
   const pulled: Pulled[] = [];
