@@ -11,17 +11,16 @@ import { fileURLToPath } from "node:url";
 import {
   AckPolicy,
   DeliverPolicy,
-  jetstream,
   jetstreamManager,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { createInbox, nanos, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { KvRepository, type ListedKey } from "../src/store/kv-repository.js";
-import type { Bucket } from "../src/store/buckets.js";
 import { encodeKey, encodeKeyPrefix } from "../src/store/keys.js";
 import { readPage } from "../src/store/paging.js";
+import { bareBucket } from "../test/support/bare-bucket.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { answersPing, memoryOf, spawnNode, waitReady } from "./processes.js";
 
@@ -208,19 +207,8 @@ async function measureCases(
 }
 
 async function bucketNamed(nc: NatsConnection, name: string) {
-  const kv = await new Kvm(nc).create(name, { history: 5 });
-  const bucket: Bucket = {
-    id: "meetings",
-    name,
-    kv,
-    leaderKv: kv,
-    js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
-    allowDirect: true,
-    nc,
-    origin: undefined,
-  };
-  return { kv, repo: new KvRepository<object>(bucket), stream: `KV_${name}` };
+  const { bucket, kv, stream } = await bareBucket(nc, name, "meetings", { history: 5 });
+  return { kv, repo: new KvRepository<object>(bucket), stream };
 }
 
 async function startUpMs(url: string, service: string): Promise<{ ms: number; rss: number }> {

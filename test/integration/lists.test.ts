@@ -2,35 +2,27 @@
 // that each item comes once however the keys were rewritten, and that cursors survive growth.
 // First against a bare bucket through KvRepository, then through the service.
 import { randomUUID } from "node:crypto";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
-import type { Bucket } from "../../src/store/buckets.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import { KvRepository } from "../../src/store/kv-repository.js";
 import { encodeKey, encodeKeyPrefix } from "../../src/store/keys.js";
 import { readPage } from "../../src/store/paging.js";
 import { meetingInput } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { listAllPages, ok, type Page } from "../support/request.js";
+import { bareBucket } from "../support/bare-bucket.js";
 
 const harness = useServiceHarness();
 let bucketNumber = 0;
 
 async function freshBucket(): Promise<{ kv: KV; repo: KvRepository<object>; stream: string }> {
-  const nc = harness.client;
-  const name = `lists-${++bucketNumber}`;
-  const kv = await new Kvm(nc).create(name, { history: 5 });
-  const bucket: Bucket = {
-    id: "meetings",
-    name,
-    kv,
-    leaderKv: kv,
-    js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
-    allowDirect: true,
-    nc,
-    origin: undefined,
-  };
-  return { kv, repo: new KvRepository<object>(bucket), stream: `KV_${name}` };
+  const { bucket, kv, stream } = await bareBucket(
+    harness.client,
+    `lists-${++bucketNumber}`,
+    "meetings",
+    { history: 5 },
+  );
+  return { kv, repo: new KvRepository<object>(bucket), stream };
 }
 
 const indexKey = (parent: string, uid: string) => encodeKey(["index", "meeting", parent, uid]);

@@ -5,8 +5,7 @@
 //   claim), and the retry answers the stored entity instead of a 409;
 // - the delayed "remove the old key" step of an update never removes a key (index key, claim)
 //   that a later update has put again.
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AppError } from "../../src/errors.js";
 import { IdempotentCreates, type IdempotencyRecord } from "../../src/rpc/idempotency.js";
@@ -22,6 +21,7 @@ import {
 } from "../../src/store/registrants.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { connectClient } from "../support/service.js";
+import { bareBucket } from "../support/bare-bucket.js";
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -38,19 +38,8 @@ afterAll(async () => {
 });
 
 async function freshBucket(id: BucketId): Promise<{ bucket: Bucket; kv: KV }> {
-  const name = `write-races-${++bucketNumber}`;
-  const kv = await new Kvm(nc).create(name);
-  const bucket = {
-    id,
-    name,
-    kv,
-    leaderKv: kv,
-    js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
-    allowDirect: true,
-    nc,
-  };
-  return { bucket: { ...bucket, origin: undefined }, kv };
+  const { bucket, kv } = await bareBucket(nc, `write-races-${++bucketNumber}`, id);
+  return { bucket, kv };
 }
 
 const registrant: StoredRegistrant = {
