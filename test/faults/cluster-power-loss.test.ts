@@ -16,7 +16,7 @@ import {
   type ServiceProcess,
 } from "../support/service-process.js";
 import { consistentAfterRepair, failureCauses, report } from "./kit.js";
-import { Acknowledged, readBack, startWorkload } from "./workload.js";
+import { Acknowledged, nothingLost, readBack, readBackFigures, startWorkload } from "./workload.js";
 
 const WORKERS = process.env["FAULTS_LONG"] === "1" ? 16 : 8;
 const ALL_STREAMS = Object.values(BUCKET_NAMES).map((name) => `KV_${name}`);
@@ -80,24 +80,12 @@ it("every node killed at once and restarted, flushed before acknowledged: no ack
     first_success_after_restart_ms: (firstAfter?.doneAt ?? Number.NaN) - restartedAt,
     consistency_findings: check.findings.length,
     consistency_exit_after_repair: check.code,
-    acknowledged: read.acknowledged,
-    lost: read.lost.length,
-    older: read.older.length,
-    duplicated: read.duplicated.length,
-    unlisted: read.unlisted.length,
-    miscounted: read.miscounted.length,
+    ...readBackFigures(read),
     causes: services.map((s) => failureCauses(s.logLines(), killedAt)),
   });
   // Over every scenario of this file so far: present, at its revision or later, listed once,
   // counted.
-  expect(read).toEqual({
-    acknowledged: flushed.size,
-    lost: [],
-    older: [],
-    duplicated: [],
-    unlisted: [],
-    miscounted: [],
-  });
+  expect(read).toEqual(nothingLost(flushed.size));
   expect(check.code).toBe(0);
 }, 420_000);
 
@@ -120,12 +108,7 @@ it("every node killed at once with the default (lazy) flush: what was lost is re
   const earlier = await readBack(clients[0]!, project, flushed);
   report("cluster: every node killed at once, default sync_interval", {
     outcomes: tally(outcomes),
-    acknowledged: read.acknowledged,
-    lost: read.lost.length,
-    older: read.older.length,
-    duplicated: read.duplicated.length,
-    unlisted: read.unlisted.length,
-    miscounted: read.miscounted.length,
+    ...readBackFigures(read),
     consistency_findings: check.findings.length,
     consistency_exit_after_repair: check.code,
     flushed_earlier_lost: earlier.lost.length + earlier.older.length,

@@ -118,6 +118,23 @@ export interface ReadBack {
   miscounted: string[];
 }
 
+/** A read-back as a report's figures: how many writes were read back, and of each finding. */
+export function readBackFigures(read: ReadBack) {
+  return {
+    acknowledged: read.acknowledged,
+    lost: read.lost.length,
+    older: read.older.length,
+    duplicated: read.duplicated.length,
+    unlisted: read.unlisted.length,
+    miscounted: read.miscounted.length,
+  };
+}
+
+/** The read-back of `acknowledged` writes of which none was lost, moved back, doubled or miscounted. */
+export function nothingLost(acknowledged: number): ReadBack {
+  return { acknowledged, lost: [], older: [], duplicated: [], unlisted: [], miscounted: [] };
+}
+
 /**
  * Reads every acknowledged write back through the service: each entity by `get` (present, at its
  * acknowledged revision or later), each meeting of `project` and each registrant of a meeting by
