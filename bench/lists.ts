@@ -125,36 +125,26 @@ async function consumerPage(
   return seqs;
 }
 
-/** (b) Sequential `STREAM.MSG.GET` requests with `next_by_subj`, answered by the stream leader. */
-async function getsPage(
-  jsm: JetStreamManager,
-  stream: string,
-  filter: string,
-  after: number,
-  count: number,
-): Promise<number[]> {
-  const seqs: number[] = [];
-  for (let seq = after + 1; seqs.length < count;) {
-    const next = { seq, next_by_subj: filter };
-    const msg = await jsm.streams.getMessage(stream, next);
-    if (msg === null) break;
-    seqs.push(msg.seq);
-    seq = msg.seq + 1;
-  }
-  return seqs;
-}
+/** The next message matching `next_by_subj` at or after `seq`, or null: one request. */
+type NextMessage = (query: {
+  seq: number;
+  next_by_subj: string;
+}) => Promise<{ seq: number } | null>;
 
-/** (c) The same by direct get, which any replica answers without the JetStream API. */
-async function directPage(
-  jsm: JetStreamManager,
-  stream: string,
+/**
+ * (b) and (c): one request per message, each starting after the last: by `STREAM.MSG.GET`,
+ * answered by the stream leader, or by direct get, which any replica answers without the
+ * JetStream API.
+ */
+async function sequentialPage(
+  next: NextMessage,
   filter: string,
   after: number,
   count: number,
 ): Promise<number[]> {
   const seqs: number[] = [];
   for (let seq = after + 1; seqs.length < count;) {
-    const msg = await jsm.direct.getMessage(stream, { seq, next_by_subj: filter });
+    const msg = await next({ seq, next_by_subj: filter });
     if (msg === null) break;
     seqs.push(msg.seq);
     seq = msg.seq + 1;
@@ -180,11 +170,15 @@ async function measureCases(
 ): Promise<void> {
   for (const { label, prefix, after, limit = PAGE } of cases) {
     const filter = `$KV.${name}.${prefix}>`;
-    const viaGets = await medianMs(() => getsPage(jsm, stream, filter, after, limit + 1));
+    const viaGets = await medianMs(() =>
+      sequentialPage((q) => jsm.streams.getMessage(stream, q), filter, after, limit + 1),
+    );
     const viaConsumer = await medianMs(() =>
       consumerPage(nc, jsm, stream, filter, after, limit + 1),
     );
-    const viaDirect = await medianMs(() => directPage(jsm, stream, filter, after, limit + 1));
+    const viaDirect = await medianMs(() =>
+      sequentialPage((q) => jsm.direct.getMessage(stream, q), filter, after, limit + 1),
+    );
     const asListed = await medianMs(() => repo.keysUnder(prefix, after, limit + 1));
     // The whole page as a list reads it: keys, then each key's check and item read together.
     const page = await medianMs(() =>
