@@ -101,7 +101,12 @@ export async function measureAuth(
       const { a, b, rounds } = await alternate(
         ncOff,
         {
-          a: { subject: "lfx.meetings.get", body: () => JSON.stringify({ uid: offUid }) },
+          // The same header both ways: the client's cost of sending it is not the service's.
+          a: {
+            subject: "lfx.meetings.get",
+            body: () => JSON.stringify({ uid: offUid }),
+            headers: authorization,
+          },
           b: {
             subject: "lfx.meetings.get",
             body: () => JSON.stringify({ uid: jwtUid }),

@@ -67,6 +67,7 @@ import {
 import { evaluate, printReport, renderSvg, type Report, type Row } from "./report.js";
 import {
   LOG_LEVEL,
+  ONLY,
   RESULTS,
   ROOT,
   ROUNDS,
@@ -85,6 +86,11 @@ const LIST_IN_FLIGHT = [1, 16] as const;
 
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
+  if (ONLY === "durability") {
+    await runDurability({ runMs: RUN_MS, root: ROOT, results: RESULTS });
+    return;
+  }
+  if (ONLY === "auth") return authAlone();
   const scratch = await mkdtemp(join(tmpdir(), "lfx-bench-"));
   progress(`starting nats-server, the service (LOG_LEVEL=${LOG_LEVEL}) and the bare responder`);
   const server = await startNatsServer();
@@ -147,6 +153,26 @@ async function main(): Promise<void> {
   await rm(scratch, { recursive: true, force: true });
   // Durability (issue 20): sync_interval default vs always, on servers of its own.
   await runDurability({ runMs: RUN_MS, root: ROOT, results: RESULTS });
+}
+
+/** BENCH_ONLY=auth: the auth section on its own, its rows printed as they are. */
+async function authAlone(): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), "lfx-bench-"));
+  const rows = await measureAuth((name, extra) =>
+    spawnNode(
+      SERVICE_MAIN,
+      { PLATFORM_LOOKUPS: "off", INVITATIONS: "off", LOG_LEVEL, ...extra },
+      join(scratch, `${name}.log`),
+    ),
+  );
+  for (const { in_flight, off, jwt } of rows) {
+    progress(
+      `meetings.get at ${in_flight} in flight: off ${Math.round(off.rps)} req/s p50 ${off.p50_ms.toFixed(2)} ms,` +
+        ` jwt ${Math.round(jwt.rps)} req/s p50 ${jwt.p50_ms.toFixed(2)} ms` +
+        ` (jwt/off p50 ${(jwt.p50_ms / off.p50_ms).toFixed(3)}x, off/jwt req/s ${(off.rps / jwt.rps).toFixed(3)}x)`,
+    );
+  }
+  await rm(scratch, { recursive: true, force: true });
 }
 
 async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number): Promise<Report> {

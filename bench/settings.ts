@@ -32,6 +32,20 @@ export const RUN_MS = numberFromEnv("BENCH_SECONDS", 3) * 1000;
 export const WARMUP_MS = Math.min(1000, RUN_MS / 3);
 export const ROUNDS = numberFromEnv("BENCH_ROUNDS", 3);
 export const LOG_LEVEL = process.env["BENCH_LOG_LEVEL"] ?? "info";
+/**
+ * One section alone, for a figure wanted without the whole run: "auth" (issue 14) or
+ * "durability" (issue 20). Unset: everything.
+ */
+export const ONLY = sectionFromEnv("BENCH_ONLY", ["auth", "durability"]);
+
+function sectionFromEnv<T extends string>(name: string, sections: readonly T[]): T | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!(sections as readonly string[]).includes(raw)) {
+    throw new Error(`${name} must be one of ${sections.join(", ")}`);
+  }
+  return raw as T;
+}
 
 /**
  * Other entities in the meetings and in the registrants bucket at the largest step of the scale
