@@ -30,6 +30,18 @@ export interface ListedKey {
   seq: number;
 }
 
+/** Keys read for a list (stream-pages.ts). */
+export interface KeyPage {
+  keys: ListedKey[];
+  /** Nothing follows `last` (the stream leader said so). */
+  ended: boolean;
+  /** The last stream sequence read, delete markers included: where the next read goes on. */
+  last: number;
+}
+
+/** How long a page may read message by message before it is cut short (stream-pages.ts). */
+const PAGE_READ_BUDGET_MS = 1500;
+
 /** What a write attempt ran into: the key existed (create) or had moved on (update/remove). */
 export class RevisionConflict extends AppError {
   constructor(
@@ -280,12 +292,12 @@ export class KvRepository<T extends object> {
    * The keys of the PUT messages under `prefix` (ending in ".") written after stream sequence
    * `after`, in stream order, at most `limit`: a page of a list (ARCHITECTURE.md "Lists").
    */
-  keysUnder(prefix: string, after: number, limit: number): Promise<ListedKey[]> {
+  keysUnder(prefix: string, after: number, limit: number): Promise<KeyPage> {
     return this.keysMatching(`${prefix}>`, after, limit);
   }
 
   /** Single-token keys (entity uids) like keysUnder: every revision of an entity is one message. */
-  directKeys(after: number, limit: number): Promise<ListedKey[]> {
+  directKeys(after: number, limit: number): Promise<KeyPage> {
     return this.keysMatching("*", after, limit);
   }
 
@@ -321,12 +333,12 @@ export class KvRepository<T extends object> {
   async *allKeysUnder(prefix: string, pageSize = 500): AsyncGenerator<string[]> {
     let after = 0;
     for (;;) {
-      const listed = await this.keysUnder(prefix, after, pageSize);
-      if (listed.length === 0) return;
-      const current = await Promise.all(listed.map((key) => this.isCurrent(key)));
-      const keys = listed.filter((_, i) => current[i] === true).map(({ key }) => key);
+      const page = await this.keysUnder(prefix, after, pageSize);
+      const current = await Promise.all(page.keys.map((key) => this.isCurrent(key)));
+      const keys = page.keys.filter((_, i) => current[i] === true).map(({ key }) => key);
       if (keys.length > 0) yield keys;
-      after = (listed[listed.length - 1] as ListedKey).seq;
+      if (page.ended || page.last === after) return;
+      after = page.last;
     }
   }
 
@@ -334,10 +346,10 @@ export class KvRepository<T extends object> {
    * The PUT messages on subjects matching `$KV.<bucket>.<filter>` after sequence `after`
    * (stream-pages.ts); delete and purge markers are skipped.
    */
-  private async keysMatching(filter: string, after: number, limit: number): Promise<ListedKey[]> {
+  private async keysMatching(filter: string, after: number, limit: number): Promise<KeyPage> {
     const { nc, jsm, allowDirect, name } = this.bucket;
     const subjectPrefix = `$KV.${name}.`;
-    const entries = await this.call(filter, () =>
+    const { entries, ended } = await this.call(filter, () =>
       readStreamPage({
         nc,
         jsm,
@@ -347,10 +359,12 @@ export class KvRepository<T extends object> {
         after,
         limit,
         keep: (entry) => entry.operation === "PUT",
+        budgetMs: PAGE_READ_BUDGET_MS,
       }),
     );
-    return entries
+    const keys = entries
       .filter((entry) => entry.operation === "PUT")
       .map((entry) => ({ key: entry.subject.slice(subjectPrefix.length), seq: entry.seq }));
+    return { keys, ended, last: entries.at(-1)?.seq ?? after };
   }
 }

@@ -4,7 +4,7 @@
 // the stream sequence of the last message read; a list computed in memory (occurrences) pages by
 // key. Pages are also cut to fit the server's max payload.
 import { invalidField } from "../errors.js";
-import type { ListedKey } from "./kv-repository.js";
+import type { KeyPage, ListedKey } from "./kv-repository.js";
 
 interface CursorState {
   /** The list (subject and filters) the cursor belongs to. */
@@ -68,8 +68,11 @@ export interface Page<T> {
 
 /** Where a list's keys come from: a range of a bucket's stream (kv-repository.ts). */
 export interface ListSource {
-  /** Keys written after stream sequence `after`, in stream order, at most `count`. */
-  keys(after: number, count: number): Promise<ListedKey[]>;
+  /**
+   * Keys written after stream sequence `after`, in stream order, at most `count`; fewer only
+   * at the end of the list or when the read was cut short (then `last` says where it stopped).
+   */
+  keys(after: number, count: number): Promise<KeyPage>;
   /**
    * Whether the listed message is still the key's latest: a key deleted and written again, or
    * an entity updated, has older messages in the stream that must not list it twice.
@@ -119,7 +122,7 @@ export async function readPage<T>(query: PageQuery<T>): Promise<Page<T>> {
   for (;;) {
     const wanted = limit - items.length;
     // One key more than needed tells whether anything follows the page.
-    const keys = await query.source.keys(after, wanted + 1);
+    const { keys, ended, last } = await query.source.keys(after, wanted + 1);
     const batch = keys.slice(0, wanted);
     const loaded = await Promise.all(batch.map((listed) => loadCurrent(query, listed)));
     for (const [i, item] of loaded.entries()) {
@@ -134,7 +137,11 @@ export async function readPage<T>(query: PageQuery<T>): Promise<Page<T>> {
       }
       after = listed.seq;
     }
-    if (keys.length <= wanted) return { items, next_cursor: null };
+    if (keys.length <= wanted) {
+      if (ended) return { items, next_cursor: null };
+      // Cut short (stream-pages.ts): a shorter page, and the list goes on where the read stopped.
+      return { items, next_cursor: encodeSequenceCursor(scope, Math.max(after, last)) };
+    }
     if (items.length >= limit) return { items, next_cursor: encodeSequenceCursor(scope, after) };
   }
 }

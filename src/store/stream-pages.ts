@@ -30,6 +30,14 @@ export interface StreamPageQuery {
   limit: number;
   /** Whether an entry counts towards `limit` (delete markers do not). */
   keep(entry: StreamEntry): boolean;
+  /** Reading message by message stops after this long, with the page cut short. */
+  budgetMs: number;
+}
+
+export interface StreamPage {
+  entries: StreamEntry[];
+  /** The stream leader said that nothing matches after the last entry. */
+  ended: boolean;
 }
 
 const KV_OPERATION = "KV-Operation";
@@ -61,10 +69,16 @@ const CONSUMER_ATTEMPTS = 3;
  * the newest writes, but a replica holds a prefix of the stream, so whatever it returns is the true
  * next match and only its "no more" can be wrong. The leader decides where the page ends, so a
  * list sees every write acknowledged before it was asked (docs/CONTRACT.md §3), for one extra request
- * answered "no message".
+ * answered "no message". Reading message by message is slow when a page is large and the
+ * consumer could not be had (a cluster electing its meta leader): after `budgetMs` the page is
+ * cut short, and the list goes on from there with its next request instead of missing its
+ * deadline.
  */
-export async function readStreamPage(query: StreamPageQuery): Promise<StreamEntry[]> {
+export async function readStreamPage(query: StreamPageQuery): Promise<StreamPage> {
   const { jsm, stream, subjects } = query;
+  const stopAt = Date.now() + query.budgetMs;
+  // At least one message, so that a page cut short still moves on.
+  const overBudget = () => entries.length > 0 && Date.now() >= stopAt;
   const entries: StreamEntry[] = [];
   let kept = 0;
   let last = query.after;
@@ -77,6 +91,7 @@ export async function readStreamPage(query: StreamPageQuery): Promise<StreamEntr
   // `next_by_subj` with `seq`, which the client's type for STREAM.MSG.GET leaves out.
   const next = () => ({ seq: last + 1, next_by_subj: subjects });
   while (query.direct && kept < query.limit) {
+    if (overBudget()) return { entries, ended: false };
     const msg = await jsm.direct.getMessage(stream, next());
     if (msg === null) break;
     take({
@@ -86,15 +101,16 @@ export async function readStreamPage(query: StreamPageQuery): Promise<StreamEntr
     });
   }
   while (kept < query.limit) {
+    if (overBudget()) return { entries, ended: false };
     const msg = await jsm.streams.getMessage(stream, next());
-    if (msg === null) break;
+    if (msg === null) return { entries, ended: true };
     take({
       subject: msg.subject,
       seq: msg.seq,
       operation: operationOf(msg.header.get(KV_OPERATION)),
     });
   }
-  return entries;
+  return { entries, ended: false };
 }
 
 function operationOf(header: string | undefined): string {

@@ -19,13 +19,19 @@ function source(
   all: string[],
   missing: ReadonlySet<string> = new Set(),
   rewritten: readonly string[] = [],
+  cutAfter = Infinity,
 ) {
   const stream: ListedKey[] = [...all, ...rewritten].map((key, i) => ({ key, seq: 2 * (i + 1) }));
   const latest = new Map(stream.map((listed) => [listed.key, listed.seq]));
   return {
     source: {
-      keys: (after: number, count: number) =>
-        Promise.resolve(stream.filter((listed) => listed.seq > after).slice(0, count)),
+      keys: (after: number, count: number) => {
+        const following = stream.filter((listed) => listed.seq > after);
+        // A read cut short (stream-pages.ts) returns fewer keys without ending the list.
+        const keys = following.slice(0, Math.min(count, cutAfter));
+        const ended = keys.length === following.length;
+        return Promise.resolve({ keys, ended, last: keys.at(-1)?.seq ?? after });
+      },
       isCurrent: (listed: ListedKey) => Promise.resolve(latest.get(listed.key) === listed.seq),
     },
     load: (key: string) => Promise.resolve(missing.has(key) ? null : { key }),
@@ -37,6 +43,7 @@ async function readAll(
   missing?: ReadonlySet<string>,
   maxReplyBytes = 1 << 20,
   rewritten?: readonly string[],
+  cutAfter?: number,
 ) {
   const seen: string[] = [];
   let cursor: string | undefined;
@@ -47,7 +54,7 @@ async function readAll(
       limit,
       cursor,
       maxReplyBytes,
-      ...source(keys, missing, rewritten),
+      ...source(keys, missing, rewritten, cutAfter),
     });
     expect(page.items.length).toBeLessThanOrEqual(limit);
     seen.push(...page.items.map((item) => item.key));
@@ -77,6 +84,12 @@ describe("readPage", () => {
     const { seen } = await readAll(1, undefined, 1 << 20, ["k002", "k010"]);
     const moved = keys.filter((k) => k !== "k002" && k !== "k010");
     expect(seen).toEqual([...moved, "k002", "k010"]);
+  });
+
+  it("goes on after a read cut short, with a shorter page", async () => {
+    const { seen, pages } = await readAll(10, undefined, 1 << 20, undefined, 4);
+    expect(seen).toEqual(keys);
+    expect(pages).toBe(Math.ceil(keys.length / 4));
   });
 
   it("cuts a page to fit the reply size and continues on the next", async () => {
