@@ -39,8 +39,9 @@ test-faults-long: build
 cluster: deps
 	scripts/run-cluster.sh
 
-# The benchmark (bench/run.ts, issue 7): its own nats-server, the service and a bare responder;
-# prints a table and writes JSON and an SVG chart to bench/results/. A few minutes; not in `make test`.
+# The benchmark (bench/run.ts, issues 7, 12, 14): its own nats-server, the service and a bare
+# responder; prints every figure and each target's PASS/FAIL, and writes JSON and an SVG chart to
+# bench/results/. Tens of minutes (README "Performance"); not in `make test`.
 bench: build
 	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm run bench
 

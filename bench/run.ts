@@ -77,6 +77,7 @@ import {
   SCALE_STEPS,
   SERVICE_MAIN,
   SERVICE_NAME,
+  START_TIMEOUT_MS,
   WARMUP_MS,
 } from "./settings.js";
 import { startFreshInstance, type ServiceSlot } from "./startup.js";
@@ -499,7 +500,8 @@ async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number):
 }
 
 async function waitCaughtUp(nc: NatsConnection, workload: Workload): Promise<void> {
-  const deadline = Date.now() + 120_000;
+  // A loaded machine may take minutes to take in a fill of millions of keys.
+  const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const result = await runLoad({ nc, ...workload, inFlight: 1, durationMs: 1 });
     if (result.errors === 0) return;

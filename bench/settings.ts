@@ -1,6 +1,5 @@
 // Everything a benchmark run can be told through its environment, parsed once, and where it runs
-// from. The defaults keep `make bench` to about 10 minutes; README "Performance" gives the
-// settings of a full run (BENCH_SCALE=1000000).
+// from. README "Performance" lists the knobs, and the settings of a full run (BENCH_SCALE=1000000).
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
