@@ -158,6 +158,34 @@ describe("nats-auth.conf", () => {
     expect(granted.sort()).toEqual(Object.values(BUCKET_NAMES).sort());
   });
 
+  it("lets the service call the JetStream API on its own buckets' streams, and no others", async () => {
+    const streams = [...conf.matchAll(/"\$JS\.API\.\*\.\*\.KV_([^."]+)"/g)].map((m) => m[1]);
+    expect(streams.sort()).toEqual(Object.values(BUCKET_NAMES).sort());
+    const service = await connectAs({
+      user: SERVICE_ENV.NATS_USER,
+      pass: SERVICE_ENV.NATS_PASSWORD,
+      inboxPrefix: SERVICE_ENV.NATS_INBOX_PREFIX,
+    });
+    const jsm = await jetstreamManager(service, { timeout: 2000 });
+    expect((await jsm.streams.info(`KV_${BUCKET_NAMES.meetings}`)).config.name).toBe(
+      `KV_${BUCKET_NAMES.meetings}`,
+    );
+    const denied = [
+      "$JS.API.STREAM.NAMES",
+      "$JS.API.STREAM.LIST",
+      "$JS.API.STREAM.INFO.fga-sync-events",
+      "$JS.API.STREAM.CREATE.OTHER",
+      "$JS.API.STREAM.DELETE.KV_someone-else",
+      "$JS.API.CONSUMER.CREATE.OTHER.reader",
+      "$JS.API.DIRECT.GET.KV_someone-else",
+      "$JS.API.META.LEADER.STEPDOWN",
+    ];
+    for (const subject of denied) {
+      const err = await service.request(subject, "{}", { timeout: 2000 }).catch((e: unknown) => e);
+      expectPermissionViolation(err, "publish", subject);
+    }
+  });
+
   it("is what scripts/run-local.sh gives the service", async () => {
     const script = await readFile(RUN_LOCAL_URL, "utf8");
     for (const value of Object.values(SERVICE_ENV)) expect(script).toContain(value);
