@@ -76,8 +76,17 @@ export async function alternate(
   await warmUp(ncB, b, inFlight);
   const rounds = { a: [] as LoadResult[], b: [] as LoadResult[] };
   for (let round = 1; round <= ROUNDS; round++) {
-    const ra = await measure(nc, a, inFlight);
-    const rb = await measure(ncB, b, inFlight);
+    // Which goes first swaps every round: the second of a pair runs on a machine the first has
+    // just heated (server caches, GC debt), which is no one's own cost.
+    let ra: LoadResult;
+    let rb: LoadResult;
+    if (round % 2 === 1) {
+      ra = await measure(nc, a, inFlight);
+      rb = await measure(ncB, b, inFlight);
+    } else {
+      rb = await measure(ncB, b, inFlight);
+      ra = await measure(nc, a, inFlight);
+    }
     rounds.a.push(ra);
     rounds.b.push(rb);
     progress(`  ${label}, ${inFlight} in flight, round ${round}: ${summary(ra)} | ${summary(rb)}`);

@@ -20,7 +20,9 @@ export function spawnNode(
   stdoutFile: string,
 ): ChildHandle {
   const out = openSync(stdoutFile, "w");
-  const args = [script];
+  // BENCH_NODE_ARGS: node options for the processes the bench starts (`--cpu-prof` to profile
+  // them; NODE_OPTIONS refuses it).
+  const args = [...(process.env["BENCH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), script];
   const child =
     DEATH_SIGNAL_WRAPPER === undefined
       ? spawn(process.execPath, args, {
