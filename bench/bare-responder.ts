@@ -5,8 +5,9 @@
 //   create: as the service (handlers/meetings.ts), create-only write of the settings and put of
 //           the project index key in parallel, then a create-only write of the meeting (two round
 //           trips), reply with the meeting and its revision;
-//   list:   the stream lookup of the registrants bucket (as the service's key index makes before
-//           a list), then a kv.get of each of the given registrant keys in parallel.
+//   list:   one request to the registrants bucket's stream (a stand-in for the one that tells
+//           the service where a page ends), then a kv.get of each of the given registrant keys
+//           in parallel.
 // Its buckets have the service's settings and are bound as the service binds them (`kvm.create`,
 // which enables direct gets), but are its own (bare-subjects.ts).
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";

@@ -422,8 +422,8 @@ async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number):
   }
   const workloads: Array<{ endpoint: string; workload: Workload }> = [
     {
-      // A meeting with registrants: its occurrences' counts come from the key indexes, which are
-      // brought up to date first (two stream lookups), work the bare responder does not do.
+      // A meeting with registrants: its occurrences' counts are read from its registrant and RSVP
+      // index keys in the stream (docs/ARCHITECTURE.md "Lists"), work the bare responder does not do.
       endpoint: "meetings.get (20 registrants)",
       workload: {
         subject: "lfx.meetings.get",

@@ -97,8 +97,9 @@ async function bringBack(...nodes: ClusterNode[]) {
 }
 
 /**
- * How long until a list of every meeting of the project is answered: the key index feeds (R1
- * consumers, anywhere in the cluster) must have survived the fault or been replaced.
+ * How long until a list of every meeting of the project is answered: its pages' consumers are
+ * created anew on each page (anywhere in the cluster, also on a node just killed) or the page is
+ * read message by message (docs/ARCHITECTURE.md "Lists").
  */
 async function timeToList(): Promise<number> {
   const started = Date.now();

@@ -1,6 +1,6 @@
 // Faults: the nats-server is SIGKILLed and restarted under a load of creates. The service process
 // (src/main.ts, its real connection options) must come back without a restart: serve creates
-// again, list every acknowledged meeting (its key index resumed), and leave the buckets
+// again, list every acknowledged meeting, and leave the buckets
 // consistent after a repair at most. Figures go to docs/RELIABILITY.md.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
@@ -87,7 +87,7 @@ it("recovers from kill -9 of nats-server under load without a restart; no acknow
   }
   expect(service.child.exitCode).toBeNull();
 
-  // Every acknowledged create is stored, with its revision, and listed (the key index resumed).
+  // Every acknowledged create is stored, with its revision, and listed.
   const acked = outcomes.filter(isSuccess).map((o) => o.body as Created);
   const listStarted = Date.now();
   const listed = await until(() => listAll(client, { project_uid: project }), {

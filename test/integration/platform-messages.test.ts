@@ -486,7 +486,7 @@ describe("reindex", () => {
     expect(again.map((m) => [m.subject, m.body.action])).toEqual([
       ["lfx.index.meeting", "updated"],
     ]);
-    // Sent by the tool, which keeps no key indexes: the meeting without its computed occurrences.
+    // Sent by the tool, which computes no occurrences: the meeting as stored.
     expect(again[0]?.body.data).toEqual(withoutComputed(current));
     await until(() => platform.indexOf(registrant.uid).length > before.registrant);
     // A deleted entity stays deleted; settings were not asked for.
