@@ -32,7 +32,12 @@ export async function startFreshInstance(
   slot: ServiceSlot,
   { others, keys }: { others: number; keys: number },
 ): Promise<StartupRow> {
-  const running = await instanceIds(nc, SERVICE_NAME);
+  // Every instance already answering, from three pings of a second each: one that missed a
+  // single short ping (busy after a fill) would later be taken for the fresh one.
+  const running = new Set<string>();
+  for (let ping = 0; ping < 3; ping++) {
+    for (const id of await instanceIds(nc, SERVICE_NAME, 1000)) running.add(id);
+  }
   const started = performance.now();
   const fresh = slot.spawn(`service-at-${others}`);
   const deadline = started + START_TIMEOUT_MS;
