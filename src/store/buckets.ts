@@ -112,3 +112,24 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
     Bucket
   >;
 }
+
+/**
+ * Binds the buckets `ids` as they are and creates none (operator tools: check-consistency must
+ * never make a bucket). Reads go to the stream leader, so a tool judges every acknowledged write.
+ */
+export async function bindBuckets<I extends BucketId>(
+  options: Pick<OpenBucketsOptions, "nc" | "js" | "jsm">,
+  ids: readonly I[],
+): Promise<Readonly<Record<I, Bucket>>> {
+  const { nc, js, jsm } = options;
+  const kvm = new Kvm(js);
+  const buckets = await Promise.all(
+    ids.map(async (id): Promise<[I, Bucket]> => {
+      const name = BUCKET_NAMES[id];
+      const kv = await kvm.open(name);
+      const allowDirect = (await kv.status()).streamInfo.config.allow_direct === true;
+      return [id, { id, name, kv, leaderKv: kv, js, jsm, allowDirect, nc, origin: undefined }];
+    }),
+  );
+  return Object.fromEntries(buckets) as Record<I, Bucket>;
+}

@@ -24,6 +24,11 @@ export interface Versioned<T> {
   revision: number;
 }
 
+/** A value with when it was written: check-consistency leaves alone what may be in flight. */
+export interface Written<V> extends Versioned<V> {
+  written: Date;
+}
+
 /** A key as a list reads it: the key, and the stream sequence of the message that wrote it. */
 export interface ListedKey {
   key: string;
@@ -183,6 +188,20 @@ export class KvRepository<T extends object> {
     return { value: entry.json<T>(), revision: entry.revision };
   }
 
+  /** Like `get`, with when the value was written (check-consistency's grace period). */
+  async getWritten(key: string): Promise<Written<T> | null> {
+    const entry = await this.call(key, () => this.bucket.kv.get(key));
+    if (entry === null || entry.operation !== "PUT") return null;
+    return { value: entry.json<T>(), revision: entry.revision, written: entry.created };
+  }
+
+  /** An index key's value, the bare uid it points to (not JSON), with when it was written. */
+  async getMarker(key: string): Promise<Written<string> | null> {
+    const entry = await this.call(key, () => this.bucket.kv.get(key));
+    if (entry === null || entry.operation !== "PUT") return null;
+    return { value: entry.string(), revision: entry.revision, written: entry.created };
+  }
+
   /**
    * The current value as the stream leader has it, for when a direct get (`get`) may have been
    * answered by a replica that is behind (an update naming a newer revision than the one read).
@@ -263,6 +282,14 @@ export class KvRepository<T extends object> {
   /** Writes a key whose value carries no state of its own (index keys); idempotent. */
   async putMarker(key: string, value: string): Promise<number> {
     return this.call(key, () => this.bucket.kv.put(key, value));
+  }
+
+  /**
+   * Writes an index key only where there is none (check-consistency re-creating a missing one
+   * beside live writers); RevisionConflict when it exists.
+   */
+  async createMarker(key: string, value: string): Promise<number> {
+    return this.call(key, () => this.bucket.kv.create(key, value));
   }
 
   /**

@@ -1,0 +1,67 @@
+// Artifacts (`past-meeting-recordings`, `-transcripts`, `-summaries`): each artifact with its
+// index key and its past meeting; each index key with its artifact (entities.ts). Gathers what
+// the past meetings' uid-list check needs (past-meetings.ts).
+import { encodeKeyPrefix, isDirectKey } from "../../store/keys.js";
+import type { Repositories } from "../../store/repositories.js";
+import type { StoredPastMeeting } from "../../store/past-meetings.js";
+import { exists, IndexCorrections, type Check } from "./check.js";
+import { checkEntities } from "./entities.js";
+
+type ArtifactRepos = Pick<Repositories, "recordings" | "transcripts" | "summaries">;
+
+/** One artifact bucket and the uid list of the past meeting that names its artifacts. */
+export interface ArtifactKind {
+  repo: ArtifactRepos[keyof ArtifactRepos];
+  list: "recording_uids" | "transcript_uids" | "summary_uids";
+  /** Findings among its `index/past-meeting/{past_meeting_uid}/{uid}` keys. */
+  corrections: IndexCorrections;
+}
+
+/** What the artifact walks leave for judging the past meetings' uid lists. */
+export interface ArtifactFacts {
+  kinds: ArtifactKind[];
+  /** Past meetings with an artifact written within the grace period: not judged. */
+  youngParents: Set<string>;
+}
+
+/** Why a child of a past meeting is an orphan, or null. */
+export async function pastMeetingGone(
+  repos: Pick<Repositories, "pastMeetings">,
+  child: { past_meeting_uid: string },
+): Promise<string | null> {
+  return (await exists(repos.pastMeetings, child.past_meeting_uid))
+    ? null
+    : `past meeting ${child.past_meeting_uid} does not exist`;
+}
+
+export async function checkArtifacts(
+  check: Check,
+  repos: ArtifactRepos & Pick<Repositories, "pastMeetings">,
+): Promise<ArtifactFacts> {
+  const lists = {
+    recordings: "recording_uids",
+    transcripts: "transcript_uids",
+    summaries: "summary_uids",
+  } as const satisfies Record<keyof ArtifactRepos, keyof StoredPastMeeting>;
+  const facts: ArtifactFacts = {
+    kinds: (["recordings", "transcripts", "summaries"] as const).map((id) => ({
+      repo: repos[id],
+      list: lists[id],
+      corrections: new IndexCorrections(encodeKeyPrefix(["index", "past-meeting"])),
+    })),
+    youngParents: new Set(),
+  };
+  for (const { repo, corrections } of facts.kinds) {
+    await checkEntities<{ uid: string; past_meeting_uid: string }>(check, {
+      repo,
+      isEntityKey: isDirectKey,
+      claimKeys: () => [],
+      orphaned: (artifact) => pastMeetingGone(repos, artifact),
+      seen: (artifact, young) => {
+        if (young) facts.youngParents.add(artifact.past_meeting_uid);
+      },
+      corrections,
+    });
+  }
+  return facts;
+}

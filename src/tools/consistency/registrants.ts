@@ -1,0 +1,40 @@
+// Registrants (`meeting-registrants`): each registrant with its index keys and its email claim,
+// and its meeting; each index key and claim with its registrant (entities.ts). Gathers what the
+// meetings' registrant_count check needs (meetings.ts).
+import type { Repositories } from "../../store/repositories.js";
+import { decodeKey, encodeKeyPrefix } from "../../store/keys.js";
+import { registrantEmailClaimKey } from "../../store/registrants.js";
+import { exists, IndexCorrections, type Check } from "./check.js";
+import { checkEntities } from "./entities.js";
+
+/** What the registrant walk leaves for counting registrants per meeting. */
+export interface RegistrantFacts {
+  /** Findings among the `index/meeting/{meeting_uid}/{uid}` keys that a count corrects for. */
+  corrections: IndexCorrections;
+  /** Meetings with a registrant written within the grace period: their count is not judged. */
+  meetingsInFlight: Set<string>;
+}
+
+export async function checkRegistrants(
+  check: Check,
+  repos: Pick<Repositories, "registrants" | "meetings">,
+): Promise<RegistrantFacts> {
+  const facts: RegistrantFacts = {
+    corrections: new IndexCorrections(encodeKeyPrefix(["index", "meeting"])),
+    meetingsInFlight: new Set(),
+  };
+  await checkEntities(check, {
+    repo: repos.registrants,
+    isEntityKey: (key) => decodeKey(key)[0] === "registrant",
+    claimKeys: (r) => [registrantEmailClaimKey(r.meeting_uid, r.email)],
+    orphaned: async (r) =>
+      (await exists(repos.meetings, r.meeting_uid))
+        ? null
+        : `meeting ${r.meeting_uid} does not exist`,
+    seen: (r, young) => {
+      if (young) facts.meetingsInFlight.add(r.meeting_uid);
+    },
+    corrections: facts.corrections,
+  });
+  return facts;
+}
