@@ -2,6 +2,8 @@
 // buckets' streams in exactly the service's layout: the key builders of src/store are used, so a
 // filled registrant has its entity key, its index keys and its email claim like one created
 // through `lfx.registrants.create`. Others are grouped 20 to a parent (meeting or project).
+// `putAll` is the fill itself, for any entities: bench/consistency.ts writes a consistent data set
+// with it.
 //
 // A KV put is a publish to `$KV.<bucket>.<key>`: they are sent with up to CHUNK unacknowledged,
 // their acks counted on one inbox, much faster than one put after another. Publishes without
@@ -25,7 +27,8 @@ const CHILDREN_PER_PARENT = 20;
 const CHUNK = 4000;
 const STORE_TIMEOUT_MS = 120_000;
 
-interface Put {
+/** One key of a fill: the key and its value as the service stores it. */
+export interface Put {
   key: string;
   value: string;
 }
@@ -71,7 +74,7 @@ function ackCounter(nc: NatsConnection) {
 }
 
 /** Writes the keys of `count` entities into `bucket`, showing progress on stderr. */
-async function putAll(
+export async function putAll(
   { nc, jsm }: Filler,
   bucket: string,
   count: number,
