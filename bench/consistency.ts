@@ -22,6 +22,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
 import type { Recording, Transcript } from "../src/generated/schema-types.js";
+import { ENTITY_BUCKETS } from "../src/outbox/sources.js";
 import { BUCKET_NAMES, bucketSettings, type BucketId } from "../src/store/buckets.js";
 import type { Claim } from "../src/store/claims.js";
 import { directKey, encodeKey } from "../src/store/keys.js";
@@ -176,7 +177,7 @@ interface DataSet {
   pastMeetings: StoredPastMeeting[];
 }
 
-/** A consistent data set: every meeting with its settings, registrants counted, artifacts listed. */
+/** A consistent data set: meetings with settings, registrants counted, artifacts listed. */
 async function fill(filler: Filler): Promise<DataSet> {
   const meetings: StoredMeeting[] = [];
   let project = randomUUID();
@@ -306,7 +307,8 @@ async function seedDamage(kvm: Kvm, data: DataSet): Promise<string[]> {
     if (entry === null) throw new Error(`${key} is missing`);
     await kv.update(key, JSON.stringify(change(entry.json<T>())), entry.revision);
   };
-  // A registrant_count drift on the last meeting but one with registrants, another page than the first.
+  // A registrant_count drift on the last meeting but one with registrants (another page than the
+  // first).
   await rewrite<StoredMeeting>(meetingsKv, late.uid, (m) => ({
     ...m,
     registrant_count: m.registrant_count + 5,
@@ -344,19 +346,6 @@ function report(label: string, run: Run): void {
   log(`${label}: exit ${run.code}, ${run.seconds.toFixed(1)} s, max RSS ${run.rssMiB} MiB`);
   if (run.code !== 0 && run.code !== 1) log(`  ${run.summary}`);
 }
-
-/** The nine entity buckets: all that check-consistency reads. */
-const ENTITY_BUCKETS = [
-  "meetings",
-  "meetingSettings",
-  "registrants",
-  "rsvps",
-  "pastMeetings",
-  "participants",
-  "recordings",
-  "transcripts",
-  "summaries",
-] as const satisfies readonly BucketId[];
 
 async function main(): Promise<boolean> {
   const server = await startNatsServer();

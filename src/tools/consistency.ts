@@ -31,12 +31,13 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { ENTITY_BUCKETS } from "../outbox/sources.js";
 import {
   RecordingsRepository,
   SummariesRepository,
   TranscriptsRepository,
 } from "../store/artifacts.js";
-import { bindBuckets, type BucketId } from "../store/buckets.js";
+import { bindBuckets } from "../store/buckets.js";
 import { MeetingSettingsRepository } from "../store/meeting-settings.js";
 import { MeetingsRepository } from "../store/meetings.js";
 import { ParticipantsRepository } from "../store/participants.js";
@@ -91,19 +92,6 @@ export interface CheckOptions {
 
 const DEFAULT_PAGE_SIZE = 10_000;
 
-/** The buckets checked: the service's nine entity buckets. */
-const CHECKED = [
-  "meetings",
-  "meetingSettings",
-  "registrants",
-  "rsvps",
-  "pastMeetings",
-  "participants",
-  "recordings",
-  "transcripts",
-  "summaries",
-] as const satisfies readonly BucketId[];
-
 type CheckedRepositories = Omit<
   Repositories,
   "registrantClaims" | "rsvpClaims" | "pastMeetingClaims" | "participantClaims"
@@ -132,8 +120,8 @@ export async function checkConsistency(
 }
 
 /**
- * The repositories of the checked buckets, bound as they are: a consistency check never creates a
- * bucket. Listings read through `listingJs`'s manager.
+ * The repositories of the nine entity buckets, bound as they are: a consistency check never
+ * creates a bucket. Listings read through `listingJs`'s manager.
  */
 async function bindRepositories(
   js: JetStreamClient,
@@ -141,7 +129,7 @@ async function bindRepositories(
 ): Promise<CheckedRepositories> {
   const buckets = await bindBuckets(
     { nc: connectionOf(js), js, jsm: await listingJs.jetstreamManager() },
-    CHECKED,
+    ENTITY_BUCKETS,
   );
   return {
     meetings: new MeetingsRepository(buckets.meetings),
