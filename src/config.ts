@@ -1,5 +1,7 @@
 // Every environment variable the service reads (docs/CONTRACT.md §1), parsed and defaulted here
 // once. A bad value stops start-up with a message that names the variable.
+import { readFileSync } from "node:fs";
+import { credsAuthenticator, type ConnectionOptions } from "@nats-io/transport-node";
 
 export interface Config {
   /** Servers to connect to. */
@@ -271,5 +273,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: integer(env, "EMAIL_RETRY_BASE_MS", 1000, 1, 3_600_000),
       retryMaxMs: integer(env, "EMAIL_RETRY_MAX_MS", 60_000, 1, 86_400_000),
     },
+  };
+}
+
+/**
+ * Who this process is on NATS, from the configuration: user and password or a creds file, and
+ * the private inbox prefix its user may subscribe to (docs/SECURITY.md). The service and its
+ * operator tools connect alike, so a tool works wherever the service's credentials do.
+ */
+export function natsIdentity(
+  config: Pick<Config, "natsUserPassword" | "natsCreds" | "natsInboxPrefix">,
+): Pick<ConnectionOptions, "user" | "pass" | "inboxPrefix" | "authenticator"> {
+  return {
+    ...config.natsUserPassword,
+    ...(config.natsInboxPrefix === undefined ? {} : { inboxPrefix: config.natsInboxPrefix }),
+    ...(config.natsCreds === undefined
+      ? {}
+      : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
   };
 }

@@ -1,8 +1,7 @@
 // Entry point: config -> logger -> connect -> start service -> wait for a signal -> shut down.
-import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { ConfigError, loadConfig, requireJwksSource, type Config } from "./config.js";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ConfigError, loadConfig, natsIdentity, requireJwksSource, type Config } from "./config.js";
 import { createLogger, stdoutDestination, type Logger } from "./logger.js";
 import { startService, SERVICE_NAME, type RunningService } from "./service.js";
 
@@ -34,11 +33,7 @@ async function connectToNats(config: Config, log: Logger): Promise<NatsConnectio
     // possible failure's stack: ~10% of the service's CPU per request (bench/). Store errors are
     // translated and logged with their cause anyway.
     noAsyncTraces: true,
-    ...config.natsUserPassword,
-    ...(config.natsInboxPrefix === undefined ? {} : { inboxPrefix: config.natsInboxPrefix }),
-    ...(config.natsCreds === undefined
-      ? {}
-      : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
+    ...natsIdentity(config),
   });
   log.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
   void (async () => {

@@ -7,12 +7,11 @@
 // inconsistency. Connects with the service's configuration (NATS_URL, credentials). On a terminal
 // it shows on stderr the bucket being walked and, while it counts the children of a page of
 // meetings or past meetings (consistency.ts), which page.
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { loadConfig } from "../config.js";
+import { connect } from "@nats-io/transport-node";
+import { loadConfig, natsIdentity } from "../config.js";
 import { checkConsistency } from "./consistency.js";
 
 /**
@@ -85,10 +84,7 @@ async function main(): Promise<number> {
   const nc = await connect({
     servers: config.natsServers,
     name: "lfx-meeting-service check-consistency",
-    ...config.natsUserPassword,
-    ...(config.natsCreds === undefined
-      ? {}
-      : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
+    ...natsIdentity(config),
   });
   try {
     await sleep(graceMs);

@@ -3,10 +3,9 @@
 // `registrants`...) again, and exits 0; an unknown resource or a failure exits 2. Connects with the
 // service's configuration (NATS_URL, credentials, SERVICE_TOKEN). On a terminal it shows on stderr
 // how far it is through each resource.
-import { readFileSync } from "node:fs";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { loadConfig } from "../config.js";
+import { connect } from "@nats-io/transport-node";
+import { loadConfig, natsIdentity } from "../config.js";
 import { createLogger } from "../logger.js";
 import { reindex } from "../outbox/reindex.js";
 
@@ -17,11 +16,7 @@ async function main(): Promise<number> {
   const nc = await connect({
     servers: config.natsServers,
     name: "lfx-meeting-service reindex",
-    ...config.natsUserPassword,
-    ...(config.natsInboxPrefix === undefined ? {} : { inboxPrefix: config.natsInboxPrefix }),
-    ...(config.natsCreds === undefined
-      ? {}
-      : { authenticator: credsAuthenticator(readFileSync(config.natsCreds)) }),
+    ...natsIdentity(config),
   });
   try {
     const onTerminal = process.stderr.isTTY;
