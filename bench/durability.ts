@@ -51,22 +51,26 @@ async function lastSequences(nc: NatsConnection): Promise<Map<string, number>> {
 
 interface Endpoint {
   endpoint: string;
-  /** The body of request `i` of the COUNTED_REQUESTS sent. */
-  body: (i: number) => Record<string, unknown>;
+  /** The body of request `i` of the COUNTED_REQUESTS sent, given the reply to request `i - 1`. */
+  body: (i: number, previous: Written | undefined) => Record<string, unknown>;
+}
+
+interface Written {
+  uid: string;
+  revision: number;
 }
 
 /** The write endpoints counted, on a meeting (and its registrants) created for them. */
 async function writeEndpoints(nc: NatsConnection): Promise<Endpoint[]> {
   const project = randomUUID();
-  const meeting = () =>
-    ok<{ uid: string; revision: number }>(nc, "lfx.meetings.create", meetingBody(project));
+  const meeting = () => ok<Written>(nc, "lfx.meetings.create", meetingBody(project));
   const target = await meeting();
-  // Each update moves the meeting's revision by one.
-  const revision = target.revision;
+  // Updated by nothing else: its registrants' counts would move its revision.
+  const updated = await meeting();
   const toDelete = await Promise.all(Array.from({ length: COUNTED_REQUESTS }, meeting));
   const registrants = await Promise.all(
     Array.from({ length: COUNTED_REQUESTS * 2 }, (_, i) =>
-      ok<{ uid: string; revision: number }>(nc, "lfx.registrants.create", {
+      ok<Written>(nc, "lfx.registrants.create", {
         meeting_uid: target.uid,
         email: `counted.${i}@example.org`,
       }),
@@ -76,7 +80,12 @@ async function writeEndpoints(nc: NatsConnection): Promise<Endpoint[]> {
     { endpoint: "meetings.create", body: () => meetingBody(project) },
     {
       endpoint: "meetings.update",
-      body: (i) => ({ uid: target.uid, revision: revision + i, title: `title ${i}` }),
+      // A revision is the stream's sequence: each update names the one its predecessor got.
+      body: (i, previous) => ({
+        uid: updated.uid,
+        revision: (previous ?? updated).revision,
+        title: `title ${i}`,
+      }),
     },
     {
       endpoint: "registrants.create",
@@ -120,8 +129,9 @@ async function countWrites(nc: NatsConnection): Promise<DurabilityReport["writes
   const counted: DurabilityReport["writes_per_request"] = [];
   for (const { endpoint, body } of await writeEndpoints(nc)) {
     const before = await lastSequences(nc);
+    let previous: Written | undefined;
     for (let i = 0; i < COUNTED_REQUESTS; i++) {
-      await ok(nc, `lfx.${endpoint}`, body(i));
+      previous = await ok<Written>(nc, `lfx.${endpoint}`, body(i, previous));
     }
     const after = await lastSequences(nc);
     const byStream: Record<string, number> = {};

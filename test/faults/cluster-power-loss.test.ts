@@ -74,10 +74,12 @@ it("every node killed at once and restarted, flushed before acknowledged: no ack
   const outcomes = await stopAll(...loads);
   const firstAfter = outcomes.filter((o) => isSuccess(o) && o.doneAt > restartedAt)[0];
   const check = await consistentAfterRepair(cluster);
+  const readStartedAt = Date.now();
   const read = await readBack(clients[0]!, project, flushed);
   report("cluster: every node killed at once, sync_interval always", {
     outcomes: tally(outcomes),
     first_success_after_restart_ms: (firstAfter?.doneAt ?? Number.NaN) - restartedAt,
+    read_back_ms: Date.now() - readStartedAt,
     consistency_findings: check.findings.length,
     consistency_exit_after_repair: check.code,
     ...readBackFigures(read),

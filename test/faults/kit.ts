@@ -1,11 +1,11 @@
-// Shared by the fault tests: reading every page of a list, and reporting the figures a run
-// measured: one JSON line on stderr each, appended with the causes of 5xx replies to
+// Shared by the fault tests: reading every page of a list, retrying a read as a client would, and
+// reporting the figures a run measured: one JSON line on stderr each, appended with the causes of 5xx replies to
 // $FAULTS_REPORT when set. That is where the numbers in docs/RELIABILITY.md come from.
-import type { NatsConnection } from "@nats-io/transport-node";
+import { RequestError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { appendFileSync } from "node:fs";
 import { BUCKET_NAMES } from "../../src/store/buckets.js";
 import type { Cluster } from "../support/cluster.js";
-import { listAllPages } from "../support/request.js";
+import { listAllPages, type Reply } from "../support/request.js";
 import { runConsistencyCheck } from "../support/service-process.js";
 import { until } from "../support/until.js";
 
@@ -21,6 +21,45 @@ export function listAll(
   subject = "lfx.meetings.list",
 ): Promise<Listed[]> {
   return listAllPages<Listed>(nc, subject, filters, { limit: 1000, timeoutMs: 10_000 });
+}
+
+/** Why a read was sent again: a 503 reply, no reply in the caller's time, or no responders. */
+export type RetryReason = "503" | "timeout" | "no-responders";
+
+/**
+ * Sends a read (a get or a list page) again as lfx-client does (client/src/client.ts): after a 503
+ * (docs/CONTRACT.md: safe to retry) once its `retry_after_ms` has passed (500 ms without one),
+ * after no responders in 250 ms, and at once after a caller timeout (a read is safe to repeat).
+ * Past `budgetMs` from the first send, the last reply is returned or the last error thrown.
+ * `onRetry` is told the reason of each retry.
+ */
+export async function retryRead<T>(
+  send: () => Promise<Reply<T>>,
+  budgetMs: number,
+  onRetry: (reason: RetryReason) => void = () => undefined,
+): Promise<Reply<T>> {
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    let reason: RetryReason;
+    let waitMs: number;
+    try {
+      const reply = await send();
+      if (reply.status !== 503 || Date.now() >= deadline) return reply;
+      const hint = (reply.body as { error?: { retry_after_ms?: unknown } } | undefined)?.error
+        ?.retry_after_ms;
+      [reason, waitMs] = ["503", typeof hint === "number" ? hint : 500];
+    } catch (err) {
+      const timedOut =
+        err instanceof TimeoutError ||
+        (err instanceof RequestError && err.cause instanceof TimeoutError);
+      const noResponders = err instanceof RequestError && err.isNoResponders();
+      if ((!timedOut && !noResponders) || Date.now() >= deadline) throw err;
+      [reason, waitMs] = timedOut ? ["timeout", 0] : ["no-responders", 250];
+    }
+    onRetry(reason);
+    const left = deadline - Date.now();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(waitMs, left))));
+  }
 }
 
 export function report(what: string, figures: Record<string, unknown>): void {

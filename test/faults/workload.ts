@@ -6,8 +6,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import pLimit from "p-limit";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { Load } from "../support/load.js";
-import { listAllPages, request, type Reply } from "../support/request.js";
-import { listAll } from "./kit.js";
+import { request, type Page, type Reply } from "../support/request.js";
+import { retryRead, type RetryReason } from "./kit.js";
 
 /**
  * The caller's deadline. The service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts), 4.5 s
@@ -15,6 +15,13 @@ import { listAll } from "./kit.js";
  * reply it is (the figures report the slowest), and a timeout means no reply.
  */
 export const CALLER_TIMEOUT_MS = 9000;
+
+/**
+ * How long one read of the read-back may go on failing (503, no reply in time) before the read-back
+ * fails: after a fault, a loaded 2-core machine took longer than one request deadline to serve
+ * reads again.
+ */
+const READ_BACK_BUDGET_MS = 60_000;
 
 interface Written {
   uid: string;
@@ -116,6 +123,8 @@ export interface ReadBack {
   unlisted: string[];
   /** Meetings whose `registrant_count` differs from the registrants listed for them. */
   miscounted: string[];
+  /** Reads sent again while reading back, by reason (`retryRead`): a figure, not a finding. */
+  retried: Partial<Record<RetryReason, number>>;
 }
 
 /** A read-back as a report's figures: how many writes were read back, and of each finding. */
@@ -127,18 +136,31 @@ export function readBackFigures(read: ReadBack) {
     duplicated: read.duplicated.length,
     unlisted: read.unlisted.length,
     miscounted: read.miscounted.length,
+    read_back_retries: read.retried,
   };
 }
 
-/** The read-back of `acknowledged` writes of which none was lost, moved back, doubled or miscounted. */
+/**
+ * The read-back of `acknowledged` writes of which none was lost, moved back, doubled or miscounted,
+ * however many reads it sent again (for `toEqual`).
+ */
 export function nothingLost(acknowledged: number): ReadBack {
-  return { acknowledged, lost: [], older: [], duplicated: [], unlisted: [], miscounted: [] };
+  return {
+    acknowledged,
+    lost: [],
+    older: [],
+    duplicated: [],
+    unlisted: [],
+    miscounted: [],
+    retried: expect.any(Object) as ReadBack["retried"],
+  };
 }
 
 /**
  * Reads every acknowledged write back through the service: each entity by `get` (present, at its
  * acknowledged revision or later), each meeting of `project` and each registrant of a meeting by
  * its list (exactly once), and each meeting's `registrant_count` against its registrants listed.
+ * Every read is retried as a client would (`retryRead`, for READ_BACK_BUDGET_MS at most).
  */
 export async function readBack(
   client: NatsConnection,
@@ -152,10 +174,33 @@ export async function readBack(
     duplicated: [],
     unlisted: [],
     miscounted: [],
+    retried: {},
+  };
+  const read = <T>(subject: string, body: Record<string, unknown>) =>
+    retryRead(
+      () => request<T>(client, subject, body, { timeoutMs: 10_000 }),
+      READ_BACK_BUDGET_MS,
+      (reason) => (result.retried[reason] = (result.retried[reason] ?? 0) + 1),
+    );
+  /** Every item of a list, page by page; any reply but 200 after the retries fails the read-back. */
+  const listAll = async <T>(subject: string, filter: Record<string, unknown>): Promise<T[]> => {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Reply<Page<T>> = await read<Page<T>>(subject, {
+        ...filter,
+        limit: 1000,
+        ...(cursor === null ? {} : { cursor }),
+      });
+      if (page.status !== 200) throw new Error(`${subject} answered ${page.status}`);
+      items.push(...page.body.items);
+      cursor = page.body.next_cursor;
+    } while (cursor !== null);
+    return items;
   };
   const limit = pLimit(16);
   const judge = async (what: string, subject: string, uid: string, revision: number) => {
-    const got = await request<Written>(client, subject, { uid }, { timeoutMs: 10_000 });
+    const got = await read<Written>(subject, { uid });
     if (got.status === 404) result.lost.push(`${what} ${uid}`);
     else if (got.status !== 200) throw new Error(`${subject} ${uid} answered ${got.status}`);
     else if (got.body.revision < revision) result.older.push(`${what} ${uid}`);
@@ -177,7 +222,9 @@ export async function readBack(
     }
     for (const uid of expected) if (!seen.has(uid)) result.unlisted.push(`${what} ${uid}`);
   };
-  const meetings = await listAll(client, { project_uid: project });
+  const meetings = await listAll<{ uid: string; registrant_count: number }>("lfx.meetings.list", {
+    project_uid: project,
+  });
   exactlyOnce(
     "meeting",
     meetings.map((m) => m.uid),
@@ -187,21 +234,13 @@ export async function readBack(
   for (const [uid, { meetingUid }] of acked.registrants) {
     expectedRegistrants.set(meetingUid, [...(expectedRegistrants.get(meetingUid) ?? []), uid]);
   }
-  const counts = new Map(
-    (meetings as unknown as { uid: string; registrant_count: number }[]).map((m) => [
-      m.uid,
-      m.registrant_count,
-    ]),
-  );
+  const counts = new Map(meetings.map((m) => [m.uid, m.registrant_count]));
   await Promise.all(
     [...expectedRegistrants].map(([meetingUid, expected]) =>
       limit(async () => {
-        const listed = await listAllPages<{ uid: string }>(
-          client,
-          "lfx.registrants.list",
-          { meeting_uid: meetingUid },
-          { limit: 1000, timeoutMs: 10_000 },
-        );
+        const listed = await listAll<{ uid: string }>("lfx.registrants.list", {
+          meeting_uid: meetingUid,
+        });
         exactlyOnce(
           "registrant",
           listed.map((r) => r.uid),
