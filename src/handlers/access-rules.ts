@@ -15,7 +15,7 @@ import type { Caller } from "../request-scope.js";
 import type { IndexedRepository } from "../store/indexed-repository.js";
 import { directKey } from "../store/keys.js";
 import { registrantKey } from "../store/registrants.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 export interface AccessRules {
   /** `meeting:<uid>#organizer` of the registrant's meeting. */

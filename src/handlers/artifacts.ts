@@ -26,7 +26,7 @@ import {
   type PastMeetingsRepository,
   type StoredPastMeeting,
 } from "../store/past-meetings.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

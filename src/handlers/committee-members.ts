@@ -33,7 +33,7 @@ import {
 } from "../store/registrants.js";
 import { replaceAt } from "./entity-writes.js";
 import { normalizeEmail, registrantWrites, type RegistrantWrites } from "./registrant-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 /** Registrations written at once by one sync or event (each is a few KV round trips). */
 const WRITE_CONCURRENCY = 8;

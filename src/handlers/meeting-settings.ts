@@ -6,7 +6,7 @@ import type { MeetingSettings } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { directKey } from "../store/keys.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { planUpdate } from "./entity-writes.js";
 
 /** Concurrent writers of one meeting's settings are rare; a few re-reads settle them. */

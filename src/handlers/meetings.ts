@@ -19,7 +19,7 @@ import { checkReferences } from "./platform-references.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

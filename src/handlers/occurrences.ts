@@ -12,11 +12,12 @@ import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
+import { fitReply } from "../rpc/reply-size.js";
 import { directKey } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
-import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
+import { decodeCursor, encodeCursor } from "../store/paging.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

@@ -34,7 +34,7 @@ import {
   type StoredRegistrant,
 } from "../store/registrants.js";
 import { normalizeEmail } from "./registrant-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

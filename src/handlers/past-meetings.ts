@@ -51,7 +51,7 @@ import { recordingKind } from "./recordings.js";
 import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";
 import { checkReferences } from "./platform-references.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

@@ -7,7 +7,7 @@ import { artifactTotals } from "../domain/lifecycle.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import type { StoredRecording } from "../store/artifacts.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 export function recordingKind(deps: HandlerDeps): ArtifactKind<StoredRecording> {
   return {

@@ -27,7 +27,7 @@ import {
 import { deleteIndexed } from "./entity-writes.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 /** A claim whose registrant has not appeared after this long belongs to a crashed create. */
 export const CLAIM_LEASE_MS = 30_000;

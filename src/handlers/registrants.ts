@@ -25,7 +25,7 @@ import {
   normalizeEmail,
   registrantWrites,
 } from "./registrant-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { updateClaimed } from "./entity-writes.js";
 
 const DEFAULT_PAGE_SIZE = 100;

@@ -21,7 +21,7 @@ import {
 } from "../store/rsvps.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteIndexed } from "./entity-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 const CLAIM_LEASE_MS = 30_000;

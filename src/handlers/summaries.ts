@@ -12,7 +12,7 @@ import type { StoredSummary } from "../store/artifacts.js";
 import { directKey } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { planUpdate } from "./entity-writes.js";
 
 export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {

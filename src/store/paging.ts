@@ -2,7 +2,7 @@
 // bound to the list's filters so that it cannot be replayed against another list. Lists over the
 // buckets page in stream order (the order in which their keys were written) and their cursor is
 // the stream sequence of the last message read; a list computed in memory (occurrences) pages by
-// key. Pages are also cut to fit the server's max payload.
+// key. Pages of a bucket are also cut to fit the server's max payload while they are read.
 import { invalidField } from "../errors.js";
 import type { ListedKey } from "./kv-repository.js";
 
@@ -89,17 +89,8 @@ export interface PageQuery<T> {
   maxReplyBytes: number;
 }
 
+// As rpc/reply-size.ts's REPLY_ENVELOPE_BYTES (store/ does not import rpc/).
 const REPLY_ENVELOPE_BYTES = 1024;
-
-/** The longest head of `items` whose page reply fits in `maxReplyBytes` (at least one item). */
-export function fitReply<T>(items: readonly T[], maxReplyBytes: number): T[] {
-  let bytes = REPLY_ENVELOPE_BYTES;
-  for (const [i, item] of items.entries()) {
-    bytes += Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (bytes > maxReplyBytes && i > 0) return items.slice(0, i);
-  }
-  return [...items];
-}
 
 /** The item behind a listed key, or null when the key's message is not its latest. */
 async function loadCurrent<T>(query: PageQuery<T>, listed: ListedKey): Promise<T | null> {

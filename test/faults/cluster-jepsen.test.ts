@@ -19,7 +19,7 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from "../support/service-process.js";
-import { consistentAfterRepair, failureCauses, report } from "./kit.js";
+import { consistentAfterRepair, failureCauses, report } from "../support/fault-checks.js";
 import { Acknowledged, nothingLost, readBack, readBackFigures, startWorkload } from "./workload.js";
 
 const LONG = process.env["FAULTS_LONG"] === "1";

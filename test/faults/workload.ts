@@ -7,7 +7,7 @@ import pLimit from "p-limit";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { Load } from "../support/load.js";
 import { listAllPages, request, type Reply } from "../support/request.js";
-import { listAll } from "./kit.js";
+import { listAll } from "../support/fault-checks.js";
 
 /**
  * The caller's deadline. The service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts), 4.5 s
