@@ -20,16 +20,15 @@ import type { Logger } from "../logger.js";
 import type { IndexedRepository } from "../store/indexed-repository.js";
 import { GroupCommit } from "../store/group-commit.js";
 import { directKey, lastSegment } from "../store/keys.js";
-import { readPage, type Page } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, type Page, readPage } from "../store/paging.js";
 import {
   pastMeetingChildrenPrefix,
   type PastMeetingsRepository,
   type StoredPastMeeting,
 } from "../store/past-meetings.js";
 import type { HandlerDeps } from "./deps.js";
+import { reply, type Reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export type UidList = "recording_uids" | "transcript_uids" | "summary_uids";
 
@@ -39,8 +38,6 @@ interface ArtifactBase {
   created_at: string;
   updated_at: string;
 }
-
-export type Reply<S> = S & { revision: number };
 
 export interface ArtifactKind<S extends ArtifactBase> {
   /** As in the subjects and events: "recordings". */
@@ -108,8 +105,6 @@ export function artifactOperations<S extends ArtifactBase>(
   const { repos, now } = deps;
   const { repo, resource, entity } = kind;
   const links = pastMeetingLinks(deps);
-
-  const reply = (artifact: S, revision: number): Reply<S> => ({ ...artifact, revision });
 
   async function find(uid: string): Promise<Reply<S> | null> {
     const found = await repo.get(directKey(uid));

@@ -13,7 +13,7 @@ import { directKey, lastSegment } from "../store/keys.js";
 import { mayHaveBeenStored, RevisionConflict } from "../store/kv-repository.js";
 import type { StoredMeetingSettings } from "../store/meeting-settings.js";
 import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
-import { readPage } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
 import { committeeMembers } from "./committee-members.js";
 import { checkReferences } from "./platform-references.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
@@ -21,8 +21,6 @@ import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
 import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;

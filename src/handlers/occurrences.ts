@@ -15,12 +15,10 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { fitReply } from "../rpc/reply-size.js";
 import { directKey } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
-import { decodeCursor, encodeCursor } from "../store/paging.js";
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from "../store/paging.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
 import type { HandlerDeps } from "./deps.js";
 import { updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;

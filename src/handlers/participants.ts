@@ -24,7 +24,7 @@ import { Claims, type ClaimGuard } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
 import { modifyAtRevision } from "../store/modify.js";
-import { readPage } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
 import { participantEmailClaimKey, type StoredParticipant } from "../store/participants.js";
 import { pastMeetingChildrenPrefix, type StoredPastMeeting } from "../store/past-meetings.js";
 import {
@@ -35,11 +35,10 @@ import {
 } from "../store/registrants.js";
 import { normalizeEmail } from "./registrant-writes.js";
 import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
-const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose participant has not appeared after this long belongs to a crashed create. */
-const CLAIM_LEASE_MS = 30_000;
 /** Rounds of claim -> read -> write before a heavily contended join gives up with a 503. */
 const MAX_ATTEMPTS = 50;
 /** Registrants invited at once when a past meeting starts. */
@@ -61,12 +60,8 @@ const PERSON_FIELDS = [
 
 type PersonFields = Pick<StoredParticipant, (typeof PERSON_FIELDS)[number]>;
 
-function reply(participant: StoredParticipant, revision: number): Participant {
-  return { ...participant, revision };
-}
-
 function participantClaims(deps: HandlerDeps): Claims {
-  return new Claims(deps.repos.participantClaims, deps.now, CLAIM_LEASE_MS);
+  return new Claims(deps.repos.participantClaims, deps.now);
 }
 
 function personOf(registrant: StoredRegistrant | undefined): PersonFields {

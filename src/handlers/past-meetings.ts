@@ -38,7 +38,7 @@ import { Claims } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
 import { modifyAtRevision } from "../store/modify.js";
-import { readPage } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
 import {
   pastMeetingIndexPrefix,
   pastMeetingStartClaimKey,
@@ -52,17 +52,12 @@ import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";
 import { checkReferences } from "./platform-references.js";
 import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-const DEFAULT_PAGE_SIZE = 100;
 /** A claim whose past meeting has not appeared after this long belongs to a crashed start. */
-const CLAIM_LEASE_MS = 30_000;
 /** Rounds of claim -> read before a start that keeps finding a past meeting in the making gives up. */
 const MAX_START_ATTEMPTS = 50;
-
-function reply(pastMeeting: StoredPastMeeting, revision: number): PastMeeting {
-  return { ...pastMeeting, revision };
-}
 
 function occurrenceNotFound(meetingUid: string, occurrenceId: string | undefined): AppError {
   return new AppError(
@@ -96,7 +91,7 @@ function applyPastMeetingPatch(current: StoredPastMeeting, patch: JsonObject): S
 export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;
   const pastMeetings = repos.pastMeetings;
-  const claims = new Claims(repos.pastMeetingClaims, now, CLAIM_LEASE_MS);
+  const claims = new Claims(repos.pastMeetingClaims, now);
   const rules = accessRules(deps);
 
   async function findPastMeeting(uid: string): Promise<PastMeeting | null> {

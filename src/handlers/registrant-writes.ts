@@ -30,7 +30,6 @@ import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import type { HandlerDeps } from "./deps.js";
 
 /** A claim whose registrant has not appeared after this long belongs to a crashed create. */
-export const CLAIM_LEASE_MS = 30_000;
 
 /** Emails are stored and compared lower-case (docs/CONTRACT.md §5). */
 export function normalizeEmail(email: string): string {
@@ -85,7 +84,7 @@ export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
 function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
   const { repos, now } = deps;
   const registrants = repos.registrants;
-  const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
+  const claims = new Claims(repos.registrantClaims, now);
   const registrantCount = new GroupCommit<StoredMeeting, number>({
     repo: repos.meetings,
     apply: (meeting, deltas) => ({

@@ -10,29 +10,18 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import type { StoredMeeting } from "../store/meetings.js";
-import { readPage } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
   registrantsOfEmailPrefix,
   registrantsOfMeetingPrefix,
-  type StoredRegistrant,
 } from "../store/registrants.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
-import {
-  CLAIM_LEASE_MS,
-  checkRegistrantRules,
-  normalizeEmail,
-  registrantWrites,
-} from "./registrant-writes.js";
+import { checkRegistrantRules, normalizeEmail, registrantWrites } from "./registrant-writes.js";
 import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 import { updateClaimed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
-
-function reply(registrant: StoredRegistrant, revision: number): Registrant {
-  return { ...registrant, revision };
-}
 
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;
@@ -191,7 +180,7 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
  */
 export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: string) {
   const { registrants, registrantClaims } = deps.repos;
-  const claims = new Claims(registrantClaims, deps.now, CLAIM_LEASE_MS);
+  const claims = new Claims(registrantClaims, deps.now);
   await registrants.removeAllUnder(
     registrantsOfMeetingPrefix(meetingUid),
     (registrant) => registrant.meeting_uid === meetingUid,

@@ -10,7 +10,7 @@ import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
 import { Claims } from "../store/claims.js";
 import { directKey, lastSegment } from "../store/keys.js";
 import { RevisionConflict } from "../store/kv-repository.js";
-import { readPage } from "../store/paging.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
 import { registrantKey } from "../store/registrants.js";
 import {
   rsvpAnswerClaimKey,
@@ -22,18 +22,13 @@ import {
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteIndexed } from "./entity-writes.js";
 import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 
-const DEFAULT_PAGE_SIZE = 100;
-const CLAIM_LEASE_MS = 30_000;
 /** Rounds of claim -> read -> write before a heavily contended answer gives up with a 503. */
 const MAX_ANSWER_ATTEMPTS = 50;
 
-function reply(rsvp: StoredRsvp, revision: number): Rsvp {
-  return { ...rsvp, revision };
-}
-
 function rsvpClaims(deps: HandlerDeps): Claims {
-  return new Claims(deps.repos.rsvpClaims, deps.now, CLAIM_LEASE_MS);
+  return new Claims(deps.repos.rsvpClaims, deps.now);
 }
 
 export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {

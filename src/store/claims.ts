@@ -26,12 +26,15 @@ export interface ClaimGuard {
 
 const MAX_CLAIM_ATTEMPTS = 10;
 
+/** How long a claim is held for an entity that has not appeared: longer than any create takes. */
+export const CLAIM_LEASE_MS = 30_000;
+
 export class Claims {
   constructor(
     private readonly repo: KvRepository<Claim>,
     private readonly now: () => Date,
     /** Longer than any create takes, so that a claim in use is never taken over. */
-    private readonly leaseMs: number,
+    private readonly leaseMs: number = CLAIM_LEASE_MS,
   ) {}
 
   async claim(key: string, uid: string): Promise<ClaimOutcome> {

@@ -6,6 +6,9 @@
 import { invalidField } from "../errors.js";
 import type { ListedKey } from "./kv-repository.js";
 
+/** A list's `limit` when the request gives none (docs/CONTRACT.md §3 "List"). */
+export const DEFAULT_PAGE_SIZE = 100;
+
 interface CursorState {
   /** The list (subject and filters) the cursor belongs to. */
   s: string;
