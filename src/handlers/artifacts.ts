@@ -2,17 +2,7 @@
 // meeting, is listed by it through `index/past-meeting/{past_meeting_uid}/{uid}` in its own
 // bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
 // summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the
-// operations here.
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs:
-//   1. the index key under the past meeting: a dangling index key is skipped by lists;
-//   2. the artifact itself: the commit point;
-//   3. its uid appended to the past meeting's list through a group commit (store/group-commit.ts),
-//      exact however many artifacts are created at once on however many instances. If the past
-//      meeting was deleted in between, the artifact is removed again and the create is a 404; a
-//      failure to write the list is logged and leaves a missing link that check-consistency adds.
-// A delete runs the other way: the artifact, its index key, then its uid leaves the list.
+// operations here. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { withoutUid, withUid } from "../domain/lifecycle.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";

@@ -4,15 +4,7 @@
 // A participant is unique per (past meeting, email), lower-case. A create-only claim names that
 // pair and holds the participant's uid, so join finds or creates the participant atomically on
 // any instance: the loser of a race updates what the winner created, at its revision, and leave
-// finds it with one get.
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs, never a duplicate and never a participant without its claim:
-//   1. the claim (past meeting, email): exactly one concurrent create wins; a claim whose
-//      participant never appeared is taken over once its lease has run out;
-//   2. the index key under the past meeting: a dangling index key is skipped by lists;
-//   3. the participant itself: the commit point.
-// A delete runs the other way: the participant, then its index key and its claim.
+// finds it with one get. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import { closeAttendance, openAttendance, registrationCovers } from "../domain/lifecycle.js";
@@ -96,22 +88,21 @@ interface FindOrCreate {
   change(existing: StoredParticipant): StoredParticipant | null;
 }
 
-/** Creates a participant whose claim it holds; the claim is released if that fails. */
+/**
+ * Creates a participant under its email's claim, which it holds or, given `guard`, takes first
+ * (store/claims.ts `createClaimed`).
+ */
 async function createClaimed(
   deps: HandlerDeps,
   participant: StoredParticipant,
+  guard?: ClaimGuard,
 ): Promise<Participant> {
-  let revision: number;
-  try {
-    revision = await deps.repos.participants.createIndexed(participant);
-  } catch (err) {
-    await participantClaims(deps).releaseAfterFailure(
-      participantEmailClaimKey(participant.past_meeting_uid, participant.email),
-      participant.uid,
-      err,
-    );
-    throw err;
-  }
+  const revision = await participantClaims(deps).createClaimed({
+    key: participantEmailClaimKey(participant.past_meeting_uid, participant.email),
+    uid: participant.uid,
+    ...(guard === undefined ? {} : { guard }),
+    create: () => deps.repos.participants.createIndexed(participant),
+  });
   return reply(participant, revision);
 }
 
@@ -315,12 +306,7 @@ export function participantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           },
           now().toISOString(),
         );
-        await claims.claimUnique(
-          participantEmailClaimKey(pastMeeting.uid, email),
-          participant.uid,
-          emailClaim(pastMeeting.uid),
-        );
-        return createClaimed(deps, participant);
+        return createClaimed(deps, participant, emailClaim(pastMeeting.uid));
       },
     }),
 

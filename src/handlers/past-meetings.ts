@@ -4,20 +4,8 @@
 // One past meeting per (meeting, occurrence): a create-only claim `unique/start/{meeting_uid}/
 // {occurrence_id}` names the pair and holds the past meeting's uid. The start that wins it creates
 // the past meeting; every other start, on any instance and at the same moment too, finds the
-// claim's holder and returns it (opening a session when none is open).
-//
-// Write order of a create (and of a first start), chosen so that a crash between any two steps
-// leaves state that lists skip and check-consistency repairs, never two past meetings of one
-// occurrence:
-//   1. the claim (when there is an occurrence); a claim whose past meeting never appeared is taken
-//      over once its lease has run out;
-//   2. the index keys (meeting, project): a dangling index key is skipped by lists;
-//   3. the past meeting itself: the commit point;
-//   4. (start) the invited participants. Every start repeats this step, which is idempotent, so
-//      a start that failed after the commit point is completed by the client's retry.
-// A delete runs the other way: the past meeting first (at its revision), then its index keys and
-// claim, then its participants, recordings, transcripts and summaries with their keys.
-// Deleting the meeting leaves all of this in place: history stays (docs/CONTRACT.md §4).
+// claim's holder and returns it (opening a session when none is open). Write order of a create,
+// a start and a delete (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { ANY_CALLER, itemField, meetingRelation, pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import {
@@ -114,16 +102,11 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
   /** Writes a past meeting whose claim (if any) it holds; the claim is released if that fails. */
   async function createClaimed(pastMeeting: StoredPastMeeting): Promise<PastMeeting> {
-    let revision: number;
-    try {
-      revision = await pastMeetings.createIndexed(pastMeeting);
-    } catch (err) {
-      const claimKey = startClaimKey(pastMeeting);
-      if (claimKey !== undefined) {
-        await claims.releaseAfterFailure(claimKey, pastMeeting.uid, err);
-      }
-      throw err;
-    }
+    const revision = await claims.createClaimed({
+      key: startClaimKey(pastMeeting),
+      uid: pastMeeting.uid,
+      create: () => pastMeetings.createIndexed(pastMeeting),
+    });
     return reply(pastMeeting, revision);
   }
 

@@ -1,16 +1,7 @@
 // The registrant create and delete use cases, shared by `lfx.registrants.*` (registrants.ts) and
 // the committee membership sync (committee-sync.ts), so that a committee member becomes a
 // registrant exactly as a direct registration does: the same email claim, index keys, count and
-// events.
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs, never a duplicate and never a registrant without its claim:
-//   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
-//   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
-//   3. the registrant itself: the commit point;
-//   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
-// A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
-// and the count.
+// events. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { conflict, invalidField, notFound } from "../errors.js";
 import type { RegistrantsCreateRequest } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
@@ -142,15 +133,12 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
       };
       checkRegistrantRules(registrant);
 
-      const claimKey = registrantEmailClaimKey(registrant.meeting_uid, email);
-      await claims.claimUnique(claimKey, uid, emailClaim(registrant.meeting_uid));
-      let revision: number;
-      try {
-        revision = await registrants.createIndexed(registrant);
-      } catch (err) {
-        await claims.releaseAfterFailure(claimKey, uid, err);
-        throw err;
-      }
+      const revision = await claims.createClaimed({
+        key: registrantEmailClaimKey(registrant.meeting_uid, email),
+        uid,
+        guard: emailClaim(registrant.meeting_uid),
+        create: () => registrants.createIndexed(registrant),
+      });
       await adjustCount(registrant.meeting_uid, +1, log);
       return { value: registrant, revision };
     },

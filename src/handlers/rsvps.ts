@@ -44,13 +44,11 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
   /** Creates the RSVP whose claim it holds; the claim is released if that fails. */
   async function createClaimed(rsvp: StoredRsvp): Promise<Rsvp> {
-    let revision: number;
-    try {
-      revision = await rsvps.createIndexed(rsvp);
-    } catch (err) {
-      await claims.releaseAfterFailure(rsvpAnswerClaimKey(rsvp), rsvp.uid, err);
-      throw err;
-    }
+    const revision = await claims.createClaimed({
+      key: rsvpAnswerClaimKey(rsvp),
+      uid: rsvp.uid,
+      create: () => rsvps.createIndexed(rsvp),
+    });
     return reply(rsvp, revision);
   }
 

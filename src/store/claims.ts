@@ -84,6 +84,30 @@ export class Claims {
   }
 
   /**
+   * Creates the entity `uid` under the claim `key`, in the order of docs/ARCHITECTURE.md
+   * "Writes": the claim first (taken here with `claimUnique` when `guard` is given, else already
+   * held by the caller), then the entity (`create`, the commit point). A create that failed
+   * releases the claim unless its outcome is unknown (`releaseAfterFailure`). Without a `key`
+   * (nothing unique to claim) it is `create` alone.
+   */
+  async createClaimed<T>(created: {
+    key: string | undefined;
+    uid: string;
+    guard?: ClaimGuard;
+    create: () => Promise<T>;
+  }): Promise<T> {
+    const { key, uid, guard } = created;
+    if (key === undefined) return created.create();
+    if (guard !== undefined) await this.claimUnique(key, uid, guard);
+    try {
+      return await created.create();
+    } catch (err) {
+      await this.releaseAfterFailure(key, uid, err);
+      throw err;
+    }
+  }
+
+  /**
    * Writes an entity whose claimed field may change (an update), moving `uid`'s claim from
    * `from` to `to` in the order of a create: the new claim first, then the entity (`write`, the
    * commit point), then the old claim goes. A crash in between leaves `uid` holding both claims,
