@@ -3,7 +3,7 @@
 // bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
 // summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the
 // operations here. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
-import { withoutUid, withUid } from "../domain/lifecycle.js";
+import { withoutUid, withUid } from "../domain/artifacts.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";

@@ -7,7 +7,8 @@
 // finds it with one get. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
-import { closeAttendance, openAttendance, registrationCovers } from "../domain/lifecycle.js";
+import { registrationCovers } from "../domain/attendance.js";
+import { closeAttendance, openAttendance } from "../domain/sessions.js";
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { Participant } from "../generated/schema-types.js";

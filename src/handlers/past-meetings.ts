@@ -10,12 +10,11 @@ import { ANY_CALLER, itemField, meetingRelation, pastMeetingRelation } from "../
 import { accessRules } from "./access-rules.js";
 import {
   checkScheduledTimes,
-  closeMeetingSession,
   meetingAsOccurrence,
   meetingSnapshot,
   occurrenceOfStart,
-  openMeetingSession,
-} from "../domain/lifecycle.js";
+} from "../domain/past-meeting.js";
+import { closeMeetingSession, openMeetingSession } from "../domain/sessions.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { ruleScheduleOf } from "../domain/occurrence-edits.js";
 import { isOccurrence } from "../domain/occurrences.js";
