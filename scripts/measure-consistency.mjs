@@ -26,15 +26,18 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
-import { BUCKET_NAMES, bucketSettings } from "../dist/store/buckets.js";
-import { directKey, encodeKey } from "../dist/store/keys.js";
-import { meetingIndexKeys } from "../dist/store/meetings.js";
-import { pastMeetingChildKey, pastMeetingIndexKeys } from "../dist/store/past-meetings.js";
+import { BUCKET_NAMES, bucketSettings } from "../dist/store/kv/buckets.js";
+import { directKey, encodeKey } from "../dist/store/kv/keys.js";
+import { meetingIndexKeys } from "../dist/store/resources/meetings.js";
+import {
+  pastMeetingChildKey,
+  pastMeetingIndexKeys,
+} from "../dist/store/resources/past-meetings.js";
 import {
   registrantEmailClaimKey,
   registrantIndexKeys,
   registrantKey,
-} from "../dist/store/registrants.js";
+} from "../dist/store/resources/registrants.js";
 
 const CHUNK = 2000;
 

@@ -7,15 +7,15 @@ import { withoutUid, withUid } from "../domain/artifacts.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { IndexedRepository } from "../store/indexed-repository.js";
-import { GroupCommit } from "../store/group-commit.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { DEFAULT_PAGE_SIZE, type Page, readPage } from "../store/paging.js";
+import type { IndexedRepository } from "../store/kv/indexed-repository.js";
+import { GroupCommit } from "../store/kv/group-commit.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { DEFAULT_PAGE_SIZE, type Page, readPage } from "../store/kv/paging.js";
 import {
   pastMeetingChildrenPrefix,
   type PastMeetingsRepository,
   type StoredPastMeeting,
-} from "../store/past-meetings.js";
+} from "../store/resources/past-meetings.js";
 import type { HandlerDeps } from "./deps.js";
 import { reply, type Reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";

@@ -16,13 +16,13 @@ import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, invalidRequest } from "../errors.js";
 import type { Meeting, Occurrence } from "../generated/schema-types.js";
 import { REPLY_ENVELOPE_BYTES } from "../rpc/reply-size.js";
-import type { StoredMeeting } from "../store/meetings.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   occurrenceOfIndexKey,
   registrantsOfMeetingPrefix,
   registrantsOfOccurrencesPrefix,
-} from "../store/registrants.js";
-import { answersOfMeetingPrefix, parseAnswerKey } from "../store/rsvps.js";
+} from "../store/resources/registrants.js";
+import { answersOfMeetingPrefix, parseAnswerKey } from "../store/resources/rsvps.js";
 import type { HandlerDeps } from "./deps.js";
 
 /** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */

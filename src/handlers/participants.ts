@@ -13,19 +13,25 @@ import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-pat
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { Participant } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims, type ClaimGuard } from "../store/claims.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
-import { modifyAtRevision } from "../store/modify.js";
-import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
-import { participantEmailClaimKey, type StoredParticipant } from "../store/participants.js";
-import { pastMeetingChildrenPrefix, type StoredPastMeeting } from "../store/past-meetings.js";
+import { Claims, type ClaimGuard } from "../store/kv/claims.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { RevisionConflict } from "../store/kv/kv-repository.js";
+import { modifyAtRevision } from "../store/kv/modify.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
+import {
+  participantEmailClaimKey,
+  type StoredParticipant,
+} from "../store/resources/participants.js";
+import {
+  pastMeetingChildrenPrefix,
+  type StoredPastMeeting,
+} from "../store/resources/past-meetings.js";
 import {
   registrantKey,
   registrantsOfEmailPrefix,
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { normalizeEmail } from "./registrant-writes.js";
 import type { HandlerDeps } from "./deps.js";
 import { reply } from "./entity-reply.js";
@@ -91,7 +97,7 @@ interface FindOrCreate {
 
 /**
  * Creates a participant under its email's claim, which it holds or, given `guard`, takes first
- * (store/claims.ts `createClaimed`).
+ * (store/kv/claims.ts `createClaimed`).
  */
 async function createClaimed(
   deps: HandlerDeps,

@@ -21,17 +21,17 @@ import { isOccurrence } from "../domain/occurrences.js";
 import { AppError, conflict, invalidField, notFound, unavailable } from "../errors.js";
 import type { PastMeeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import type { StoredMeeting } from "../store/meetings.js";
-import { modifyAtRevision } from "../store/modify.js";
-import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
+import { Claims } from "../store/kv/claims.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import { modifyAtRevision } from "../store/kv/modify.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
 import {
   pastMeetingIndexPrefix,
   pastMeetingStartClaimKey,
   type PastMeetingFilter,
   type StoredPastMeeting,
-} from "../store/past-meetings.js";
+} from "../store/resources/past-meetings.js";
 import { deleteArtifactsOfPastMeeting } from "./artifacts.js";
 import { deleteParticipantsOfPastMeeting, inviteRegistrants } from "./participants.js";
 import { recordingKind } from "./recordings.js";

@@ -5,16 +5,16 @@
 import { conflict, invalidField, notFound } from "../errors.js";
 import type { RegistrantsCreateRequest } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
-import { Claims, type ClaimGuard } from "../store/claims.js";
-import { GroupCommit } from "../store/group-commit.js";
-import { directKey } from "../store/keys.js";
-import type { Versioned } from "../store/kv-repository.js";
-import type { StoredMeeting } from "../store/meetings.js";
+import { Claims, type ClaimGuard } from "../store/kv/claims.js";
+import { GroupCommit } from "../store/kv/group-commit.js";
+import { directKey } from "../store/kv/keys.js";
+import type { Versioned } from "../store/kv/kv-repository.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
   type StoredRegistrant,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { deleteIndexed } from "./entity-writes.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";

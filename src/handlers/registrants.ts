@@ -7,15 +7,15 @@ import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import type { StoredMeeting } from "../store/meetings.js";
-import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
   registrantsOfEmailPrefix,
   registrantsOfMeetingPrefix,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { checkRegistrantRules, normalizeEmail, registrantWrites } from "./registrant-writes.js";
 import type { HandlerDeps } from "./deps.js";

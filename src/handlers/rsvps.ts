@@ -7,18 +7,18 @@ import { accessRules } from "./access-rules.js";
 import { AppError, notFound, unavailable } from "../errors.js";
 import type { Rsvp } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
-import { DEFAULT_PAGE_SIZE, readPage } from "../store/paging.js";
-import { registrantKey } from "../store/registrants.js";
+import { Claims } from "../store/kv/claims.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { RevisionConflict } from "../store/kv/kv-repository.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
+import { registrantKey } from "../store/resources/registrants.js";
 import {
   rsvpAnswerClaimKey,
   rsvpsOfMeetingPrefix,
   rsvpsOfOccurrencePrefix,
   rsvpsOfRegistrantPrefix,
   type StoredRsvp,
-} from "../store/rsvps.js";
+} from "../store/resources/rsvps.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteIndexed } from "./entity-writes.js";
 import type { HandlerDeps } from "./deps.js";

@@ -5,7 +5,7 @@ import { pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import { artifactTotals } from "../domain/artifacts.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import type { StoredTranscript } from "../store/artifacts.js";
+import type { StoredTranscript } from "../store/resources/artifacts.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
 import type { HandlerDeps } from "./deps.js";
 

@@ -1,5 +1,5 @@
 // Fitting a reply to the server's max payload: a reply larger than it cannot be sent at all.
-// (Pages of a bucket's list are cut while they are read, store/paging.ts.)
+// (Pages of a bucket's list are cut while they are read, store/kv/paging.ts.)
 
 /** What a reply adds around its items or entity: the JSON envelope, headers, the subject. */
 export const REPLY_ENVELOPE_BYTES = 1024;

@@ -24,29 +24,29 @@
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import pLimit from "p-limit";
-import { artifactIndexKeys } from "../store/artifacts.js";
-import { BUCKET_NAMES } from "../store/buckets.js";
-import type { Claim } from "../store/claims.js";
-import { decodeKey, encodeKey, encodeKeyPrefix, isDirectKey } from "../store/keys.js";
-import { RevisionConflict, translateStoreError } from "../store/kv-repository.js";
-import { meetingIndexKeys, type StoredMeeting } from "../store/meetings.js";
+import { artifactIndexKeys } from "../store/resources/artifacts.js";
+import { BUCKET_NAMES } from "../store/kv/buckets.js";
+import type { Claim } from "../store/kv/claims.js";
+import { decodeKey, encodeKey, encodeKeyPrefix, isDirectKey } from "../store/kv/keys.js";
+import { RevisionConflict, translateStoreError } from "../store/kv/kv-repository.js";
+import { meetingIndexKeys, type StoredMeeting } from "../store/resources/meetings.js";
 import {
   participantEmailClaimKey,
   participantIndexKeys,
   type StoredParticipant,
-} from "../store/participants.js";
+} from "../store/resources/participants.js";
 import {
   pastMeetingIndexKeys,
   pastMeetingStartClaimKey,
   type StoredPastMeeting,
-} from "../store/past-meetings.js";
+} from "../store/resources/past-meetings.js";
 import {
   registrantEmailClaimKey,
   registrantIndexKeys,
   registrantKey,
   type StoredRegistrant,
-} from "../store/registrants.js";
-import { rsvpAnswerClaimKey, rsvpIndexKeys, type StoredRsvp } from "../store/rsvps.js";
+} from "../store/resources/registrants.js";
+import { rsvpAnswerClaimKey, rsvpIndexKeys, type StoredRsvp } from "../store/resources/rsvps.js";
 
 export interface ConsistencyBuckets {
   meetings: KV;

@@ -10,7 +10,7 @@
 // Nodes flush before acknowledging (`sync_interval: always`, as cluster/*.conf ship).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
 import { startCluster, type Cluster, type ClusterNode } from "../support/cluster.js";
 import { isSuccess, tally, type Load, type Outcome } from "../support/load.js";
 import {

@@ -4,7 +4,7 @@
 // docs/RELIABILITY.md come from.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { appendFileSync } from "node:fs";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
 import type { Cluster } from "./cluster.js";
 import { listAllPages } from "./request.js";
 import { runConsistencyCheck } from "./service-process.js";

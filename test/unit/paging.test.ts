@@ -1,12 +1,12 @@
 import { AppError } from "../../src/errors.js";
-import type { ListedKey } from "../../src/store/kv-repository.js";
+import type { ListedKey } from "../../src/store/kv/kv-repository.js";
 import {
   decodeCursor,
   decodeSequenceCursor,
   encodeCursor,
   encodeSequenceCursor,
   readPage,
-} from "../../src/store/paging.js";
+} from "../../src/store/kv/paging.js";
 
 const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(3, "0")}`);
 

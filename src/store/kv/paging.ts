@@ -3,7 +3,7 @@
 // buckets page in stream order (the order in which their keys were written) and their cursor is
 // the stream sequence of the last message read; a list computed in memory (occurrences) pages by
 // key. Pages of a bucket are also cut to fit the server's max payload while they are read.
-import { invalidField } from "../errors.js";
+import { invalidField } from "../../errors.js";
 import type { ListedKey } from "./kv-repository.js";
 
 /** A list's `limit` when the request gives none (docs/CONTRACT.md §3 "List"). */

@@ -3,7 +3,7 @@
 // the KV create, on any instance, which check-then-write cannot guarantee. A claim is written
 // before its entity and released after the entity is deleted; a claim whose entity never
 // appeared (its writer crashed) is taken over once it is older than the lease.
-import { unavailable } from "../errors.js";
+import { unavailable } from "../../errors.js";
 import { mayHaveBeenStored, RevisionConflict, type KvRepository } from "./kv-repository.js";
 
 export interface Claim {
