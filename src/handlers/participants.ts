@@ -37,7 +37,6 @@ import type { HandlerDeps } from "./deps.js";
 import { reply } from "./entity-reply.js";
 import { deleteIndexed, updateClaimed } from "./entity-writes.js";
 
-/** A claim whose participant has not appeared after this long belongs to a crashed create. */
 /** Rounds of claim -> read -> write before a heavily contended join gives up with a 503. */
 const MAX_ATTEMPTS = 50;
 /** Registrants invited at once when a past meeting starts. */

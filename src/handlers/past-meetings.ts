@@ -42,7 +42,6 @@ import type { HandlerDeps } from "./deps.js";
 import { reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 
-/** A claim whose past meeting has not appeared after this long belongs to a crashed start. */
 /** Rounds of claim -> read before a start that keeps finding a past meeting in the making gives up. */
 const MAX_START_ATTEMPTS = 50;
 

@@ -20,8 +20,6 @@ import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import type { HandlerDeps } from "./deps.js";
 
-/** A claim whose registrant has not appeared after this long belongs to a crashed create. */
-
 /** Emails are stored and compared lower-case (docs/CONTRACT.md §5). */
 export function normalizeEmail(email: string): string {
   return email.toLowerCase();
