@@ -33,7 +33,8 @@ import {
   type StoredPastMeeting,
 } from "../store/resources/past-meetings.js";
 import { deleteArtifactsOfPastMeeting } from "./artifacts.js";
-import { deleteParticipantsOfPastMeeting, inviteRegistrants } from "./participants.js";
+import { inviteRegistrants } from "./participant-attendance.js";
+import { deleteParticipantsOfPastMeeting } from "./participant-writes.js";
 import { recordingKind } from "./recordings.js";
 import { summaryKind } from "./summaries.js";
 import { transcriptKind } from "./transcripts.js";

@@ -1,5 +1,5 @@
 // The registrant create and delete use cases, shared by `lfx.registrants.*` (registrants.ts) and
-// the committee membership sync (committee-sync.ts), so that a committee member becomes a
+// the committee membership sync (committee-members.ts), so that a committee member becomes a
 // registrant exactly as a direct registration does: the same email claim, index keys, count and
 // events. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { conflict, invalidField, notFound } from "../errors.js";
