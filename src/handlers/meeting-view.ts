@@ -15,7 +15,7 @@ import {
 import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, invalidRequest } from "../errors.js";
 import type { Meeting, Occurrence } from "../generated/schema-types.js";
-import { REPLY_ENVELOPE_BYTES } from "../rpc/reply-size.js";
+import { REPLY_ENVELOPE_BYTES } from "../store/kv/paging.js";
 import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   occurrenceOfIndexKey,

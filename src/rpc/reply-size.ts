@@ -1,8 +1,6 @@
 // Fitting a reply to the server's max payload: a reply larger than it cannot be sent at all.
 // (Pages of a bucket's list are cut while they are read, store/kv/paging.ts.)
-
-/** What a reply adds around its items or entity: the JSON envelope, headers, the subject. */
-export const REPLY_ENVELOPE_BYTES = 1024;
+import { REPLY_ENVELOPE_BYTES } from "../store/kv/paging.js";
 
 /** The longest head of `items` whose page reply fits in `maxReplyBytes` (at least one item). */
 export function fitReply<T>(items: readonly T[], maxReplyBytes: number): T[] {

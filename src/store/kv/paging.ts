@@ -92,8 +92,12 @@ export interface PageQuery<T> {
   maxReplyBytes: number;
 }
 
-// As rpc/reply-size.ts's REPLY_ENVELOPE_BYTES (store/ does not import rpc/).
-const REPLY_ENVELOPE_BYTES = 1024;
+/**
+ * What a reply adds around its items or entity: the JSON envelope, headers, the subject. Defined
+ * here, where pages are cut while they are read, because store/ does not import rpc/; replies
+ * computed in memory are fitted by rpc/reply-size.ts with the same figure.
+ */
+export const REPLY_ENVELOPE_BYTES = 1024;
 
 /** The item behind a listed key, or null when the key's message is not its latest. */
 async function loadCurrent<T>(query: PageQuery<T>, listed: ListedKey): Promise<T | null> {
