@@ -2,9 +2,9 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-/** Imports from the named folders of src/ at any depth: "../store/keys.js", "../../rpc/x.js". */
+/** Imports from the named folders of src/ and their subfolders: "../store/kv/keys.js", "../../rpc/x.js". */
 function layers(...folders) {
-  return folders.map((folder) => `**/${folder}/*`);
+  return folders.map((folder) => `**/${folder}/**`);
 }
 
 /** `no-restricted-imports` with these patterns for the files matching `files`. */
@@ -54,6 +54,13 @@ export default tseslint.config(
     {
       group: layers("rpc", "handlers"),
       message: "store/ is below rpc/ and handlers/: they call it, never the other way.",
+    },
+  ]),
+  restrictImports("src/store/kv/**/*.ts", [
+    {
+      group: layers("rpc", "handlers", "resources"),
+      message:
+        "store/kv/ is the KV core: it knows no bucket layout (store/resources/), rpc/ or handlers/.",
     },
   ]),
   restrictImports("src/rpc/**/*.ts", [

@@ -14,8 +14,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, headers, type Msg } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
-import { BUCKET_NAMES, bucketSettings } from "../src/store/buckets.js";
-import { meetingIndexKeys, type StoredMeeting } from "../src/store/meetings.js";
+import { BUCKET_NAMES, bucketSettings } from "../src/store/kv/buckets.js";
+import { meetingIndexKeys, type StoredMeeting } from "../src/store/resources/meetings.js";
 import { BARE_BUCKETS, BARE_CREATE, BARE_GET, BARE_LIST_REGISTRANTS } from "./bare-subjects.js";
 
 const QUEUE = "bench-bare";

@@ -23,22 +23,22 @@ import { connect } from "@nats-io/transport-node";
 import { nanoid } from "nanoid";
 import type { Recording, Transcript } from "../src/generated/schema-types.js";
 import { ENTITY_BUCKETS } from "../src/outbox/sources.js";
-import { BUCKET_NAMES, bucketSettings, type BucketId } from "../src/store/buckets.js";
-import type { Claim } from "../src/store/claims.js";
-import { directKey, encodeKey } from "../src/store/keys.js";
-import type { StoredMeetingSettings } from "../src/store/meeting-settings.js";
-import { meetingIndexKeys, type StoredMeeting } from "../src/store/meetings.js";
+import { BUCKET_NAMES, bucketSettings, type BucketId } from "../src/store/kv/buckets.js";
+import type { Claim } from "../src/store/kv/claims.js";
+import { directKey, encodeKey } from "../src/store/kv/keys.js";
+import type { StoredMeetingSettings } from "../src/store/resources/meeting-settings.js";
+import { meetingIndexKeys, type StoredMeeting } from "../src/store/resources/meetings.js";
 import {
   pastMeetingChildKey,
   pastMeetingIndexKeys,
   type StoredPastMeeting,
-} from "../src/store/past-meetings.js";
+} from "../src/store/resources/past-meetings.js";
 import {
   registrantEmailClaimKey,
   registrantIndexKeys,
   registrantKey,
   type StoredRegistrant,
-} from "../src/store/registrants.js";
+} from "../src/store/resources/registrants.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { putAll, type Filler, type Put } from "./fill.js";
 

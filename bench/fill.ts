@@ -13,14 +13,14 @@ import { randomUUID } from "node:crypto";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { nanoid } from "nanoid";
-import { directKey } from "../src/store/keys.js";
-import { meetingIndexKeys, type StoredMeeting } from "../src/store/meetings.js";
+import { directKey } from "../src/store/kv/keys.js";
+import { meetingIndexKeys, type StoredMeeting } from "../src/store/resources/meetings.js";
 import {
   registrantEmailClaimKey,
   registrantIndexKeys,
   registrantKey,
   type StoredRegistrant,
-} from "../src/store/registrants.js";
+} from "../src/store/resources/registrants.js";
 
 const CHILDREN_PER_PARENT = 20;
 /** Publishes in flight: bounds what the client buffers while the server stores. */

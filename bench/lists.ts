@@ -17,9 +17,9 @@ import {
 import type { KV } from "@nats-io/kv";
 import { createInbox, nanos, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { KvRepository, type ListedKey } from "../src/store/kv-repository.js";
-import { encodeKey, encodeKeyPrefix } from "../src/store/keys.js";
-import { readPage } from "../src/store/paging.js";
+import { KvRepository, type ListedKey } from "../src/store/kv/kv-repository.js";
+import { encodeKey, encodeKeyPrefix } from "../src/store/kv/keys.js";
+import { readPage } from "../src/store/kv/paging.js";
 import { bareBucket } from "../test/support/bare-bucket.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { answersPing, memoryOf, spawnNode, waitReady } from "./processes.js";

@@ -27,15 +27,15 @@ import type { Announcement, SendRecord } from "./invitations/records.js";
 import { IdempotentCreates, type IdempotencyRecord } from "./rpc/idempotency.js";
 import { loadRequestSchemas } from "./rpc/schemas.js";
 import { EndpointStats } from "./rpc/stats.js";
-import { openBuckets } from "./store/buckets.js";
-import { KvRepository, translateStoreError } from "./store/kv-repository.js";
-import type { StoredMeeting } from "./store/meetings.js";
-import { createRepositories } from "./store/repositories.js";
+import { openBuckets } from "./store/kv/buckets.js";
+import { KvRepository, translateStoreError } from "./store/kv/kv-repository.js";
+import type { StoredMeeting } from "./store/resources/meetings.js";
+import { createRepositories } from "./store/resources/repositories.js";
 import { Feed } from "./outbox/feed.js";
 import { createPlatformFeeds } from "./outbox/platform-feeds.js";
 import { entitySources } from "./outbox/sources.js";
 import { currentCaller } from "./request-scope.js";
-import type { WriteOrigin } from "./store/change-headers.js";
+import type { WriteOrigin } from "./store/kv/change-headers.js";
 import { answerGetTitle } from "./rpc/get-title.js";
 
 export const SERVICE_NAME = "lfx-meeting-service";
@@ -90,7 +90,7 @@ export async function startService(
     throw startup.reason;
   }
   const schemas = await loadRequestSchemas();
-  // A reply must fit the server's max payload; lists cut their pages to this (store/paging.ts).
+  // A reply must fit the server's max payload; lists cut their pages to this (store/kv/paging.ts).
   const maxReplyBytes = nc.info?.max_payload ?? 1024 * 1024;
   const repos = createRepositories(buckets);
   const platform = config.platformLookups

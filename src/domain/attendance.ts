@@ -92,3 +92,14 @@ export function groupByRegistrant(answers: Iterable<Answer>): Map<string, Answer
   }
   return grouped;
 }
+
+/**
+ * Whether a registration covers an occurrence: a registrant without occurrence_id is registered
+ * for every occurrence, one with it for that occurrence only.
+ */
+export function registrationCovers(
+  registrant: { occurrence_id?: string },
+  occurrenceId: string | undefined,
+): boolean {
+  return registrant.occurrence_id === undefined || registrant.occurrence_id === occurrenceId;
+}

@@ -12,10 +12,10 @@ import {
 } from "../auth/access.js";
 import { notFound } from "../errors.js";
 import type { Caller } from "../request-scope.js";
-import type { IndexedRepository } from "../store/indexed-repository.js";
-import { directKey } from "../store/keys.js";
-import { registrantKey } from "../store/registrants.js";
-import type { HandlerDeps } from "./types.js";
+import type { IndexedRepository } from "../store/kv/indexed-repository.js";
+import { directKey } from "../store/kv/keys.js";
+import { registrantKey } from "../store/resources/registrants.js";
+import type { HandlerDeps } from "./deps.js";
 
 export interface AccessRules {
   /** `meeting:<uid>#organizer` of the registrant's meeting. */

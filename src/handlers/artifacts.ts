@@ -2,34 +2,23 @@
 // meeting, is listed by it through `index/past-meeting/{past_meeting_uid}/{uid}` in its own
 // bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
 // summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the
-// operations here.
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs:
-//   1. the index key under the past meeting: a dangling index key is skipped by lists;
-//   2. the artifact itself: the commit point;
-//   3. its uid appended to the past meeting's list through a group commit (store/group-commit.ts),
-//      exact however many artifacts are created at once on however many instances. If the past
-//      meeting was deleted in between, the artifact is removed again and the create is a 404; a
-//      failure to write the list is logged and leaves a missing link that check-consistency adds.
-// A delete runs the other way: the artifact, its index key, then its uid leaves the list.
-import { withoutUid, withUid } from "../domain/lifecycle.js";
+// operations here. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
+import { withoutUid, withUid } from "../domain/artifacts.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { IndexedRepository } from "../store/indexed-repository.js";
-import { GroupCommit } from "../store/group-commit.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { readPage, type Page } from "../store/paging.js";
+import type { IndexedRepository } from "../store/kv/indexed-repository.js";
+import { GroupCommit } from "../store/kv/group-commit.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { DEFAULT_PAGE_SIZE, type Page, readPage } from "../store/kv/paging.js";
 import {
   pastMeetingChildrenPrefix,
   type PastMeetingsRepository,
   type StoredPastMeeting,
-} from "../store/past-meetings.js";
-import type { HandlerDeps } from "./types.js";
+} from "../store/resources/past-meetings.js";
+import type { HandlerDeps } from "./deps.js";
+import { reply, type Reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export type UidList = "recording_uids" | "transcript_uids" | "summary_uids";
 
@@ -39,8 +28,6 @@ interface ArtifactBase {
   created_at: string;
   updated_at: string;
 }
-
-export type Reply<S> = S & { revision: number };
 
 export interface ArtifactKind<S extends ArtifactBase> {
   /** As in the subjects and events: "recordings". */
@@ -108,8 +95,6 @@ export function artifactOperations<S extends ArtifactBase>(
   const { repos, now } = deps;
   const { repo, resource, entity } = kind;
   const links = pastMeetingLinks(deps);
-
-  const reply = (artifact: S, revision: number): Reply<S> => ({ ...artifact, revision });
 
   async function find(uid: string): Promise<Reply<S> | null> {
     const found = await repo.get(directKey(uid));

@@ -23,17 +23,17 @@ import {
   type CommitteeMember,
   type PlatformLookups,
 } from "../platform/lookups.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import type { Versioned } from "../store/kv-repository.js";
-import { meetingIndexPrefix, type StoredMeeting } from "../store/meetings.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import type { Versioned } from "../store/kv/kv-repository.js";
+import { meetingIndexPrefix, type StoredMeeting } from "../store/resources/meetings.js";
 import {
   registrantKey,
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { replaceAt } from "./entity-writes.js";
 import { normalizeEmail, registrantWrites, type RegistrantWrites } from "./registrant-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 /** Registrations written at once by one sync or event (each is a few KV round trips). */
 const WRITE_CONCURRENCY = 8;

@@ -5,9 +5,9 @@
 // write itself is a 409 too.
 import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-patch.js";
 import { notFound, staleRevision } from "../errors.js";
-import type { ClaimGuard, Claims } from "../store/claims.js";
-import type { IndexedRepository } from "../store/indexed-repository.js";
-import { RevisionConflict, type KvRepository, type Versioned } from "../store/kv-repository.js";
+import type { ClaimGuard, Claims } from "../store/kv/claims.js";
+import type { IndexedRepository } from "../store/kv/indexed-repository.js";
+import { RevisionConflict, type KvRepository, type Versioned } from "../store/kv/kv-repository.js";
 
 interface Stamped {
   updated_at: string;
@@ -108,7 +108,7 @@ export interface ClaimedLayout<S> {
 
 /**
  * `updateIndexed` for an entity that holds a unique claim: a changed claimed value takes its
- * claim along (store/claims.ts `moveClaim`), and a retried update whose first try was stored
+ * claim along (store/kv/claims.ts `moveClaim`), and a retried update whose first try was stored
  * also finishes that try's release of the old claim.
  */
 export async function updateClaimed<S extends Stamped & { uid: string }>(

@@ -10,7 +10,7 @@ import { registrantEndpoints } from "./registrants.js";
 import { rsvpEndpoints } from "./rsvps.js";
 import { summaryEndpoints } from "./summaries.js";
 import { transcriptEndpoints } from "./transcripts.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 export type { HandlerDeps };
 

@@ -4,9 +4,9 @@ import { meetingRelation } from "../auth/access.js";
 import { AppError, notFound, staleRevision, unavailable } from "../errors.js";
 import type { MeetingSettings } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { RevisionConflict } from "../store/kv-repository.js";
-import { directKey } from "../store/keys.js";
-import type { HandlerDeps } from "./types.js";
+import { RevisionConflict } from "../store/kv/kv-repository.js";
+import { directKey } from "../store/kv/keys.js";
+import type { HandlerDeps } from "./deps.js";
 import { planUpdate } from "./entity-writes.js";
 
 /** Concurrent writers of one meeting's settings are rare; a few re-reads settle them. */

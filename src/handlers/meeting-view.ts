@@ -15,14 +15,15 @@ import {
 import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, invalidRequest } from "../errors.js";
 import type { Meeting, Occurrence } from "../generated/schema-types.js";
-import type { StoredMeeting } from "../store/meetings.js";
+import { REPLY_ENVELOPE_BYTES } from "../store/kv/paging.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   occurrenceOfIndexKey,
   registrantsOfMeetingPrefix,
   registrantsOfOccurrencesPrefix,
-} from "../store/registrants.js";
-import { answersOfMeetingPrefix, parseAnswerKey } from "../store/rsvps.js";
-import type { HandlerDeps } from "./types.js";
+} from "../store/resources/registrants.js";
+import { answersOfMeetingPrefix, parseAnswerKey } from "../store/resources/rsvps.js";
+import type { HandlerDeps } from "./deps.js";
 
 /** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */
 export const MEETING_OCCURRENCES_SHOWN = 50;
@@ -44,7 +45,6 @@ export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" |
 
 /** What an occurrence adds to a reply besides its title and description: id, times, counts. */
 const OCCURRENCE_BYTES = 300;
-const REPLY_ENVELOPE_BYTES = 1024;
 
 /**
  * A meeting is refused (400) when its reply, with every occurrence it may show, could exceed the

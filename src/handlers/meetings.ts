@@ -9,20 +9,22 @@ import { applyMergePatch, jsonEqual, type JsonObject } from "../domain/merge-pat
 import { notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { mayHaveBeenStored, RevisionConflict } from "../store/kv-repository.js";
-import type { StoredMeetingSettings } from "../store/meeting-settings.js";
-import { meetingIndexPrefix, type MeetingFilter, type StoredMeeting } from "../store/meetings.js";
-import { readPage } from "../store/paging.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { mayHaveBeenStored, RevisionConflict } from "../store/kv/kv-repository.js";
+import type { StoredMeetingSettings } from "../store/resources/meeting-settings.js";
+import {
+  meetingIndexPrefix,
+  type MeetingFilter,
+  type StoredMeeting,
+} from "../store/resources/meetings.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
 import { committeeMembers } from "./committee-members.js";
 import { checkReferences } from "./platform-references.js";
 import { deleteRegistrantsOfMeeting } from "./registrants.js";
 import { deleteRsvpsOfMeeting } from "./rsvps.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;

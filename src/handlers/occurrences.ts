@@ -12,14 +12,13 @@ import { isOccurrence } from "../domain/occurrences.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Meeting } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { directKey } from "../store/keys.js";
-import type { StoredMeeting } from "../store/meetings.js";
-import { decodeCursor, encodeCursor, fitReply } from "../store/paging.js";
+import { fitReply } from "../rpc/reply-size.js";
+import { directKey } from "../store/kv/keys.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from "../store/kv/paging.js";
 import { checkMeetingFitsReply, createMeetingView } from "./meeting-view.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { updateIndexed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
 
 export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;
@@ -74,7 +73,7 @@ export function occurrenceEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           skipCancelled: !include_cancelled,
         });
         const described = await view.describe(meeting, times.slice(0, limit));
-        // Cut to fit the server's max payload, as stored lists are (store/paging.ts): 1000
+        // Cut to fit the server's max payload, as stored lists are (store/kv/paging.ts): 1000
         // occurrences with a long title and description would be megabytes, a reply never sent.
         const items = fitReply(described, deps.maxReplyBytes);
         const last = items.at(-1);

@@ -7,10 +7,10 @@
 import pLimit from "p-limit";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { lastSegment } from "../store/keys.js";
-import { meetingIndexPrefix } from "../store/meetings.js";
+import { lastSegment } from "../store/kv/keys.js";
+import { meetingIndexPrefix } from "../store/resources/meetings.js";
 import { removeOrganizers } from "./meeting-settings.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 /** Meetings whose settings are updated at once. */
 const CONCURRENCY = 8;

@@ -1,36 +1,24 @@
 // The registrant create and delete use cases, shared by `lfx.registrants.*` (registrants.ts) and
-// the committee membership sync (committee-sync.ts), so that a committee member becomes a
+// the committee membership sync (committee-members.ts), so that a committee member becomes a
 // registrant exactly as a direct registration does: the same email claim, index keys, count and
-// events.
-//
-// Write order of a create, chosen so that a crash between any two steps leaves state that lists
-// skip and check-consistency repairs, never a duplicate and never a registrant without its claim:
-//   1. claim (meeting, email) with a create-only key: exactly one concurrent create wins;
-//   2. index keys (meeting, email, occurrence): a dangling index key is skipped by lists;
-//   3. the registrant itself: the commit point;
-//   4. the meeting's registrant_count (group-committed, see store/group-commit.ts).
-// A delete runs the other way: the registrant first, then its index keys, its claim, its RSVPs
-// and the count.
+// events. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
 import { conflict, invalidField, notFound } from "../errors.js";
 import type { RegistrantsCreateRequest } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
-import { Claims, type ClaimGuard } from "../store/claims.js";
-import { GroupCommit } from "../store/group-commit.js";
-import { directKey } from "../store/keys.js";
-import type { Versioned } from "../store/kv-repository.js";
-import type { StoredMeeting } from "../store/meetings.js";
+import { Claims, type ClaimGuard } from "../store/kv/claims.js";
+import { GroupCommit } from "../store/kv/group-commit.js";
+import { directKey } from "../store/kv/keys.js";
+import type { Versioned } from "../store/kv/kv-repository.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
   type StoredRegistrant,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { deleteIndexed } from "./entity-writes.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
-import type { HandlerDeps } from "./types.js";
-
-/** A claim whose registrant has not appeared after this long belongs to a crashed create. */
-export const CLAIM_LEASE_MS = 30_000;
+import type { HandlerDeps } from "./deps.js";
 
 /** Emails are stored and compared lower-case (docs/CONTRACT.md §5). */
 export function normalizeEmail(email: string): string {
@@ -85,7 +73,7 @@ export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
 function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
   const { repos, now } = deps;
   const registrants = repos.registrants;
-  const claims = new Claims(repos.registrantClaims, now, CLAIM_LEASE_MS);
+  const claims = new Claims(repos.registrantClaims, now);
   const registrantCount = new GroupCommit<StoredMeeting, number>({
     repo: repos.meetings,
     apply: (meeting, deltas) => ({
@@ -143,15 +131,12 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
       };
       checkRegistrantRules(registrant);
 
-      const claimKey = registrantEmailClaimKey(registrant.meeting_uid, email);
-      await claims.claimUnique(claimKey, uid, emailClaim(registrant.meeting_uid));
-      let revision: number;
-      try {
-        revision = await registrants.createIndexed(registrant);
-      } catch (err) {
-        await claims.releaseAfterFailure(claimKey, uid, err);
-        throw err;
-      }
+      const revision = await claims.createClaimed({
+        key: registrantEmailClaimKey(registrant.meeting_uid, email),
+        uid,
+        guard: emailClaim(registrant.meeting_uid),
+        create: () => registrants.createIndexed(registrant),
+      });
       await adjustCount(registrant.meeting_uid, +1, log);
       return { value: registrant, revision };
     },

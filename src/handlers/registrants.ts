@@ -1,38 +1,26 @@
 // lfx.registrants.*: who is registered for a meeting (docs/CONTRACT.md §4, §5 "registrant", §6). Creates
 // and deletes go through registrant-writes.ts (shared with the committee membership sync), which
-// also explains their write order.
+// holds their claim (write order: docs/ARCHITECTURE.md "Writes").
 import { ANY_CALLER, itemField, meetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Registrant } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import type { StoredMeeting } from "../store/meetings.js";
-import { readPage } from "../store/paging.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
   registrantsOfEmailPrefix,
   registrantsOfMeetingPrefix,
-  type StoredRegistrant,
-} from "../store/registrants.js";
+} from "../store/resources/registrants.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
-import {
-  CLAIM_LEASE_MS,
-  checkRegistrantRules,
-  normalizeEmail,
-  registrantWrites,
-} from "./registrant-writes.js";
-import type { HandlerDeps } from "./types.js";
+import { checkRegistrantRules, normalizeEmail, registrantWrites } from "./registrant-writes.js";
+import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 import { updateClaimed } from "./entity-writes.js";
-
-const DEFAULT_PAGE_SIZE = 100;
-
-function reply(registrant: StoredRegistrant, revision: number): Registrant {
-  return { ...registrant, revision };
-}
 
 export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;
@@ -190,8 +178,8 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
  * its count is not touched). Part of a meeting delete (handlers/meetings.ts).
  */
 export async function deleteRegistrantsOfMeeting(deps: HandlerDeps, meetingUid: string) {
-  const { registrants, registrantClaims } = deps.repos;
-  const claims = new Claims(registrantClaims, deps.now, CLAIM_LEASE_MS);
+  const { registrants } = deps.repos;
+  const { claims } = registrantWrites(deps);
   await registrants.removeAllUnder(
     registrantsOfMeetingPrefix(meetingUid),
     (registrant) => registrant.meeting_uid === meetingUid,

@@ -7,33 +7,28 @@ import { accessRules } from "./access-rules.js";
 import { AppError, notFound, unavailable } from "../errors.js";
 import type { Rsvp } from "../generated/schema-types.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import { Claims } from "../store/claims.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
-import { readPage } from "../store/paging.js";
-import { registrantKey } from "../store/registrants.js";
+import { Claims } from "../store/kv/claims.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { RevisionConflict } from "../store/kv/kv-repository.js";
+import { DEFAULT_PAGE_SIZE, readPage } from "../store/kv/paging.js";
+import { registrantKey } from "../store/resources/registrants.js";
 import {
   rsvpAnswerClaimKey,
   rsvpsOfMeetingPrefix,
   rsvpsOfOccurrencePrefix,
   rsvpsOfRegistrantPrefix,
   type StoredRsvp,
-} from "../store/rsvps.js";
+} from "../store/resources/rsvps.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
 import { deleteIndexed } from "./entity-writes.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
+import { reply } from "./entity-reply.js";
 
-const DEFAULT_PAGE_SIZE = 100;
-const CLAIM_LEASE_MS = 30_000;
 /** Rounds of claim -> read -> write before a heavily contended answer gives up with a 503. */
 const MAX_ANSWER_ATTEMPTS = 50;
 
-function reply(rsvp: StoredRsvp, revision: number): Rsvp {
-  return { ...rsvp, revision };
-}
-
 function rsvpClaims(deps: HandlerDeps): Claims {
-  return new Claims(deps.repos.rsvpClaims, deps.now, CLAIM_LEASE_MS);
+  return new Claims(deps.repos.rsvpClaims, deps.now);
 }
 
 export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
@@ -49,13 +44,11 @@ export function rsvpEndpoints(deps: HandlerDeps): AnyEndpoint[] {
 
   /** Creates the RSVP whose claim it holds; the claim is released if that fails. */
   async function createClaimed(rsvp: StoredRsvp): Promise<Rsvp> {
-    let revision: number;
-    try {
-      revision = await rsvps.createIndexed(rsvp);
-    } catch (err) {
-      await claims.releaseAfterFailure(rsvpAnswerClaimKey(rsvp), rsvp.uid, err);
-      throw err;
-    }
+    const revision = await claims.createClaimed({
+      key: rsvpAnswerClaimKey(rsvp),
+      uid: rsvp.uid,
+      create: () => rsvps.createIndexed(rsvp),
+    });
     return reply(rsvp, revision);
   }
 

@@ -8,11 +8,11 @@ import { pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
 import { staleRevision } from "../errors.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import type { StoredSummary } from "../store/artifacts.js";
-import { directKey } from "../store/keys.js";
-import { RevisionConflict } from "../store/kv-repository.js";
+import type { StoredSummary } from "../store/resources/artifacts.js";
+import { directKey } from "../store/kv/keys.js";
+import { RevisionConflict } from "../store/kv/kv-repository.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 import { planUpdate } from "./entity-writes.js";
 
 export function summaryKind(deps: HandlerDeps): ArtifactKind<StoredSummary> {

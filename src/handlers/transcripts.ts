@@ -3,11 +3,11 @@
 // past meeting's transcript_uids are shared with the other artifacts: see handlers/artifacts.ts.
 import { pastMeetingRelation } from "../auth/access.js";
 import { accessRules } from "./access-rules.js";
-import { artifactTotals } from "../domain/lifecycle.js";
+import { artifactTotals } from "../domain/artifacts.js";
 import { endpoint, type AnyEndpoint } from "../rpc/endpoint.js";
-import type { StoredTranscript } from "../store/artifacts.js";
+import type { StoredTranscript } from "../store/resources/artifacts.js";
 import { artifactOperations, type ArtifactKind } from "./artifacts.js";
-import type { HandlerDeps } from "./types.js";
+import type { HandlerDeps } from "./deps.js";
 
 export function transcriptKind(deps: HandlerDeps): ArtifactKind<StoredTranscript> {
   return {

@@ -21,17 +21,17 @@ import {
 import { isOccurrence, MAX_OCCURRENCES_PER_CALL } from "../domain/occurrences.js";
 import type { Logger } from "../logger.js";
 import type { EntityChange } from "../outbox/change.js";
-import { BUCKET_NAMES } from "../store/buckets.js";
-import { directKey, lastSegment } from "../store/keys.js";
-import { RevisionConflict, type KvRepository } from "../store/kv-repository.js";
-import type { StoredMeeting } from "../store/meetings.js";
-import { modifyAtRevision } from "../store/modify.js";
+import { BUCKET_NAMES } from "../store/kv/buckets.js";
+import { directKey, lastSegment } from "../store/kv/keys.js";
+import { RevisionConflict, type KvRepository } from "../store/kv/kv-repository.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import { modifyAtRevision } from "../store/kv/modify.js";
 import {
   registrantKey,
   registrantsOfMeetingPrefix,
   type StoredRegistrant,
-} from "../store/registrants.js";
-import type { Repositories } from "../store/repositories.js";
+} from "../store/resources/registrants.js";
+import type { Repositories } from "../store/resources/repositories.js";
 import {
   concernsRegistrant,
   type CalendarAction,

@@ -7,7 +7,7 @@
 // Both are written only with create-only or revision-checked writes, so several instances that
 // handle the same change agree on one sequence and one sender per email.
 import { createHash } from "node:crypto";
-import { encodeKey } from "../store/keys.js";
+import { encodeKey } from "../store/kv/keys.js";
 import type { CalendarAction, CalendarMeeting } from "./calendar.js";
 import { editedOccurrencesOf } from "./calendar.js";
 

@@ -23,8 +23,8 @@ import {
 } from "@nats-io/jetstream";
 import type { KvEntry } from "@nats-io/kv";
 import type { Logger } from "../logger.js";
-import type { Bucket } from "../store/buckets.js";
-import { readChange } from "../store/change-headers.js";
+import type { Bucket } from "../store/kv/buckets.js";
+import { readChange } from "../store/kv/change-headers.js";
 import type { EntityChange } from "./change.js";
 
 /** Where a feed reads the entities of one bucket from. */

@@ -7,7 +7,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
-import { BUCKET_NAMES, type Buckets } from "../store/buckets.js";
+import { BUCKET_NAMES, type Buckets } from "../store/kv/buckets.js";
 import type { EntityChange } from "./change.js";
 import { Feed } from "./feed.js";
 import {

@@ -2,7 +2,7 @@
 // the search-index message (docs/PLATFORM.md §1), the access-control messages (§2) and the event
 // (docs/CONTRACT.md §7). No I/O here: what they need besides the change (a meeting's organizers, a
 // past meeting's artifact visibility) is passed in by the sinks (sinks.ts).
-import { BUCKET_NAMES } from "../store/buckets.js";
+import { BUCKET_NAMES } from "../store/kv/buckets.js";
 import type { EntityChange } from "./change.js";
 
 type Entity = Record<string, unknown>;

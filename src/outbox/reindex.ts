@@ -13,7 +13,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
-import { BUCKET_NAMES, type Bucket, type BucketId, type Buckets } from "../store/buckets.js";
+import { BUCKET_NAMES, type Bucket, type BucketId, type Buckets } from "../store/kv/buckets.js";
 import type { EntityChange } from "./change.js";
 import { fgaSyncSender, indexAndEventSender } from "./platform-feeds.js";
 import { kindOf } from "./platform-messages.js";

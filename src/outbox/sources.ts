@@ -1,7 +1,7 @@
 // Where the entities of each bucket are in its stream (docs/CONTRACT.md §6): a subject filter that
 // matches entity keys and nothing else (no index keys, no claims), and how a key names its uid.
-import type { Bucket, BucketId, Buckets } from "../store/buckets.js";
-import { decodeKey, encodeKeyPrefix } from "../store/keys.js";
+import type { Bucket, BucketId, Buckets } from "../store/kv/buckets.js";
+import { decodeKey, encodeKeyPrefix } from "../store/kv/keys.js";
 import type { FeedSource } from "./feed.js";
 
 /** Every bucket that holds entities, in the order a reindex walks them (parents first). */

@@ -5,8 +5,8 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
-import type { Bucket } from "../store/buckets.js";
-import { isDirectKey } from "../store/keys.js";
+import type { Bucket } from "../store/kv/buckets.js";
+import { isDirectKey } from "../store/kv/keys.js";
 
 export const GET_TITLE_SUBJECT = "lfx.meetings-api.get_title";
 

@@ -5,8 +5,8 @@
 // second entity. Records expire with the bucket's 24 h max age.
 import { createHash } from "node:crypto";
 import { AppError, conflict, unavailable } from "../errors.js";
-import { encodeKey } from "../store/keys.js";
-import { AlreadyCreated, RevisionConflict, type KvRepository } from "../store/kv-repository.js";
+import { encodeKey } from "../store/kv/keys.js";
+import { AlreadyCreated, RevisionConflict, type KvRepository } from "../store/kv/kv-repository.js";
 
 export interface IdempotencyRecord {
   state: "pending" | "done";

@@ -36,15 +36,15 @@ import {
   RecordingsRepository,
   SummariesRepository,
   TranscriptsRepository,
-} from "../store/artifacts.js";
-import { bindBuckets } from "../store/buckets.js";
-import { MeetingSettingsRepository } from "../store/meeting-settings.js";
-import { MeetingsRepository } from "../store/meetings.js";
-import { ParticipantsRepository } from "../store/participants.js";
-import { PastMeetingsRepository } from "../store/past-meetings.js";
-import { RegistrantsRepository } from "../store/registrants.js";
-import type { Repositories } from "../store/repositories.js";
-import { RsvpsRepository } from "../store/rsvps.js";
+} from "../store/resources/artifacts.js";
+import { bindBuckets } from "../store/kv/buckets.js";
+import { MeetingSettingsRepository } from "../store/resources/meeting-settings.js";
+import { MeetingsRepository } from "../store/resources/meetings.js";
+import { ParticipantsRepository } from "../store/resources/participants.js";
+import { PastMeetingsRepository } from "../store/resources/past-meetings.js";
+import { RegistrantsRepository } from "../store/resources/registrants.js";
+import type { Repositories } from "../store/resources/repositories.js";
+import { RsvpsRepository } from "../store/resources/rsvps.js";
 import { checkArtifacts } from "./consistency/artifacts.js";
 import { Check, type Finding, type Progress } from "./consistency/check.js";
 import { checkMeetings } from "./consistency/meetings.js";

@@ -10,7 +10,7 @@
 // Nodes flush before acknowledging (`sync_interval: always`, as cluster/*.conf ship).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
 import { startCluster, type Cluster, type ClusterNode } from "../support/cluster.js";
 import { isSuccess, tally, type Load, type Outcome } from "../support/load.js";
 import {
@@ -19,7 +19,7 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from "../support/service-process.js";
-import { consistentAfterRepair, failureCauses, report } from "./kit.js";
+import { consistentAfterRepair, failureCauses, report } from "../support/fault-checks.js";
 import { Acknowledged, nothingLost, readBack, readBackFigures, startWorkload } from "./workload.js";
 
 const LONG = process.env["FAULTS_LONG"] === "1";

@@ -6,7 +6,7 @@
 // the server had not written yet; it does not lose the OS's page cache, as a power loss would.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { isSuccess, tally, type Load, type Outcome } from "../support/load.js";
 import {
@@ -15,7 +15,7 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from "../support/service-process.js";
-import { consistentAfterRepair, failureCauses, report } from "./kit.js";
+import { consistentAfterRepair, failureCauses, report } from "../support/fault-checks.js";
 import { Acknowledged, nothingLost, readBack, readBackFigures, startWorkload } from "./workload.js";
 
 const WORKERS = process.env["FAULTS_LONG"] === "1" ? 16 : 8;

@@ -20,7 +20,7 @@ import {
   type ServiceProcess,
 } from "../support/service-process.js";
 import { until } from "../support/until.js";
-import { consistentAfterRepair, failureCauses, listAll, report } from "./kit.js";
+import { consistentAfterRepair, failureCauses, listAll, report } from "../support/fault-checks.js";
 
 const KV_TIMEOUT_MS = 2000;
 /** The caller's deadline; the service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts). */

@@ -18,7 +18,7 @@ import {
   startServiceProcess,
 } from "../support/service-process.js";
 import { connectClient } from "../support/service.js";
-import { listAll, report } from "./kit.js";
+import { listAll, report } from "../support/fault-checks.js";
 
 const CALLER_TIMEOUT_MS = 3000;
 

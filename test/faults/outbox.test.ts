@@ -26,7 +26,7 @@ import {
 } from "../support/service-process.js";
 import { connectClient } from "../support/service.js";
 import { until } from "../support/until.js";
-import { report } from "./kit.js";
+import { report } from "../support/fault-checks.js";
 
 let server: NatsServerHandle;
 let client: NatsConnection;

@@ -13,7 +13,7 @@ import { startNatsServer, type NatsServerHandle } from "../support/nats-server.j
 import { ok, request, type Reply } from "../support/request.js";
 import { ensureBuilt, runConsistencyCheck } from "../support/service-process.js";
 import { connectClient, startInstance, type TestInstance } from "../support/service.js";
-import { listAll } from "./kit.js";
+import { listAll } from "../support/fault-checks.js";
 
 interface Meeting {
   uid: string;

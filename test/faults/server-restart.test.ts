@@ -16,7 +16,7 @@ import {
   type ServiceProcess,
 } from "../support/service-process.js";
 import { until } from "../support/until.js";
-import { failureCauses, listAll, report } from "./kit.js";
+import { failureCauses, listAll, report } from "../support/fault-checks.js";
 
 let server: NatsServerHandle;
 let service: ServiceProcess;

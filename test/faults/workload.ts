@@ -7,7 +7,7 @@ import pLimit from "p-limit";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { Load } from "../support/load.js";
 import { request, type Page, type Reply } from "../support/request.js";
-import { retryRead, type RetryReason } from "./kit.js";
+import { retryRead, type RetryReason } from "../support/fault-checks.js";
 
 /**
  * The caller's deadline. The service answers by 2 × KV_TIMEOUT_MS + 500 ms (rpc/adapter.ts), 4.5 s

@@ -5,7 +5,7 @@ import { execSync } from "node:child_process";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { encodeKey } from "../../src/store/keys.js";
+import { encodeKey } from "../../src/store/kv/keys.js";
 import {
   checkConsistency,
   type ConsistencyBuckets,

@@ -4,9 +4,9 @@
 import { randomUUID } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { KvRepository } from "../../src/store/kv-repository.js";
-import { encodeKey, encodeKeyPrefix } from "../../src/store/keys.js";
-import { readPage } from "../../src/store/paging.js";
+import { KvRepository } from "../../src/store/kv/kv-repository.js";
+import { encodeKey, encodeKeyPrefix } from "../../src/store/kv/keys.js";
+import { readPage } from "../../src/store/kv/paging.js";
 import { meetingInput } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { listAllPages, ok, type Page } from "../support/request.js";

@@ -1,7 +1,7 @@
 // lfx.past-meetings.* (docs/CONTRACT.md §4 "Lifecycle rules", §5 "past meeting") over NATS, two
 // instances.
 import { Kvm } from "@nats-io/kv";
-import { decodeKey } from "../../src/store/keys.js";
+import { decodeKey } from "../../src/store/kv/keys.js";
 import { uniqueEmail } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { ok, request } from "../support/request.js";

@@ -1,5 +1,5 @@
 import { Kvm } from "@nats-io/kv";
-import { decodeKey } from "../../src/store/keys.js";
+import { decodeKey } from "../../src/store/kv/keys.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { listAllPages, ok, request } from "../support/request.js";
 import { useServiceHarness } from "../support/harness.js";

@@ -17,8 +17,8 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import { isEmailAddress } from "../../src/domain/email-address.js";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
-import { decodeKey } from "../../src/store/keys.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
+import { decodeKey } from "../../src/store/kv/keys.js";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { discover, type InfoResponse, type PingResponse } from "../support/micro.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";

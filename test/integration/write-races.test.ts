@@ -9,16 +9,16 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AppError } from "../../src/errors.js";
 import { IdempotentCreates, type IdempotencyRecord } from "../../src/rpc/idempotency.js";
-import type { Bucket, BucketId } from "../../src/store/buckets.js";
-import { Claims } from "../../src/store/claims.js";
-import { IndexedRepository } from "../../src/store/indexed-repository.js";
-import { AlreadyCreated, KvRepository } from "../../src/store/kv-repository.js";
+import type { Bucket, BucketId } from "../../src/store/kv/buckets.js";
+import { Claims } from "../../src/store/kv/claims.js";
+import { IndexedRepository } from "../../src/store/kv/indexed-repository.js";
+import { AlreadyCreated, KvRepository } from "../../src/store/kv/kv-repository.js";
 import {
   registrantEmailClaimKey,
   registrantIndexKeys,
   RegistrantsRepository,
   type StoredRegistrant,
-} from "../../src/store/registrants.js";
+} from "../../src/store/resources/registrants.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { connectClient } from "../support/service.js";
 import { bareBucket } from "../support/bare-bucket.js";

@@ -4,7 +4,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Bucket, BucketId } from "../../src/store/buckets.js";
+import type { Bucket, BucketId } from "../../src/store/kv/buckets.js";
 
 export interface BareBucket {
   bucket: Bucket;

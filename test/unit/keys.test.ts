@@ -10,7 +10,7 @@ import {
   encodeKeyPrefix,
   isDirectKey,
   keyFilter,
-} from "../../src/store/keys.js";
+} from "../../src/store/kv/keys.js";
 
 const BASE64URL_TOKEN = /^[A-Za-z0-9_-]+$/;
 // What the KV client accepts as a key.

@@ -1,19 +1,19 @@
-// The pure lifecycle rules (src/domain/lifecycle.ts): occurrence of a start, snapshot, sessions,
-// artifact totals, timestamps.
+// The pure lifecycle rules (src/domain/past-meeting.ts, sessions.ts, artifacts.ts, attendance.ts):
+// occurrence of a start, snapshot, sessions, artifact totals, timestamps.
 import fc from "fast-check";
+import { artifactTotals, withoutUid, withUid } from "../../src/domain/artifacts.js";
+import { registrationCovers } from "../../src/domain/attendance.js";
 import {
-  artifactTotals,
   checkScheduledTimes,
-  closeAttendance,
-  closeMeetingSession,
   meetingSnapshot,
   occurrenceOfStart,
+} from "../../src/domain/past-meeting.js";
+import {
+  closeAttendance,
+  closeMeetingSession,
   openAttendance,
   openMeetingSession,
-  registrationCovers,
-  withoutUid,
-  withUid,
-} from "../../src/domain/lifecycle.js";
+} from "../../src/domain/sessions.js";
 import { AppError } from "../../src/errors.js";
 import type { Meeting } from "../../src/generated/schema-types.js";
 

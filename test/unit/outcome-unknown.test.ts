@@ -2,7 +2,7 @@
 // mean not written"): only those may not be undone.
 import { jserrors } from "@nats-io/jetstream/internal";
 import { NoRespondersError, TimeoutError } from "@nats-io/nats-core";
-import { isOutcomeUnknown, translateStoreError } from "../../src/store/kv-repository.js";
+import { isOutcomeUnknown, translateStoreError } from "../../src/store/kv/kv-repository.js";
 
 const translated = (err: unknown) => translateStoreError(err, "meetings", "k");
 

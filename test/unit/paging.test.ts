@@ -1,13 +1,12 @@
 import { AppError } from "../../src/errors.js";
-import type { ListedKey } from "../../src/store/kv-repository.js";
+import type { ListedKey } from "../../src/store/kv/kv-repository.js";
 import {
   decodeCursor,
   decodeSequenceCursor,
   encodeCursor,
   encodeSequenceCursor,
-  fitReply,
   readPage,
-} from "../../src/store/paging.js";
+} from "../../src/store/kv/paging.js";
 
 const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(3, "0")}`);
 
@@ -144,19 +143,5 @@ describe("cursors", () => {
   it("refuse a cursor of another list", () => {
     expect(() => decodeCursor("b", encodeCursor("a", "k1"))).toThrow(/other filters/);
     expect(() => decodeSequenceCursor("b", encodeSequenceCursor("a", 1))).toThrow(/other filters/);
-  });
-});
-
-describe("fitReply", () => {
-  const items = Array.from({ length: 100 }, (_, i) => ({ i, text: "x".repeat(1000) }));
-
-  it("keeps the longest head that fits, and at least one item", () => {
-    const fitted = fitReply(items, 20_000);
-    expect(fitted).toEqual(items.slice(0, fitted.length));
-    expect(fitted.length).toBeGreaterThan(10);
-    expect(fitted.length).toBeLessThan(20);
-    expect(Buffer.byteLength(JSON.stringify({ items: fitted }))).toBeLessThan(20_000);
-    expect(fitReply(items, 10)).toEqual([items[0]]);
-    expect(fitReply(items, 1 << 20)).toEqual(items);
   });
 });

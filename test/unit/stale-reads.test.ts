@@ -2,7 +2,7 @@
 // (docs/MEASUREMENTS.md "Binding a bucket: kvm.create vs kvm.open"). Where that would be judged on
 // (an update naming a newer revision), the read goes to the stream leader instead.
 import { planUpdate } from "../../src/handlers/entity-writes.js";
-import type { KvRepository, Versioned } from "../../src/store/kv-repository.js";
+import type { KvRepository, Versioned } from "../../src/store/kv/kv-repository.js";
 
 interface Thing {
   uid: string;

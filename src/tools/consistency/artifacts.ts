@@ -1,9 +1,9 @@
 // Artifacts (`past-meeting-recordings`, `-transcripts`, `-summaries`): each artifact with its
 // index key and its past meeting; each index key with its artifact (entities.ts). Gathers what
 // the past meetings' uid-list check needs (past-meetings.ts).
-import { encodeKeyPrefix, isDirectKey } from "../../store/keys.js";
-import type { Repositories } from "../../store/repositories.js";
-import type { StoredPastMeeting } from "../../store/past-meetings.js";
+import { encodeKeyPrefix, isDirectKey } from "../../store/kv/keys.js";
+import type { Repositories } from "../../store/resources/repositories.js";
+import type { StoredPastMeeting } from "../../store/resources/past-meetings.js";
 import { exists, IndexCorrections, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
 

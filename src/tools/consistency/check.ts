@@ -3,9 +3,13 @@
 // `keysUnder`), the conditional repairs, and the pages of parents whose children are counted by
 // index key.
 import pLimit from "p-limit";
-import type { Claim } from "../../store/claims.js";
-import { decodeKey, encodeKey } from "../../store/keys.js";
-import { RevisionConflict, type KvRepository, type ListedKey } from "../../store/kv-repository.js";
+import type { Claim } from "../../store/kv/claims.js";
+import { decodeKey, encodeKey } from "../../store/kv/keys.js";
+import {
+  RevisionConflict,
+  type KvRepository,
+  type ListedKey,
+} from "../../store/kv/kv-repository.js";
 
 export interface Finding {
   kind: string;

@@ -1,10 +1,10 @@
 // The check every bucket of entities with index keys and claims shares: each entity has the
 // index keys and claims of its layout (store/*: `indexKeysOf`, the claim keys) and its parent;
 // each index key or claim names an entity that has it. Orphans are deleted with their keys.
-import type { Claim } from "../../store/claims.js";
-import type { IndexedRepository } from "../../store/indexed-repository.js";
-import { decodeKey } from "../../store/keys.js";
-import { KvRepository, type ListedKey } from "../../store/kv-repository.js";
+import type { Claim } from "../../store/kv/claims.js";
+import type { IndexedRepository } from "../../store/kv/indexed-repository.js";
+import { decodeKey } from "../../store/kv/keys.js";
+import { KvRepository, type ListedKey } from "../../store/kv/kv-repository.js";
 import { logical, type Check, type IndexCorrections, type Pager } from "./check.js";
 
 /** How one bucket of entities hangs together, beyond its layout's entity and index keys. */

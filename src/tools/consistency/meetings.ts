@@ -2,13 +2,13 @@
 // and its settings, each index key with its meeting, each settings record with its meeting, and
 // registrant_count against the registrants counted by their `index/meeting/{meeting_uid}/{uid}`
 // keys, a page of meetings at a time (one pass over those keys per page).
-import { BUCKET_NAMES } from "../../store/buckets.js";
-import { isDirectKey } from "../../store/keys.js";
-import type { ListedKey } from "../../store/kv-repository.js";
-import type { StoredMeetingSettings } from "../../store/meeting-settings.js";
-import { meetingIndexKeys } from "../../store/meetings.js";
-import { modifyAtRevision } from "../../store/modify.js";
-import type { Repositories } from "../../store/repositories.js";
+import { BUCKET_NAMES } from "../../store/kv/buckets.js";
+import { isDirectKey } from "../../store/kv/keys.js";
+import type { ListedKey } from "../../store/kv/kv-repository.js";
+import type { StoredMeetingSettings } from "../../store/resources/meeting-settings.js";
+import { meetingIndexKeys } from "../../store/resources/meetings.js";
+import { modifyAtRevision } from "../../store/kv/modify.js";
+import type { Repositories } from "../../store/resources/repositories.js";
 import { exists, ifAbsent, logical, Page, type Check } from "./check.js";
 import type { RegistrantFacts } from "./registrants.js";
 

@@ -4,12 +4,15 @@
 // claim with its entity (entities.ts); and each past meeting's recording / transcript / summary
 // uid lists against the artifacts found by their `index/past-meeting/{past_meeting_uid}/{uid}`
 // keys, a page of past meetings at a time (one pass over each artifact bucket per page).
-import { BUCKET_NAMES } from "../../store/buckets.js";
-import { isDirectKey } from "../../store/keys.js";
-import { modifyAtRevision } from "../../store/modify.js";
-import { participantEmailClaimKey } from "../../store/participants.js";
-import { pastMeetingStartClaimKey, type StoredPastMeeting } from "../../store/past-meetings.js";
-import type { Repositories } from "../../store/repositories.js";
+import { BUCKET_NAMES } from "../../store/kv/buckets.js";
+import { isDirectKey } from "../../store/kv/keys.js";
+import { modifyAtRevision } from "../../store/kv/modify.js";
+import { participantEmailClaimKey } from "../../store/resources/participants.js";
+import {
+  pastMeetingStartClaimKey,
+  type StoredPastMeeting,
+} from "../../store/resources/past-meetings.js";
+import type { Repositories } from "../../store/resources/repositories.js";
 import { pastMeetingGone, type ArtifactFacts } from "./artifacts.js";
 import { Page, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";

@@ -1,9 +1,9 @@
 // Registrants (`meeting-registrants`): each registrant with its index keys and its email claim,
 // and its meeting; each index key and claim with its registrant (entities.ts). Gathers what the
 // meetings' registrant_count check needs (meetings.ts).
-import type { Repositories } from "../../store/repositories.js";
-import { decodeKey, encodeKeyPrefix } from "../../store/keys.js";
-import { registrantEmailClaimKey } from "../../store/registrants.js";
+import type { Repositories } from "../../store/resources/repositories.js";
+import { decodeKey, encodeKeyPrefix } from "../../store/kv/keys.js";
+import { registrantEmailClaimKey } from "../../store/resources/registrants.js";
 import { exists, IndexCorrections, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
 

@@ -1,9 +1,9 @@
 // RSVPs (`meeting-rsvps`): each RSVP with its index keys and its answer claim, and its
 // registrant; each index key and claim with its RSVP (entities.ts).
-import { isDirectKey } from "../../store/keys.js";
-import { registrantKey } from "../../store/registrants.js";
-import type { Repositories } from "../../store/repositories.js";
-import { rsvpAnswerClaimKey } from "../../store/rsvps.js";
+import { isDirectKey } from "../../store/kv/keys.js";
+import { registrantKey } from "../../store/resources/registrants.js";
+import type { Repositories } from "../../store/resources/repositories.js";
+import { rsvpAnswerClaimKey } from "../../store/resources/rsvps.js";
 import { exists, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
 

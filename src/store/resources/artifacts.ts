@@ -3,10 +3,10 @@
 //   index/past-meeting/{past_meeting_uid}/{uid}   list by past meeting
 // holding the artifact uid. The past meeting lists the uids of its artifacts in
 // recording_uids / transcript_uids / summary_uids (kept by handlers/artifacts.ts).
-import type { Recording, Summary, Transcript } from "../generated/schema-types.js";
-import type { Bucket } from "./buckets.js";
-import { directKey } from "./keys.js";
-import { IndexedRepository } from "./indexed-repository.js";
+import type { Recording, Summary, Transcript } from "../../generated/schema-types.js";
+import type { Bucket } from "../kv/buckets.js";
+import { directKey } from "../kv/keys.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 import { pastMeetingChildKey } from "./past-meetings.js";
 
 export type StoredRecording = Omit<Recording, "revision">;

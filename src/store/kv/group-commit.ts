@@ -3,7 +3,7 @@
 // while a write is under way and applied together with one read and one revision-checked update
 // (group commit), retried on conflict: with many concurrent requests for one entity, each
 // instance makes a few writes instead of one per request, and no change is lost.
-import { unavailable } from "../errors.js";
+import { unavailable } from "../../errors.js";
 import { RevisionConflict, type KvRepository, type Versioned } from "./kv-repository.js";
 
 interface Waiter<S> {

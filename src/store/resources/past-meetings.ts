@@ -3,17 +3,17 @@
 //   index/meeting/{meeting_uid}/{uid}              list by meeting
 //   index/project/{project_uid}/{uid}              list by project
 //   unique/start/{meeting_uid}/{occurrence_id}     claim: the one past meeting of that occurrence,
-//                                                  value {uid, claimed_at} (store/claims.ts)
-// Index keys hold the past meeting uid; lists read them from the stream (stream-pages.ts), and
+//                                                  value {uid, claimed_at} (store/kv/claims.ts)
+// Index keys hold the past meeting uid; lists read them from the stream (../kv/stream-pages.ts), and
 // a list of every past meeting reads the direct keys. The claim is what makes
 // lfx.past-meetings.start idempotent per (meeting, occurrence) on any number of instances.
 //
 // The buckets of its children (participants, recordings, transcripts, summaries) each index them
 // by parent with the same layout, `index/past-meeting/{past_meeting_uid}/{uid}`, built here.
-import type { PastMeeting } from "../generated/schema-types.js";
-import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
-import type { Bucket } from "./buckets.js";
-import { IndexedRepository } from "./indexed-repository.js";
+import type { PastMeeting } from "../../generated/schema-types.js";
+import { encodeKey, encodeKeyPrefix, directKey } from "../kv/keys.js";
+import type { Bucket } from "../kv/buckets.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 
 export type StoredPastMeeting = Omit<PastMeeting, "revision">;
 

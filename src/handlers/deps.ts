@@ -1,7 +1,7 @@
 // What every handler module receives from the composition root (service.ts).
 import type { PlatformLookups } from "../platform/lookups.js";
-import type { StoredRegistrant } from "../store/registrants.js";
-import type { Repositories } from "../store/repositories.js";
+import type { StoredRegistrant } from "../store/resources/registrants.js";
+import type { Repositories } from "../store/resources/repositories.js";
 
 /** Calendar invitations, as requests use them (src/invitations/invitations.ts). */
 export interface InvitationSender {

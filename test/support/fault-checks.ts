@@ -1,13 +1,14 @@
-// Shared by the fault tests: reading every page of a list, retrying a read as a client would, and
-// reporting the figures a run measured: one JSON line on stderr each, appended with the causes of 5xx replies to
-// $FAULTS_REPORT when set. That is where the numbers in docs/RELIABILITY.md come from.
+// What the fault tests (test/faults/) check and report: every page of a list, retrying a read as a
+// client would, the consistency check after the faults, and the figures a run measured: one JSON
+// line on stderr each, appended with the causes of 5xx replies to $FAULTS_REPORT when set. That
+// is where the numbers in docs/RELIABILITY.md come from.
 import { RequestError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { appendFileSync } from "node:fs";
-import { BUCKET_NAMES } from "../../src/store/buckets.js";
-import type { Cluster } from "../support/cluster.js";
-import { listAllPages, type Reply } from "../support/request.js";
-import { runConsistencyCheck } from "../support/service-process.js";
-import { until } from "../support/until.js";
+import { BUCKET_NAMES } from "../../src/store/kv/buckets.js";
+import type { Cluster } from "./cluster.js";
+import { listAllPages, type Reply } from "./request.js";
+import { runConsistencyCheck } from "./service-process.js";
+import { until } from "./until.js";
 
 export interface Listed {
   uid: string;

@@ -5,10 +5,10 @@
 //                                                        email (lower-case), value {uid, claimed_at}
 // The claim is how lfx.participants.join finds or creates a participant atomically, and how
 // leave finds it with one get.
-import type { Participant } from "../generated/schema-types.js";
-import { encodeKey, directKey } from "./keys.js";
-import type { Bucket } from "./buckets.js";
-import { IndexedRepository } from "./indexed-repository.js";
+import type { Participant } from "../../generated/schema-types.js";
+import { encodeKey, directKey } from "../kv/keys.js";
+import type { Bucket } from "../kv/buckets.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 import { pastMeetingChildKey } from "./past-meetings.js";
 
 export type StoredParticipant = Omit<Participant, "revision">;

@@ -1,11 +1,6 @@
 // A repository whose entities carry index keys (docs/CONTRACT.md §6: `index/...` keys holding the uid).
-// Every resource writes them in the same crash-safe order, kept here once:
-//   create:  index keys, then the entity (the commit point); the keys are undone if it fails
-//            for sure (not when its outcome is unknown: it may have been stored);
-//   replace: the keys the new value adds, the entity at its revision, then the keys it dropped;
-//   remove:  the entity (at its revision), then its keys.
-// A crash between two steps leaves only index keys whose entity is missing or does not match:
-// lists skip them and check-consistency removes them. Claims (claims.ts) are the handlers' part.
+// Every resource writes them in the one crash-safe order of docs/ARCHITECTURE.md "Writes", kept
+// here once; claims.ts adds the claim's part.
 import type { Bucket } from "./buckets.js";
 import { lastSegment } from "./keys.js";
 import {

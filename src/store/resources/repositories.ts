@@ -1,7 +1,7 @@
 // One repository per bucket, built over the opened buckets, plus the claims kept beside them.
-import type { Buckets } from "./buckets.js";
-import { KvRepository } from "./kv-repository.js";
-import type { Claim } from "./claims.js";
+import type { Buckets } from "../kv/buckets.js";
+import { KvRepository } from "../kv/kv-repository.js";
+import type { Claim } from "../kv/claims.js";
 import { MeetingSettingsRepository } from "./meeting-settings.js";
 import { MeetingsRepository } from "./meetings.js";
 import { RegistrantsRepository } from "./registrants.js";

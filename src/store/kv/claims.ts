@@ -3,7 +3,7 @@
 // the KV create, on any instance, which check-then-write cannot guarantee. A claim is written
 // before its entity and released after the entity is deleted; a claim whose entity never
 // appeared (its writer crashed) is taken over once it is older than the lease.
-import { unavailable } from "../errors.js";
+import { unavailable } from "../../errors.js";
 import { mayHaveBeenStored, RevisionConflict, type KvRepository } from "./kv-repository.js";
 
 export interface Claim {
@@ -26,12 +26,15 @@ export interface ClaimGuard {
 
 const MAX_CLAIM_ATTEMPTS = 10;
 
+/** How long a claim is held for an entity that has not appeared: longer than any create takes. */
+export const CLAIM_LEASE_MS = 30_000;
+
 export class Claims {
   constructor(
     private readonly repo: KvRepository<Claim>,
     private readonly now: () => Date,
     /** Longer than any create takes, so that a claim in use is never taken over. */
-    private readonly leaseMs: number,
+    private readonly leaseMs: number = CLAIM_LEASE_MS,
   ) {}
 
   async claim(key: string, uid: string): Promise<ClaimOutcome> {
@@ -78,6 +81,30 @@ export class Claims {
       return;
     }
     throw guard.taken();
+  }
+
+  /**
+   * Creates the entity `uid` under the claim `key`, in the order of docs/ARCHITECTURE.md
+   * "Writes": the claim first (taken here with `claimUnique` when `guard` is given, else already
+   * held by the caller), then the entity (`create`, the commit point). A create that failed
+   * releases the claim unless its outcome is unknown (`releaseAfterFailure`). Without a `key`
+   * (nothing unique to claim) it is `create` alone.
+   */
+  async createClaimed<T>(created: {
+    key: string | undefined;
+    uid: string;
+    guard?: ClaimGuard;
+    create: () => Promise<T>;
+  }): Promise<T> {
+    const { key, uid, guard } = created;
+    if (key === undefined) return created.create();
+    if (guard !== undefined) await this.claimUnique(key, uid, guard);
+    try {
+      return await created.create();
+    } catch (err) {
+      await this.releaseAfterFailure(key, uid, err);
+      throw err;
+    }
   }
 
   /**

@@ -4,11 +4,11 @@
 //   index/email/{email}/{uid}                    list by email (lower-case)
 //   index/occurrence/{meeting_uid}/{occurrence_id}/{uid}   registrants of one occurrence
 //   unique/meeting-email/{meeting_uid}/{email}   uniqueness claim, value {uid, claimed_at}
-// Index keys hold the registrant uid. Lists read them from the stream (stream-pages.ts).
-import type { Registrant } from "../generated/schema-types.js";
-import { decodeKey, encodeKey, encodeKeyPrefix } from "./keys.js";
-import type { Bucket } from "./buckets.js";
-import { IndexedRepository } from "./indexed-repository.js";
+// Index keys hold the registrant uid. Lists read them from the stream (../kv/stream-pages.ts).
+import type { Registrant } from "../../generated/schema-types.js";
+import { decodeKey, encodeKey, encodeKeyPrefix } from "../kv/keys.js";
+import type { Bucket } from "../kv/buckets.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 
 export type StoredRegistrant = Omit<Registrant, "revision">;
 

@@ -4,7 +4,7 @@
 // which move updated_at too). The author is the caller of the request being served (the write's
 // origin, change-headers.ts); writes outside a request (check-consistency repairs) keep what is
 // there.
-import type { Author } from "../generated/schema-types.js";
+import type { Author } from "../../generated/schema-types.js";
 import type { WriteOrigin } from "./change-headers.js";
 
 export function authorOf(caller: WriteOrigin): Author {

@@ -1,7 +1,7 @@
 // The `meeting-settings` bucket: one record per meeting, under the meeting's uid (docs/CONTRACT.md §5).
-import type { MeetingSettings } from "../generated/schema-types.js";
-import type { Bucket } from "./buckets.js";
-import { KvRepository } from "./kv-repository.js";
+import type { MeetingSettings } from "../../generated/schema-types.js";
+import type { Bucket } from "../kv/buckets.js";
+import { KvRepository } from "../kv/kv-repository.js";
 
 export type StoredMeetingSettings = Omit<MeetingSettings, "revision">;
 

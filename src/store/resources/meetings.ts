@@ -1,12 +1,12 @@
 // The `meetings` bucket: a meeting under its uid (docs/CONTRACT.md §6 direct key), and index keys
 // `index/project/{project_uid}/{uid}` and `index/committee/{committee_uid}/{uid}` (encoded per §6)
-// that lists by project or committee read from the stream (stream-pages.ts). An index key's value
+// that lists by project or committee read from the stream (../kv/stream-pages.ts). An index key's value
 // is the meeting uid. Stored values carry neither `revision` nor the computed `occurrences`.
-import type { OccurrenceEdits } from "../domain/occurrence-edits.js";
-import type { Meeting } from "../generated/schema-types.js";
-import { encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
-import type { Bucket } from "./buckets.js";
-import { IndexedRepository } from "./indexed-repository.js";
+import type { OccurrenceEdits } from "../../domain/occurrence-edits.js";
+import type { Meeting } from "../../generated/schema-types.js";
+import { encodeKey, encodeKeyPrefix, directKey } from "../kv/keys.js";
+import type { Bucket } from "../kv/buckets.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 
 /**
  * A meeting as stored: the reply without `revision` and the computed `occurrences`, plus the ids

@@ -2,9 +2,12 @@
 // bound to the list's filters so that it cannot be replayed against another list. Lists over the
 // buckets page in stream order (the order in which their keys were written) and their cursor is
 // the stream sequence of the last message read; a list computed in memory (occurrences) pages by
-// key. Pages are also cut to fit the server's max payload.
-import { invalidField } from "../errors.js";
+// key. Pages of a bucket are also cut to fit the server's max payload while they are read.
+import { invalidField } from "../../errors.js";
 import type { KeyPage, ListedKey } from "./kv-repository.js";
+
+/** A list's `limit` when the request gives none (docs/CONTRACT.md §3 "List"). */
+export const DEFAULT_PAGE_SIZE = 100;
 
 interface CursorState {
   /** The list (subject and filters) the cursor belongs to. */
@@ -92,17 +95,12 @@ export interface PageQuery<T> {
   maxReplyBytes: number;
 }
 
-const REPLY_ENVELOPE_BYTES = 1024;
-
-/** The longest head of `items` whose page reply fits in `maxReplyBytes` (at least one item). */
-export function fitReply<T>(items: readonly T[], maxReplyBytes: number): T[] {
-  let bytes = REPLY_ENVELOPE_BYTES;
-  for (const [i, item] of items.entries()) {
-    bytes += Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (bytes > maxReplyBytes && i > 0) return items.slice(0, i);
-  }
-  return [...items];
-}
+/**
+ * What a reply adds around its items or entity: the JSON envelope, headers, the subject. Defined
+ * here, where pages are cut while they are read, because store/ does not import rpc/; replies
+ * computed in memory are fitted by rpc/reply-size.ts with the same figure.
+ */
+export const REPLY_ENVELOPE_BYTES = 1024;
 
 /** The item behind a listed key, or null when the key's message is not its latest. */
 async function loadCurrent<T>(query: PageQuery<T>, listed: ListedKey): Promise<T | null> {

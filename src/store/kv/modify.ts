@@ -2,7 +2,7 @@
 // For changes that depend on what is there (open a session unless one is open), which a group
 // commit (group-commit.ts) cannot batch blindly; each attempt recomputes from the current value,
 // so no concurrent change is lost and none is applied twice.
-import { unavailable } from "../errors.js";
+import { unavailable } from "../../errors.js";
 import { RevisionConflict, type KvRepository, type Versioned } from "./kv-repository.js";
 
 export interface Modified<S> extends Versioned<S> {

@@ -12,7 +12,7 @@ import {
   TimeoutError,
   headers as natsHeaders,
 } from "@nats-io/nats-core";
-import { AppError, invalidRequest, unavailable } from "../errors.js";
+import { AppError, invalidRequest, unavailable } from "../../errors.js";
 import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import { stampChange, type StoredChange } from "./change-headers.js";

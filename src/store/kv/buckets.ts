@@ -4,7 +4,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../../logger.js";
 import type { WriteOrigin } from "./change-headers.js";
 
 export const BUCKET_NAMES = {

@@ -8,10 +8,10 @@
 //                                                          computed from these keys alone
 //   unique/answer/{registrant_uid}/{scope}/{occurrence_id | "all"}   claim: the one RSVP of that
 //                                                          registrant, scope and occurrence
-import type { Rsvp } from "../generated/schema-types.js";
-import { decodeKey, encodeKey, encodeKeyPrefix, directKey } from "./keys.js";
-import type { Bucket } from "./buckets.js";
-import { IndexedRepository } from "./indexed-repository.js";
+import type { Rsvp } from "../../generated/schema-types.js";
+import { decodeKey, encodeKey, encodeKeyPrefix, directKey } from "../kv/keys.js";
+import type { Bucket } from "../kv/buckets.js";
+import { IndexedRepository } from "../kv/indexed-repository.js";
 
 export type StoredRsvp = Omit<Rsvp, "revision">;
 
