@@ -80,6 +80,53 @@ test("a failed ask fails the check (the adapter answers 503) and caches nothing"
   expect(await checker.check("u", [meetingRelation("m", "viewer")])).toEqual([true]);
 });
 
+test("checks asked while the same check is on its way wait for its answer instead of asking again", async () => {
+  const pending: ((answer: string) => void)[] = [];
+  const asked: string[] = [];
+  const checker = new AccessChecker(
+    (text) => {
+      asked.push(text);
+      return new Promise((resolve) => pending.push(resolve));
+    },
+    () => 0,
+  );
+  const viewer = meetingRelation("m", "viewer");
+  const first = checker.check("u", [viewer]);
+  const second = checker.check("u", [viewer, viewer]);
+  const other = checker.check("u", [viewer, meetingRelation("n", "viewer")]);
+  expect(asked).toEqual(["meeting:m#viewer@user:u", "meeting:n#viewer@user:u"]);
+  pending[0]?.("meeting:m#viewer@user:u\ttrue");
+  pending[1]?.("meeting:n#viewer@user:u\tfalse");
+  expect(await Promise.all([first, second, other])).toEqual([[true], [true, true], [true, false]]);
+  // Answered and cached: nothing is asked again, and nothing is left waiting.
+  expect(await checker.check("u", [viewer])).toEqual([true]);
+  expect(asked).toHaveLength(2);
+});
+
+test("a failed ask fails every check that waited for it, and the next one asks again", async () => {
+  let fail = true;
+  let asks = 0;
+  const checker = new AccessChecker(
+    async (text) => {
+      asks += 1;
+      await Promise.resolve();
+      if (fail) throw new Error("no responders");
+      return `${text}\ttrue`;
+    },
+    () => 0,
+  );
+  const viewer = meetingRelation("m", "viewer");
+  const results = await Promise.allSettled([
+    checker.check("u", [viewer]),
+    checker.check("u", [viewer]),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  expect(asks).toBe(1);
+  fail = false;
+  expect(await checker.check("u", [viewer])).toEqual([true]);
+  expect(asks).toBe(2);
+});
+
 test("parseAnswer ignores lines that are not `<check>\\t<true|false>`", () => {
   expect(
     parseAnswer("meeting:a#viewer@user:u\ttrue\r\ngarbage\nmeeting:b#viewer@user:u\tmaybe\n\n"),
