@@ -28,12 +28,6 @@ import type { HandlerDeps } from "./deps.js";
 /** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */
 export const MEETING_OCCURRENCES_SHOWN = 50;
 
-async function everyKey(pages: AsyncIterable<string[]>): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const page of pages) keys.push(...page);
-  return keys;
-}
-
 /**
  * The meeting as clients see it (events, replies): without the internal cancellation list and
  * occurrence edits, which show through its occurrences.
@@ -122,9 +116,9 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
     meeting: StoredMeeting,
   ): Promise<(occurrenceId: string) => OccurrenceCounts> {
     const [occurrenceKeys, meetingKeys, answerKeys] = await Promise.all([
-      everyKey(repos.registrants.allKeysUnder(registrantsOfOccurrencesPrefix(meeting.uid))),
-      everyKey(repos.registrants.allKeysUnder(registrantsOfMeetingPrefix(meeting.uid))),
-      everyKey(repos.rsvps.allKeysUnder(answersOfMeetingPrefix(meeting.uid))),
+      repos.registrants.presentKeysUnder(registrantsOfOccurrencesPrefix(meeting.uid)),
+      repos.registrants.presentKeysUnder(registrantsOfMeetingPrefix(meeting.uid)),
+      repos.rsvps.presentKeysUnder(answersOfMeetingPrefix(meeting.uid)),
     ]);
     const byOccurrence = new Map<string, number>();
     for (const key of occurrenceKeys) {

@@ -22,17 +22,19 @@ export type EntityBucketId = (typeof ENTITY_BUCKETS)[number];
 /** Registrants are `registrant/{uid}`, encoded; every other entity is its uid (one token). */
 const REGISTRANT_PREFIX = encodeKeyPrefix(["registrant"]);
 
-export function entitySource(bucket: Bucket): FeedSource {
+/** The subject filter of a bucket's entity keys. */
+export function entityFilter(bucket: Pick<Bucket, "id" | "name">): string {
   const subjects = `$KV.${bucket.name}.`;
-  if (bucket.id === "registrants") {
-    return {
-      bucket,
-      filter: `${subjects}${REGISTRANT_PREFIX}*`,
-      uidOf: (key) => decodeKey(key)[1] ?? key,
-    };
-  }
   // Index keys and claims have several tokens; `*` matches single-token keys: the uids.
-  return { bucket, filter: `${subjects}*`, uidOf: (key) => key };
+  return bucket.id === "registrants" ? `${subjects}${REGISTRANT_PREFIX}*` : `${subjects}*`;
+}
+
+export function entitySource(bucket: Bucket): FeedSource {
+  const filter = entityFilter(bucket);
+  if (bucket.id === "registrants") {
+    return { bucket, filter, uidOf: (key) => decodeKey(key)[1] ?? key };
+  }
+  return { bucket, filter, uidOf: (key) => key };
 }
 
 export function entitySources(buckets: Buckets, ids: readonly EntityBucketId[]): FeedSource[] {

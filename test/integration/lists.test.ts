@@ -94,6 +94,27 @@ describe("a list over a bucket's stream", () => {
     expect(await allKeys(repo, ofParent("m"), 1)).toEqual(expected);
   });
 
+  test("presentKeysUnder: the keys whose latest message is a put, across pages, without a get", async () => {
+    const { kv, repo } = await freshBucket();
+    await kv.put(indexKey("m", "a"), "a");
+    await kv.put(indexKey("m", "b"), "b");
+    await kv.put(indexKey("other", "x"), "x");
+    await kv.delete(indexKey("m", "a"));
+    await kv.put(indexKey("m", "c"), "c");
+    await kv.put(indexKey("m", "a"), "a");
+    await kv.put(indexKey("m", "b"), "b");
+    await kv.put(indexKey("m", "d"), "d");
+    await kv.purge(indexKey("m", "d"));
+    await kv.put(indexKey("m", "e"), "e");
+    await kv.delete(indexKey("m", "c"));
+
+    const expected = [indexKey("m", "a"), indexKey("m", "b"), indexKey("m", "e")];
+    for (const pageSize of [1, 2, 3, 100]) {
+      expect((await repo.presentKeysUnder(ofParent("m"), pageSize)).sort()).toEqual(expected);
+    }
+    expect(await repo.presentKeysUnder(ofParent("nobody"))).toEqual([]);
+  });
+
   test("lists an entity updated several times once, at its latest revision", async () => {
     const { kv, repo } = await freshBucket();
     await kv.put("u1", "{}");

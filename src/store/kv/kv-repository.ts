@@ -370,10 +370,50 @@ export class KvRepository<T extends object> {
   }
 
   /**
+   * Every key under `prefix` that exists now, from one pass over the stream's messages under it,
+   * puts and delete markers alike, in pages of `pageSize`: a key exists when its latest message is
+   * a put, and a stream keeps every key's latest message whatever its history. No key is read, so
+   * this costs the prefix's messages, not a round trip per key (a big meeting's counts,
+   * handlers/meeting-view.ts). Holds the prefix's keys in memory.
+   */
+  async presentKeysUnder(prefix: string, pageSize = 5000): Promise<string[]> {
+    const present = new Set<string>();
+    let after = 0;
+    for (;;) {
+      const page = await this.messagesMatching(`${prefix}>`, after, pageSize, () => true);
+      for (const { key, operation } of page.messages) {
+        if (operation === "PUT") present.add(key);
+        else present.delete(key);
+      }
+      if (page.ended || page.last === after) return [...present];
+      after = page.last;
+    }
+  }
+
+  /**
    * The PUT messages on subjects matching `$KV.<bucket>.<filter>` after sequence `after`
    * (stream-pages.ts); delete and purge markers are skipped.
    */
   private async keysMatching(filter: string, after: number, limit: number): Promise<KeyPage> {
+    const { messages, ended, last } = await this.messagesMatching(
+      filter,
+      after,
+      limit,
+      (operation) => operation === "PUT",
+    );
+    const keys = messages
+      .filter((message) => message.operation === "PUT")
+      .map(({ key, seq }) => ({ key, seq }));
+    return { keys, ended, last };
+  }
+
+  /** The messages matching `filter` after `after`, up to `limit` of those `counts` accepts. */
+  private async messagesMatching(
+    filter: string,
+    after: number,
+    limit: number,
+    counts: (operation: string) => boolean,
+  ): Promise<{ messages: (ListedKey & { operation: string })[]; ended: boolean; last: number }> {
     const { nc, jsm, allowDirect, name } = this.bucket;
     const subjectPrefix = `$KV.${name}.`;
     const { entries, ended } = await this.call(filter, () =>
@@ -385,13 +425,15 @@ export class KvRepository<T extends object> {
         subjects: `${subjectPrefix}${filter}`,
         after,
         limit,
-        keep: (entry) => entry.operation === "PUT",
+        keep: (entry) => counts(entry.operation),
         budgetMs: PAGE_READ_BUDGET_MS,
       }),
     );
-    const keys = entries
-      .filter((entry) => entry.operation === "PUT")
-      .map((entry) => ({ key: entry.subject.slice(subjectPrefix.length), seq: entry.seq }));
-    return { keys, ended, last: entries.at(-1)?.seq ?? after };
+    const messages = entries.map((entry) => ({
+      key: entry.subject.slice(subjectPrefix.length),
+      seq: entry.seq,
+      operation: entry.operation,
+    }));
+    return { messages, ended, last: entries.at(-1)?.seq ?? after };
   }
 }
