@@ -135,6 +135,7 @@ async function bindBuckets(
           jsm,
           // Reindex lists nothing.
           allowDirect: false,
+          singleReplica: false,
           nc,
           origin: undefined,
         },

@@ -28,6 +28,7 @@ export async function bareBucket(
     js: jetstream(nc),
     jsm: await jetstreamManager(nc),
     allowDirect: true,
+    singleReplica: true,
     nc,
     origin: undefined,
   };

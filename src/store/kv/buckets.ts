@@ -67,6 +67,12 @@ export interface Bucket {
   nc: NatsConnection;
   /** Whether the stream answers direct gets (lists use them where it does, stream-pages.ts). */
   allowDirect: boolean;
+  /**
+   * The stream has one replica: a consumer is created on the one server that holds it, so what
+   * it counts includes every acknowledged write, and a list page may end where its consumer
+   * does (stream-pages.ts). In a replicated bucket the stream leader decides where a page ends.
+   */
+  singleReplica: boolean;
   /** Who a write is made for (change-headers.ts); the request scope, injected by service.ts. */
   origin: (() => WriteOrigin | undefined) | undefined;
 }
@@ -103,8 +109,20 @@ export async function openBuckets(options: OpenBucketsOptions): Promise<Buckets>
       const status = await directKv.status();
       const kv = status.replicas > 1 ? leaderKv : directKv;
       const allowDirect = status.streamInfo.config.allow_direct === true;
+      const singleReplica = status.replicas === 1;
       log.debug({ bucket: name }, "bucket ready");
-      return { id, name, kv, leaderKv, js, jsm, allowDirect, nc, origin: options.origin };
+      return {
+        id,
+        name,
+        kv,
+        leaderKv,
+        js,
+        jsm,
+        allowDirect,
+        singleReplica,
+        nc,
+        origin: options.origin,
+      };
     }),
   );
   return Object.fromEntries(buckets.map((bucket) => [bucket.id, bucket])) as Record<
@@ -127,8 +145,11 @@ export async function bindBuckets<I extends BucketId>(
     ids.map(async (id): Promise<[I, Bucket]> => {
       const name = BUCKET_NAMES[id];
       const kv = await kvm.open(name);
-      const allowDirect = (await kv.status()).streamInfo.config.allow_direct === true;
-      return [id, { id, name, kv, leaderKv: kv, js, jsm, allowDirect, nc, origin: undefined }];
+      const status = await kv.status();
+      const allowDirect = status.streamInfo.config.allow_direct === true;
+      const singleReplica = status.replicas === 1;
+      const bucket = { id, name, kv, leaderKv: kv, js, jsm, allowDirect, singleReplica, nc };
+      return [id, { ...bucket, origin: undefined }];
     }),
   );
   return Object.fromEntries(buckets) as Record<I, Bucket>;

@@ -414,13 +414,14 @@ export class KvRepository<T extends object> {
     limit: number,
     counts: (operation: string) => boolean,
   ): Promise<{ messages: (ListedKey & { operation: string })[]; ended: boolean; last: number }> {
-    const { nc, jsm, allowDirect, name } = this.bucket;
+    const { nc, jsm, allowDirect, singleReplica, name } = this.bucket;
     const subjectPrefix = `$KV.${name}.`;
     const { entries, ended } = await this.call(filter, () =>
       readStreamPage({
         nc,
         jsm,
         direct: allowDirect,
+        consumerSeesAll: singleReplica,
         stream: `KV_${name}`,
         subjects: `${subjectPrefix}${filter}`,
         after,
