@@ -41,7 +41,10 @@ export interface StreamPageQuery {
 
 export interface StreamPage {
   entries: StreamEntry[];
-  /** The stream leader said that nothing matches after the last entry. */
+  /**
+   * Nothing matches after the last entry: the stream leader said so, or, on a one-replica
+   * stream, the page's consumer delivered all it counted.
+   */
   ended: boolean;
 }
 
