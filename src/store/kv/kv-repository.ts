@@ -38,7 +38,7 @@ export interface ListedKey {
 /** Keys read for a list (stream-pages.ts). */
 export interface KeyPage {
   keys: ListedKey[];
-  /** Nothing follows `last` (the stream leader said so). */
+  /** Nothing follows `last` (the stream leader, or a one-replica stream's consumer, said so). */
   ended: boolean;
   /** The last stream sequence read, delete markers included: where the next read goes on. */
   last: number;
