@@ -145,6 +145,14 @@ async function refusal(sub: Subscription): Promise<unknown> {
 }
 
 /** A request refused by the server rejects with a RequestError caused by the violation. */
+/** Each request on `subjects` is refused by the server as a publish it does not permit. */
+async function expectRequestsRefused(nc: NatsConnection, subjects: readonly string[]) {
+  for (const subject of subjects) {
+    const err = await nc.request(subject, "{}", { timeout: 2000 }).catch((e: unknown) => e);
+    expectPermissionViolation(err, "publish", subject);
+  }
+}
+
 function expectPermissionViolation(err: unknown, operation: string, subject: string): void {
   const violation = err instanceof RequestError ? err.cause : err;
   expect(violation).toBeInstanceOf(PermissionViolationError);
@@ -180,10 +188,7 @@ describe("nats-auth.conf", () => {
       "$JS.API.DIRECT.GET.KV_someone-else",
       "$JS.API.META.LEADER.STEPDOWN",
     ];
-    for (const subject of denied) {
-      const err = await service.request(subject, "{}", { timeout: 2000 }).catch((e: unknown) => e);
-      expectPermissionViolation(err, "publish", subject);
-    }
+    await expectRequestsRefused(service, denied);
   });
 
   it("is what scripts/run-local.sh gives the service", async () => {
@@ -256,10 +261,7 @@ describe.each([["the client user", CLIENT]])(
         "$JS.API.STREAM.PURGE.KV_meetings",
         "$JS.API.STREAM.DELETE.KV_meetings",
       ];
-      for (const subject of denied) {
-        const err = await client.request(subject, "{}", { timeout: 2000 }).catch((e: unknown) => e);
-        expectPermissionViolation(err, "publish", subject);
-      }
+      await expectRequestsRefused(client, denied);
       const kvm = new Kvm(jetstream(client, { timeout: 2000 }));
       const kv = await kvm.open("meetings");
       const attempts: (() => Promise<unknown>)[] = [
