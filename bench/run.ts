@@ -34,6 +34,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { checkpointKey } from "../src/outbox/feed.js";
 import { entityFilter } from "../src/outbox/sources.js";
 import { BUCKET_NAMES, type BucketId } from "../src/store/kv/buckets.js";
 import type { StoredMeeting } from "../src/store/resources/meetings.js";
@@ -303,7 +304,7 @@ async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number):
     // step with the buckets), then until the server has written it away: lists are measured
     // with the others at rest.
     for (const { workload } of lists) await waitCaughtUp(nc, workload);
-    await waitFeedSentFill(nc, filler.jsm, ["meetings", "registrants"]);
+    await waitFeedCaughtUp(nc, filler.jsm, ["meetings", "registrants"]);
     const settledMs = await waitIdle([serverPid, slot.current.pid]);
     progress(`  server and service at rest ${(settledMs / 1000).toFixed(1)} s after the fill`);
     for (const { name, workload } of lists) {
@@ -332,7 +333,7 @@ async function runAll(nc: NatsConnection, slot: ServiceSlot, serverPid: number):
 
   report.big_meeting = await measureBigMeeting(nc, async () => {
     // The feed sends a change for each of the big meeting's registrations and answers.
-    await waitFeedSentFill(nc, filler.jsm, ["meetings", "registrants", "rsvps"]);
+    await waitFeedCaughtUp(nc, filler.jsm, ["meetings", "registrants", "rsvps"]);
     await waitIdle([serverPid, slot.current.pid]);
   });
 
@@ -532,7 +533,7 @@ async function waitCaughtUp(nc: NatsConnection, workload: Workload): Promise<voi
  * with the feed's own filter (src/outbox/sources.ts). The fga-sync feed has no stream to take its
  * messages here and waits without work. A feed still behind at the start timeout is reported.
  */
-async function waitFeedSentFill(
+async function waitFeedCaughtUp(
   nc: NatsConnection,
   jsm: JetStreamManager,
   ids: readonly BucketId[],
@@ -544,7 +545,7 @@ async function waitFeedSentFill(
     for (const id of ids) {
       const bucket = BUCKET_NAMES[id];
       const filter = entityFilter({ id, name: bucket });
-      const checkpoint = await outbox.get(`checkpoint.platform-index.${bucket}`);
+      const checkpoint = await outbox.get(checkpointKey("platform-index", bucket));
       const sequence = checkpoint?.json<{ sequence: number }>().sequence ?? 0;
       const consumer = await jsm.consumers.add(`KV_${bucket}`, {
         filter_subject: filter,

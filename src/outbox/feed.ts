@@ -78,7 +78,7 @@ function leaseKey(feed: string): string {
   return `lease.${feed}`;
 }
 
-function checkpointKey(feed: string, bucket: string): string {
+export function checkpointKey(feed: string, bucket: string): string {
   return `checkpoint.${feed}.${bucket}`;
 }
 
