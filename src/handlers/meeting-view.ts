@@ -23,7 +23,9 @@ import {
   registrantsOfOccurrencesPrefix,
 } from "../store/resources/registrants.js";
 import { answersOfMeetingPrefix, parseAnswerKey } from "../store/resources/rsvps.js";
+import { lastSegment } from "../store/kv/keys.js";
 import type { HandlerDeps } from "./deps.js";
+import { registrantCount } from "./registrant-count.js";
 
 /** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */
 export const MEETING_OCCURRENCES_SHOWN = 50;
@@ -33,7 +35,12 @@ export const MEETING_OCCURRENCES_SHOWN = 50;
  * occurrence edits, which show through its occurrences.
  */
 export function shownMeeting(meeting: StoredMeeting): Omit<Meeting, "revision" | "occurrences"> {
-  const { cancelled_occurrences: _cancelled, occurrence_edits: _edits, ...shown } = meeting;
+  const {
+    cancelled_occurrences: _cancelled,
+    occurrence_edits: _edits,
+    registrant_count_seq: _countedUpTo,
+    ...shown
+  } = meeting;
   return { ...shown, email_delivery_error_count: meeting.email_delivery_error_count ?? 0 };
 }
 
@@ -95,9 +102,20 @@ export function cancelledOf(meeting: StoredMeeting): ReadonlySet<string> {
 }
 
 export interface MeetingView {
-  reply(meeting: StoredMeeting, revision: number): Promise<Meeting>;
-  /** Occurrences as replies, with their counts and whether they are cancelled. */
-  describe(meeting: StoredMeeting, times: readonly EditedOccurrence[]): Promise<Occurrence[]>;
+  /**
+   * The meeting with its upcoming occurrences and its registrant_count as it is now
+   * (`registrants` when the caller knows it).
+   */
+  reply(meeting: StoredMeeting, revision: number, registrants?: number): Promise<Meeting>;
+  /**
+   * Occurrences as replies, with their counts and whether they are cancelled. `registrants`:
+   * the meeting's registrant count now, when the caller has it.
+   */
+  describe(
+    meeting: StoredMeeting,
+    times: readonly EditedOccurrence[],
+    registrants?: number,
+  ): Promise<Occurrence[]>;
 }
 
 /** The counts of every occurrence of a meeting nobody has registered for. */
@@ -111,7 +129,13 @@ const NO_COUNTS: OccurrenceCounts = {
 export function createMeetingView(deps: HandlerDeps): MeetingView {
   const { repos, now } = deps;
 
-  /** Per-occurrence counts from the index keys, as they are when asked. */
+  const registrantsNow = registrantCount(deps);
+
+  /**
+   * Per-occurrence counts from the index keys, as they are when asked. Only the keys of
+   * committed registrants count (those with their key under the meeting, registrant-count.ts):
+   * an occurrence or answer key left by a create or delete that stopped half-way is not one.
+   */
   async function countsOf(
     meeting: StoredMeeting,
   ): Promise<(occurrenceId: string) => OccurrenceCounts> {
@@ -120,22 +144,31 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
       repos.registrants.presentKeysUnder(registrantsOfMeetingPrefix(meeting.uid)),
       repos.rsvps.presentKeysUnder(answersOfMeetingPrefix(meeting.uid)),
     ]);
+    const committed = new Set(meetingKeys.map(lastSegment));
     const byOccurrence = new Map<string, number>();
     for (const key of occurrenceKeys) {
+      if (!committed.has(lastSegment(key))) continue;
       const occurrenceId = occurrenceOfIndexKey(key);
       byOccurrence.set(occurrenceId, (byOccurrence.get(occurrenceId) ?? 0) + 1);
     }
-    const tally: RegistrantTally = { total: meetingKeys.length, byOccurrence };
-    const answers = groupByRegistrant(answerKeys.map(parseAnswerKey));
+    const tally: RegistrantTally = { total: committed.size, byOccurrence };
+    const answers = groupByRegistrant(
+      answerKeys.map(parseAnswerKey).filter((answer) => committed.has(answer.registrant_uid)),
+    );
     return (occurrenceId) => countsFor(occurrenceId, tally, answers);
   }
 
-  async function describe(meeting: StoredMeeting, times: readonly EditedOccurrence[]) {
+  async function describe(
+    meeting: StoredMeeting,
+    times: readonly EditedOccurrence[],
+    registrants?: number,
+  ) {
     if (times.length === 0) return [];
-    // A meeting without registrants has no registrant or RSVP index keys (an RSVP needs a
-    // registrant and goes with it), so its counts are 0 without reading them: this saves the
-    // stream reads on every create and on every read of such a meeting (bench/).
-    const counts = meeting.registrant_count === 0 ? () => NO_COUNTS : await countsOf(meeting);
+    // A meeting without registrants has no registrant or RSVP index keys that count (an RSVP
+    // needs a registrant), so its counts are 0 without reading them: this saves the stream
+    // reads on every create and on every read of such a meeting (bench/).
+    const total = registrants ?? (await registrantsNow.current(meeting));
+    const counts = total === 0 ? () => NO_COUNTS : await countsOf(meeting);
     return times.map((time): Occurrence => ({
       occurrence_id: time.occurrence_id,
       start_time: time.start_time,
@@ -149,12 +182,18 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
 
   return {
     describe,
-    async reply(meeting, revision) {
+    async reply(meeting, revision, known) {
       const upcoming = editedOccurrencesNotEnded(meeting, now().getTime(), {
         limit: MEETING_OCCURRENCES_SHOWN,
         skipCancelled: true,
       });
-      return { ...shownMeeting(meeting), occurrences: await describe(meeting, upcoming), revision };
+      const registrants = known ?? (await registrantsNow.current(meeting));
+      return {
+        ...shownMeeting(meeting),
+        registrant_count: registrants,
+        occurrences: await describe(meeting, upcoming, registrants),
+        revision,
+      };
     },
   };
 }

@@ -116,6 +116,7 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           ...scheduleFields(fields),
           public_link: `${deps.publicLinkBaseUrl}/${uid}`,
           registrant_count: 0,
+          registrant_count_seq: 0,
           email_delivery_error_count: 0,
           created_at: timestamp,
           updated_at: timestamp,
@@ -148,7 +149,8 @@ export function meetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
         ctx.log.debug({ uid }, "meeting created");
         // Members register after the reply (committee-members.ts): the meeting is committed.
         if ((meeting.committees ?? []).length > 0) members?.scheduleMeetingSync(uid, ctx.log);
-        return meetingReply(meeting, revision);
+        // Nobody can have registered for it yet: its count is not read.
+        return view.reply(meeting, revision, 0);
       },
     }),
 

@@ -6,10 +6,8 @@ import { conflict, invalidField, notFound } from "../errors.js";
 import type { RegistrantsCreateRequest } from "../generated/schema-types.js";
 import type { Logger } from "../logger.js";
 import { Claims, type ClaimGuard } from "../store/kv/claims.js";
-import { GroupCommit } from "../store/kv/group-commit.js";
 import { directKey } from "../store/kv/keys.js";
 import type { Versioned } from "../store/kv/kv-repository.js";
-import type { StoredMeeting } from "../store/resources/meetings.js";
 import {
   registrantEmailClaimKey,
   registrantKey,
@@ -17,6 +15,7 @@ import {
 } from "../store/resources/registrants.js";
 import { deleteIndexed } from "./entity-writes.js";
 import { checkOccurrenceOf } from "./meeting-view.js";
+import { registrantCount } from "./registrant-count.js";
 import { deleteRsvpsOfRegistrant } from "./rsvps.js";
 import type { HandlerDeps } from "./deps.js";
 
@@ -51,55 +50,21 @@ export interface RegistrantWrites {
   ): Promise<Versioned<StoredRegistrant>>;
   /** Deletes the registrant at `revision` and everything that hangs off it; 404 / 409 as usual. */
   remove(uid: string, revision: number, log: Logger): Promise<Versioned<StoredRegistrant>>;
+  /**
+   * The registrant an earlier attempt of a create stored under `uid` (Idempotency-Key), with its
+   * commit key and count, which that attempt may not have reached; null when there is none.
+   */
+  findCreated(uid: string, log: Logger): Promise<Versioned<StoredRegistrant> | null>;
   /** The registrant of (meeting, email), found through its claim: one get, never a scan. */
   findByEmail(meetingUid: string, email: string): Promise<Versioned<StoredRegistrant> | null>;
 }
 
-/**
- * One RegistrantWrites per set of dependencies (one per instance), so that every registration of
- * a meeting, by request or by committee sync, goes through one group commit of its count.
- */
-const shared = new WeakMap<HandlerDeps, RegistrantWrites>();
-
+/** Stateless but for the count's group commit, which registrant-count.ts shares per instance. */
 export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
-  let writes = shared.get(deps);
-  if (writes === undefined) {
-    writes = createRegistrantWrites(deps);
-    shared.set(deps, writes);
-  }
-  return writes;
-}
-
-function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
   const { repos, now } = deps;
   const registrants = repos.registrants;
   const claims = new Claims(repos.registrantClaims, now);
-  const registrantCount = new GroupCommit<StoredMeeting, number>({
-    repo: repos.meetings,
-    apply: (meeting, deltas) => ({
-      ...meeting,
-      registrant_count: Math.max(
-        0,
-        deltas.reduce((sum, d) => sum + d, meeting.registrant_count),
-      ),
-      updated_at: now().toISOString(),
-    }),
-  });
-
-  /**
-   * The registrant is committed when this runs, so a failure here does not fail the request: the
-   * count is left off by one, which check-consistency reports and repairs.
-   */
-  async function adjustCount(meetingUid: string, delta: number, log: Logger) {
-    try {
-      await registrantCount.add(directKey(meetingUid), delta);
-    } catch (err) {
-      log.error(
-        { err, meeting_uid: meetingUid, delta },
-        "registrant_count not updated; run check-consistency --repair",
-      );
-    }
-  }
+  const count = registrantCount(deps);
 
   function emailClaim(meetingUid: string): ClaimGuard {
     return {
@@ -137,7 +102,7 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
         guard: emailClaim(registrant.meeting_uid),
         create: () => registrants.createIndexed(registrant),
       });
-      await adjustCount(registrant.meeting_uid, +1, log);
+      await count.refresh(registrant.meeting_uid, log);
       return { value: registrant, revision };
     },
 
@@ -148,8 +113,16 @@ function createRegistrantWrites(deps: HandlerDeps): RegistrantWrites {
         claims.release(registrantEmailClaimKey(registrant.meeting_uid, registrant.email), uid),
         deleteRsvpsOfRegistrant(deps, uid),
       ]);
-      await adjustCount(registrant.meeting_uid, -1, log);
+      await count.refresh(registrant.meeting_uid, log);
       return deleted;
+    },
+
+    async findCreated(uid, log) {
+      const found = await registrants.get(registrantKey(uid));
+      if (found === null) return null;
+      await registrants.commit(found.value);
+      await count.refresh(found.value.meeting_uid, log);
+      return found;
     },
 
     async findByEmail(meetingUid, email) {

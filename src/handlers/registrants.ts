@@ -47,7 +47,10 @@ export function registrantEndpoints(deps: HandlerDeps): AnyEndpoint[] {
     endpoint({
       subject: "lfx.registrants.create",
       access: { request: ({ meeting_uid }) => meetingRelation(meeting_uid, "organizer") },
-      findCreated: findRegistrant,
+      async findCreated(uid, log) {
+        const found = await writes.findCreated(uid, log);
+        return found === null ? null : reply(found.value, found.revision);
+      },
       async handle(request, ctx) {
         const created = await writes.create(request, ctx.newUid, ctx.log);
         return reply(created.value, created.revision);

@@ -43,7 +43,11 @@ export interface OutgoingMessage {
 
 /** The entity as a reply shows it: with its revision, without internal fields. */
 export function shownEntity(change: EntityChange): Entity {
-  const { cancelled_occurrences: _internal, ...shown } = change.value;
+  const {
+    cancelled_occurrences: _cancelled,
+    registrant_count_seq: _countedUpTo,
+    ...shown
+  } = change.value;
   return { ...shown, uid: change.uid, revision: change.revision };
 }
 

@@ -177,7 +177,7 @@ export function createMessageHandler(
       body,
       freshUid: deps.newUid(),
       run: (uid) => endpoint.handle(request, { log: requestLog, newUid: uid }),
-      findCreated,
+      findCreated: (uid) => findCreated(uid, requestLog),
     });
   }
 

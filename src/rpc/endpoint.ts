@@ -24,9 +24,9 @@ export interface Endpoint<S extends Subject = Subject> {
   /**
    * Creates only, which makes the endpoint honour `Idempotency-Key` (docs/CONTRACT.md §3): the
    * reply of the entity an earlier attempt created under `uid`, or null when that attempt stored
-   * nothing.
+   * nothing. It may finish what that attempt left undone (a registrant's commit key).
    */
-  findCreated?: (uid: string) => Promise<object | null>;
+  findCreated?: (uid: string, log: Logger) => Promise<object | null>;
 }
 
 export type AnyEndpoint = { [S in Subject]: Endpoint<S> }[Subject];

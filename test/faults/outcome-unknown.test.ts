@@ -5,15 +5,17 @@
 // with the same revision and body, then gets the result of the first attempt when it was stored:
 // never a second entity, never a spurious conflict (docs/CONTRACT.md §3). And nothing is left behind that
 // a repair would have to fix, except where noted.
+import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
 import { meetingInput, uniqueEmail } from "../support/builders.js";
 import { faultyConnection, kvWrite, type FaultyConnection } from "../support/faulty-connection.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
-import { ok, request, type Reply } from "../support/request.js";
+import { listAllPages, ok, request, type Reply } from "../support/request.js";
 import { ensureBuilt, runConsistencyCheck } from "../support/service-process.js";
 import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import { listAll } from "../support/fault-checks.js";
+import { encodeKeyPrefix } from "../../src/store/kv/keys.js";
 
 interface Meeting {
   uid: string;
@@ -30,6 +32,8 @@ let server: NatsServerHandle;
 let instance: TestInstance;
 let faults: FaultyConnection;
 let client: NatsConnection;
+/** The meetings bucket, read directly by the tests. */
+let kv: KV;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -42,6 +46,7 @@ beforeAll(async () => {
     },
   });
   client = await connectClient(server.url);
+  kv = await new Kvm(client).open("meetings");
 }, 120_000);
 
 afterEach(() => faults.clear());
@@ -54,6 +59,13 @@ afterAll(async () => {
 
 /** A meeting's own key is one token (its uid); index keys have several. */
 const meetingKey = (key: string) => !key.includes(".");
+
+/** A registrant's key under its meeting: `index/meeting/{meeting_uid}/{uid}`, encoded. */
+const isKeyUnderMeeting = (key: string) => key.startsWith(encodeKeyPrefix(["index", "meeting"]));
+
+async function registrantCount(meetingUid: string): Promise<number> {
+  return (await ok<Meeting>(client, "lfx.meetings.get", { uid: meetingUid })).registrant_count;
+}
 
 function createMeeting(body: object, key: string): Promise<Reply<Meeting & ErrorBody>> {
   return request<Meeting & ErrorBody>(client, "lfx.meetings.create", body, {
@@ -185,17 +197,63 @@ describe("a registrant create whose write timed out (stored)", () => {
     // The uniqueness claim survived the failed attempt: the same email again is a conflict.
     const again = await request<ErrorBody>(client, "lfx.registrants.create", body);
     expect(again.status).toBe(409);
-    // registrant_count missed the first attempt, whose reply was lost before it counted: the
-    // one thing left for check-consistency --repair (docs/RELIABILITY.md).
-    const count = async () =>
-      (await ok<Meeting>(client, "lfx.meetings.get", { uid: meeting.uid })).registrant_count;
-    if ((await count()) !== 1) {
-      const check = await runConsistencyCheck(server.url, "--grace-seconds", "0");
-      expect(check.stdout).toMatch(/^registrant-count /);
-      await runConsistencyCheck(server.url, "--repair", "--grace-seconds", "0");
-    }
-    expect(await count()).toBe(1);
+    // The count is the registrants committed, whatever became of the first attempt's reply.
+    expect(await registrantCount(meeting.uid)).toBe(1);
     await expectConsistent();
+  });
+
+  it("is not counted or listed until its key under the meeting is written; the retry writes it", async () => {
+    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
+    const key = `registrant-${randomUUID()}`;
+    const send = () =>
+      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
+        headers: { "Idempotency-Key": key },
+      });
+    // The registrant is stored; the key that commits it is not.
+    faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), "lost");
+    expect((await send()).status).toBe(503);
+    expect(await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list")).toEqual([]);
+    expect(await registrantCount(meeting.uid)).toBe(0);
+
+    const retry = await retried(send);
+    expect(retry.status).toBe(200);
+    const listed = await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
+    expect(listed.map((r) => r.uid)).toEqual([retry.body.uid]);
+    expect(await registrantCount(meeting.uid)).toBe(1);
+    await expectConsistent();
+  });
+});
+
+describe("a registration whose count was never stored (the meeting's write lost)", () => {
+  it("is counted by every read, and the next registration stores the count", async () => {
+    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const register = () =>
+      ok<{ uid: string }>(client, "lfx.registrants.create", {
+        meeting_uid: meeting.uid,
+        email: uniqueEmail(),
+      });
+    // Every write of the meeting fails while the registrant is created: its count is not stored.
+    const lost = faults.failNext(kvWrite("meetings", meetingKey), "lost", 100);
+    await register();
+    expect(lost.hits.length).toBeGreaterThan(0);
+    faults.clear();
+    const stored = await kv.get(meeting.uid);
+    expect(stored?.json<Meeting>().registrant_count).toBe(0);
+
+    expect(await registrantCount(meeting.uid)).toBe(1);
+    const [listed] = await listAllPages<Meeting>(
+      client,
+      "lfx.meetings.list",
+      { project_uid: meeting.project_uid },
+      { limit: 100 },
+    );
+    expect(listed?.registrant_count).toBe(1);
+    await expectConsistent();
+
+    await register();
+    expect((await kv.get(meeting.uid))?.json<Meeting>().registrant_count).toBe(2);
+    expect(await registrantCount(meeting.uid)).toBe(2);
   });
 });
 

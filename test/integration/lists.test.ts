@@ -115,6 +115,38 @@ describe("a list over a bucket's stream", () => {
     expect(await repo.presentKeysUnder(ofParent("nobody"))).toEqual([]);
   });
 
+  test("countUnder: a count kept as of a sequence and counted on equals a recount", async () => {
+    const { repo } = await freshBucket();
+    const remove = async (key: string) => {
+      const revision = await repo.latestRevision(key);
+      if (revision !== null) await repo.removeMarker(key, revision);
+    };
+    await repo.createMarker(indexKey("m", "a"), "a");
+    await repo.createMarker(indexKey("m", "b"), "b");
+    await repo.createMarker(indexKey("other", "x"), "x");
+    const early = await repo.countUnder(ofParent("m"));
+    expect(early.count).toBe(2);
+
+    // Writes after the fold: a delete of a key counted before it, one created and deleted after
+    // it, one deleted and created again, and writes that do not alternate, which are refused.
+    await remove(indexKey("m", "a"));
+    await repo.createMarker(indexKey("m", "c"), "c");
+    await remove(indexKey("m", "c"));
+    await remove(indexKey("m", "b"));
+    await repo.createMarker(indexKey("m", "b"), "b");
+    await expect(repo.createMarker(indexKey("m", "b"), "b")).rejects.toThrow();
+    await repo.removeMarker(indexKey("m", "a"), early.seq);
+    await repo.createMarker(indexKey("m", "d"), "d");
+
+    const later = await repo.countUnder(ofParent("m"), early);
+    const recount = await repo.countUnder(ofParent("m"));
+    expect(later).toEqual(recount);
+    expect(recount.count).toBe(2);
+    // Nothing after the last message: the fold stays where it is.
+    expect(await repo.countUnder(ofParent("m"), later)).toEqual(later);
+    expect(await repo.countUnder(ofParent("nobody"))).toEqual({ count: 0, seq: 0 });
+  });
+
   test("lists an entity updated several times once, at its latest revision", async () => {
     const { kv, repo } = await freshBucket();
     await kv.put("u1", "{}");

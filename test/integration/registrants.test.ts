@@ -294,5 +294,8 @@ describe("deletes", () => {
       revision: created.revision,
     });
     expect(reply.status).toBe(409);
+    // Still registered: listed and counted.
+    expect((await listAll({ meeting_uid: meeting.uid })).map((r) => r.uid)).toEqual([created.uid]);
+    expect((await getMeeting(meeting.uid)).registrant_count).toBe(1);
   });
 });

@@ -18,8 +18,11 @@ interface Batch<S, C> {
 
 export interface GroupCommitOptions<S extends object, C> {
   repo: KvRepository<S>;
-  /** The entity with every change of a batch applied, in order. */
-  apply: (value: S, changes: readonly C[]) => S;
+  /**
+   * The entity with every change of a batch applied, in order; the value itself (the same
+   * object) when there is nothing to write.
+   */
+  apply: (value: S, changes: readonly C[]) => S | Promise<S>;
   maxAttempts?: number;
 }
 
@@ -65,7 +68,8 @@ export class GroupCommit<S extends object, C> {
       // losing the batch's changes (docs/MEASUREMENTS.md).
       const current = attempt === 1 ? await repo.get(key) : await repo.getLatest(key);
       if (current === null) return null;
-      const next = apply(current.value, changes);
+      const next = await apply(current.value, changes);
+      if (next === current.value) return current;
       try {
         const revision = await repo.update(key, next, current.revision);
         return { value: next, revision };

@@ -16,6 +16,14 @@ export interface EntityLayout<S> {
   keyOf(uid: string): string;
   /** Every index key of the entity as it is. */
   indexKeysOf(entity: S): string[];
+  /**
+   * The index key, among `indexKeysOf`, that commits the entity, where one is counted
+   * (registrants: `index/meeting/{meeting_uid}/{uid}`, whose number is the meeting's
+   * registrant_count). It is written after the entity, only where absent, and removed first, at
+   * its revision, so that the entity counts exactly while it has this key and the key's messages
+   * alternate put, delete (KvRepository.countUnder). It never changes with an update.
+   */
+  commitKeyOf?(entity: S): string;
 }
 
 export class IndexedRepository<S extends { uid: string }> extends KvRepository<S> {
@@ -30,6 +38,26 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
     await Promise.all(keys.map((key) => this.putMarker(key, uid)));
   }
 
+  /** The entity's index keys written before it (all but the commit key). */
+  private leadingKeysOf(entity: S): string[] {
+    const commitKey = this.layout.commitKeyOf?.(entity);
+    return this.layout.indexKeysOf(entity).filter((key) => key !== commitKey);
+  }
+
+  /**
+   * Writes the commit key of a stored entity unless it exists (a retry completing the create of
+   * an earlier attempt, or check-consistency); nothing without a commit key.
+   */
+  async commit(entity: S): Promise<void> {
+    const commitKey = this.layout.commitKeyOf?.(entity);
+    if (commitKey === undefined) return;
+    try {
+      await this.createMarker(commitKey, entity.uid);
+    } catch (err) {
+      if (!(err instanceof RevisionConflict)) throw err;
+    }
+  }
+
   private async removeIndexKeys(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => this.removeMarker(key)));
   }
@@ -40,25 +68,30 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
    * is another write the entity's existence implies (a meeting's settings), made with the index
    * keys, before the entity. After a definite failure the index keys are removed again; they stay
    * when the entity may have been stored (outcome unknown, or AlreadyCreated): a retry with the
-   * same uid completes the create (check-consistency removes them if it never comes).
+   * same uid completes the create (check-consistency removes them if it never comes). The commit
+   * key, where the layout has one, comes last, also after AlreadyCreated (the earlier attempt may
+   * have stopped before it).
    */
   async createIndexed(entity: S, alongside?: () => Promise<unknown>): Promise<number> {
-    const keys = this.layout.indexKeysOf(entity);
+    const keys = this.leadingKeysOf(entity);
     const key = this.layout.keyOf(entity.uid);
+    let revision: number;
     try {
       await Promise.all([this.putIndexKeys(keys, entity.uid), alongside?.()]);
       try {
-        return await this.create(key, entity);
+        revision = await this.create(key, entity);
       } catch (err) {
-        throw err instanceof RevisionConflict
-          ? new AlreadyCreated(this.bucket.name, key, err)
-          : err;
+        if (!(err instanceof RevisionConflict)) throw err;
+        await this.commit(entity);
+        throw new AlreadyCreated(this.bucket.name, key, err);
       }
     } catch (err) {
       if (!mayHaveBeenStored(err))
         await Promise.allSettled(keys.map((indexKey) => this.removeMarker(indexKey)));
       throw err;
     }
+    await this.commit(entity);
+    return revision;
   }
 
   /**
@@ -68,8 +101,11 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
    * removal, however late, cannot take it away.
    */
   async replaceIndexed(before: S, after: S, revision: number): Promise<number> {
-    const oldKeys = this.layout.indexKeysOf(before);
-    const newKeys = this.layout.indexKeysOf(after);
+    if (this.layout.commitKeyOf?.(before) !== this.layout.commitKeyOf?.(after)) {
+      throw new RangeError("an update must not change the entity's commit key");
+    }
+    const oldKeys = this.leadingKeysOf(before);
+    const newKeys = this.leadingKeysOf(after);
     const added = newKeys.filter((key) => !oldKeys.includes(key));
     const dropped = oldKeys.filter((key) => !newKeys.includes(key));
     let newRevision: number;
@@ -109,10 +145,29 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
     );
   }
 
-  /** Removes the entity (at `revision` when given), then its index keys; the delete's revision. */
+  /**
+   * Removes the entity (at `revision` when given), then its index keys; the delete's revision.
+   * A commit key goes first, at its revision: the entity no longer counts from then on; if the
+   * entity then turns out to have changed (RevisionConflict) and still exists, the key is written
+   * again (not when a concurrent delete won: the key would count a registrant that is gone).
+   */
   async removeIndexed(entity: S, revision?: number): Promise<number> {
-    const deleted = await this.remove(this.layout.keyOf(entity.uid), revision);
-    await this.removeIndexKeys(this.layout.indexKeysOf(entity));
+    const commitKey = this.layout.commitKeyOf?.(entity);
+    if (commitKey !== undefined) {
+      const commitRevision = await this.latestRevision(commitKey);
+      if (commitRevision !== null) await this.removeMarker(commitKey, commitRevision);
+    }
+    let deleted: number;
+    try {
+      deleted = await this.remove(this.layout.keyOf(entity.uid), revision);
+    } catch (err) {
+      if (err instanceof RevisionConflict) {
+        const current = await this.getLatest(this.layout.keyOf(entity.uid));
+        if (current !== null) await this.commit(current.value);
+      }
+      throw err;
+    }
+    await this.removeIndexKeys(this.leadingKeysOf(entity));
     return deleted;
   }
 

@@ -13,7 +13,7 @@ import { IndexedRepository } from "../kv/indexed-repository.js";
  * of its cancelled occurrences and its edited occurrences (docs/CONTRACT.md §12; domain/occurrence-edits.ts),
  * both kept with the meeting and shown through its occurrences, never as fields of their own.
  * `email_delivery_error_count` is absent from meetings stored before invitations existed; replies
- * show it as 0 (meeting-view.ts).
+ * show it as 0 (meeting-view.ts). Replies and events never show `registrant_count_seq`.
  */
 export type StoredMeeting = Omit<
   Meeting,
@@ -22,6 +22,11 @@ export type StoredMeeting = Omit<
   email_delivery_error_count?: number;
   cancelled_occurrences?: string[];
   occurrence_edits?: OccurrenceEdits;
+  /**
+   * The meeting-registrants stream sequence up to which `registrant_count` has counted the
+   * meeting's registrants (handlers/registrant-count.ts); absent on meetings stored before it.
+   */
+  registrant_count_seq?: number;
 };
 
 export type MeetingFilter = { kind: "project" | "committee"; uid: string };

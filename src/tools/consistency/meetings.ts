@@ -1,15 +1,17 @@
 // Meetings and their settings (`meetings`, `meeting-settings`): each meeting with its index keys
 // and its settings, each index key with its meeting, each settings record with its meeting, and
 // registrant_count against the registrants counted by their `index/meeting/{meeting_uid}/{uid}`
-// keys, a page of meetings at a time (one pass over those keys per page).
+// keys, a page of meetings at a time (one pass over those keys per page). The count judged is the
+// one replies show: the stored fold plus what came after it (handlers/registrant-count.ts), so a
+// fold not yet stored is no finding.
 import { BUCKET_NAMES } from "../../store/kv/buckets.js";
-import { isDirectKey } from "../../store/kv/keys.js";
+import { encodeKeyPrefix, isDirectKey } from "../../store/kv/keys.js";
 import type { ListedKey } from "../../store/kv/kv-repository.js";
 import type { StoredMeetingSettings } from "../../store/resources/meeting-settings.js";
-import { meetingIndexKeys } from "../../store/resources/meetings.js";
+import { meetingIndexKeys, type StoredMeeting } from "../../store/resources/meetings.js";
 import { modifyAtRevision } from "../../store/kv/modify.js";
 import type { Repositories } from "../../store/resources/repositories.js";
-import { exists, ifAbsent, logical, Page, type Check } from "./check.js";
+import { exists, ifAbsent, IndexCorrections, logical, Page, type Check } from "./check.js";
 import type { RegistrantFacts } from "./registrants.js";
 
 type MeetingRepos = Pick<Repositories, "meetings" | "meetingSettings" | "registrants">;
@@ -19,13 +21,14 @@ export async function checkMeetings(
   repos: MeetingRepos,
   registrants: RegistrantFacts,
 ): Promise<void> {
-  const page = registrantCountPage(check, repos, registrants);
+  const page = registrantCountPage(check, repos);
   await check.walk(
     repos.meetings,
     (listed) =>
       isDirectKey(listed.key)
-        ? checkMeeting(check, repos, listed, (uid, count) => {
-            if (!registrants.meetingsInFlight.has(uid)) page.parents.set(uid, count);
+        ? checkMeeting(check, repos, listed, (meeting) => {
+            if (!registrants.meetingsInFlight.has(meeting.uid))
+              page.parents.set(meeting.uid, meeting);
           })
         : checkMeetingIndexKey(check, repos, listed),
     page,
@@ -38,7 +41,7 @@ async function checkMeeting(
   check: Check,
   repos: MeetingRepos,
   { key, seq }: ListedKey,
-  settled: (uid: string, registrantCount: number) => void,
+  settled: (meeting: StoredMeeting) => void,
 ): Promise<void> {
   const entry = await repos.meetings.getWritten(key);
   if (entry?.revision !== seq) return;
@@ -67,7 +70,7 @@ async function checkMeeting(
       await ifAbsent(() => repos.meetingSettings.create(meeting.uid, settings));
     }
   }
-  if (!young) settled(meeting.uid, meeting.registrant_count);
+  if (!young) settled(meeting);
 }
 
 /** A meeting's index key: the meeting it names must have it. */
@@ -101,39 +104,44 @@ async function checkSettings(check: Check, repos: MeetingRepos): Promise<void> {
 }
 
 /**
- * Meetings by uid with their stored registrant_count, judged against one pass over the
- * registrants' meeting index keys. A repair moves the count by the difference found, not to the
- * number counted: a registration made after the count keeps its increment.
+ * Meetings by uid, their registrant_count judged against one pass over the registrants' keys
+ * under their meetings, as they are (a repair of one of those keys moves the count with it). A
+ * count that differs is read as replies read it, the stored fold plus the messages after it; a
+ * repair recounts the meeting's keys and stores that count with the sequence it counted to, at
+ * the meeting's revision: a registration made meanwhile is counted on from there.
  */
-function registrantCountPage(check: Check, repos: MeetingRepos, registrants: RegistrantFacts) {
-  return new Page<number>(async (page, number) => {
+function registrantCountPage(check: Check, repos: MeetingRepos) {
+  // Every key under the meetings counts as it is: none is corrected for.
+  const asTheyAre = new IndexCorrections(encodeKeyPrefix(["index", "meeting"]));
+  return new Page<StoredMeeting>(async (page, number) => {
     const counted = new Map<string, number>();
     await check.countChildren(
       repos.registrants,
-      registrants.corrections,
+      asTheyAre,
       { parents: BUCKET_NAMES.meetings, page: number },
       page,
       (meetingUid) => counted.set(meetingUid, (counted.get(meetingUid) ?? 0) + 1),
     );
-    const repairs: Promise<unknown>[] = [];
-    for (const [uid, registrantCount] of page) {
-      const actual = counted.get(uid) ?? 0;
-      if (registrantCount === actual) continue;
-      check.found(
-        "registrant-count",
-        BUCKET_NAMES.meetings,
-        uid,
-        `registrant_count is ${registrantCount}, registrants ${actual}`,
-      );
-      if (check.repair) {
-        repairs.push(
-          modifyAtRevision(repos.meetings, uid, (m) => ({
-            ...m,
-            registrant_count: Math.max(0, m.registrant_count + actual - registrantCount),
-          })),
+    await Promise.all(
+      [...page].map(async ([uid, meeting]) => {
+        const actual = counted.get(uid) ?? 0;
+        if (meeting.registrant_count === actual) return;
+        const shown = await repos.registrants.countOfMeeting(meeting);
+        if (shown.count === actual) return;
+        check.found(
+          "registrant-count",
+          BUCKET_NAMES.meetings,
+          uid,
+          `registrant_count is ${shown.count}, registrants ${actual}`,
         );
-      }
-    }
-    await Promise.all(repairs);
+        if (!check.repair) return;
+        const recounted = await repos.registrants.recountOfMeeting(uid);
+        await modifyAtRevision(repos.meetings, uid, (m) => ({
+          ...m,
+          registrant_count: recounted.count,
+          registrant_count_seq: recounted.seq,
+        }));
+      }),
+    );
   });
 }

@@ -1,16 +1,16 @@
 // Registrants (`meeting-registrants`): each registrant with its index keys and its email claim,
 // and its meeting; each index key and claim with its registrant (entities.ts). Gathers what the
-// meetings' registrant_count check needs (meetings.ts).
+// meetings' registrant_count check needs (meetings.ts). A registrant's key under its meeting
+// commits it (its count is those keys, handlers/registrant-count.ts): a registrant without it is
+// reported as missing that index key, and the repair writes it, completing the create.
 import type { Repositories } from "../../store/resources/repositories.js";
-import { decodeKey, encodeKeyPrefix } from "../../store/kv/keys.js";
+import { decodeKey } from "../../store/kv/keys.js";
 import { registrantEmailClaimKey } from "../../store/resources/registrants.js";
-import { exists, IndexCorrections, type Check } from "./check.js";
+import { exists, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
 
 /** What the registrant walk leaves for counting registrants per meeting. */
 export interface RegistrantFacts {
-  /** Findings among the `index/meeting/{meeting_uid}/{uid}` keys that a count corrects for. */
-  corrections: IndexCorrections;
   /** Meetings with a registrant written within the grace period: their count is not judged. */
   meetingsInFlight: Set<string>;
 }
@@ -20,7 +20,6 @@ export async function checkRegistrants(
   repos: Pick<Repositories, "registrants" | "meetings">,
 ): Promise<RegistrantFacts> {
   const facts: RegistrantFacts = {
-    corrections: new IndexCorrections(encodeKeyPrefix(["index", "meeting"])),
     meetingsInFlight: new Set(),
   };
   await checkEntities(check, {
@@ -34,7 +33,6 @@ export async function checkRegistrants(
     seen: (r, young) => {
       if (young) facts.meetingsInFlight.add(r.meeting_uid);
     },
-    corrections: facts.corrections,
   });
   return facts;
 }

@@ -1,0 +1,68 @@
+// A meeting's registrant_count, exact by construction (docs/CONTRACT.md §5: it always equals the
+// number of its registrants). A registrant counts while its key under the meeting exists (the
+// commit key of store/resources/registrants.ts: written after the registrant, only where absent,
+// removed first and at its revision), so the count is those keys' messages folded: +1 a put, -1 a
+// delete (KvRepository.countUnder). The meeting stores the fold as of a stream sequence of
+// meeting-registrants (`registrant_count`, `registrant_count_seq`); a read adds the messages
+// written since, so a stored figure left behind by a crash or a lost write is never shown, and
+// the next registration's fold catches it up. Writers fold after each registration and delete,
+// the requests of one meeting on one instance into one write (GroupCommit).
+import type { Logger } from "../logger.js";
+import { GroupCommit } from "../store/kv/group-commit.js";
+import { directKey } from "../store/kv/keys.js";
+import type { StoredMeeting } from "../store/resources/meetings.js";
+import type { HandlerDeps } from "./deps.js";
+
+export interface RegistrantCount {
+  /** The number of the meeting's registrants now: its stored fold plus what came after it. */
+  current(meeting: StoredMeeting): Promise<number>;
+  /**
+   * Stores the fold of what is committed now, at the meeting's revision. A failure is logged and
+   * not thrown: the registration it follows is committed, and reads count on from the last fold.
+   */
+  refresh(meetingUid: string, log: Logger): Promise<void>;
+}
+
+/** One per set of dependencies (one per instance), so that one group commit serves every writer. */
+const shared = new WeakMap<HandlerDeps, RegistrantCount>();
+
+export function registrantCount(deps: HandlerDeps): RegistrantCount {
+  let count = shared.get(deps);
+  if (count === undefined) {
+    count = createRegistrantCount(deps);
+    shared.set(deps, count);
+  }
+  return count;
+}
+
+function createRegistrantCount({ repos, now }: HandlerDeps): RegistrantCount {
+  const commit = new GroupCommit<StoredMeeting, null>({
+    repo: repos.meetings,
+    async apply(meeting) {
+      const { count, seq } = await repos.registrants.countOfMeeting(meeting);
+      if (seq === meeting.registrant_count_seq) return meeting;
+      return {
+        ...meeting,
+        registrant_count: count,
+        registrant_count_seq: seq,
+        ...(count === meeting.registrant_count ? {} : { updated_at: now().toISOString() }),
+      };
+    },
+  });
+
+  return {
+    async current(meeting) {
+      return (await repos.registrants.countOfMeeting(meeting)).count;
+    },
+    async refresh(meetingUid, log) {
+      try {
+        await commit.add(directKey(meetingUid), null);
+      } catch (err) {
+        log.warn(
+          { err, meeting_uid: meetingUid },
+          "registrant_count not stored; reads count on from the last stored fold",
+        );
+      }
+    },
+  };
+}
