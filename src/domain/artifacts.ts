@@ -1,5 +1,5 @@
 // What recordings, transcripts and summaries compute (docs/CONTRACT.md §5 "recording",
-// "summary"): their files' totals, and the past meeting's lists of their uids. Pure.
+// "summary"): their files' totals. Pure.
 import type { ArtifactFile } from "../generated/schema-types.js";
 
 /** total_size (the sum of file_size, absent counting 0) and the number of files. */
@@ -8,13 +8,4 @@ export function artifactTotals(files: readonly ArtifactFile[]): { size: number; 
     size: files.reduce((sum, file) => sum + (file.file_size ?? 0), 0),
     count: files.length,
   };
-}
-
-/** Adds `uid` to a list of artifact uids unless present; removes it. Order of creation is kept. */
-export function withUid(uids: readonly string[], uid: string): string[] {
-  return uids.includes(uid) ? [...uids] : [...uids, uid];
-}
-
-export function withoutUid(uids: readonly string[], uid: string): string[] {
-  return uids.filter((u) => u !== uid);
 }

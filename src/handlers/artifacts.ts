@@ -3,24 +3,21 @@
 // bucket, and has its uid in one of the past meeting's lists (recording_uids, transcript_uids,
 // summary_uids). handlers/recordings.ts, transcripts.ts and summaries.ts are thin tables over the
 // operations here. Write order (crash-safe): docs/ARCHITECTURE.md "Writes".
-import { withoutUid, withUid } from "../domain/artifacts.js";
 import { applyMergePatch, type JsonObject } from "../domain/merge-patch.js";
 import { invalidField, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { IndexedRepository } from "../store/kv/indexed-repository.js";
-import { GroupCommit } from "../store/kv/group-commit.js";
 import { directKey, lastSegment } from "../store/kv/keys.js";
 import { DEFAULT_PAGE_SIZE, type Page, readPage } from "../store/kv/paging.js";
 import {
   pastMeetingChildrenPrefix,
-  type PastMeetingsRepository,
   type StoredPastMeeting,
+  type UidList,
 } from "../store/resources/past-meetings.js";
+import { artifactLists } from "./artifact-lists.js";
 import type { HandlerDeps } from "./deps.js";
 import { reply, type Reply } from "./entity-reply.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
-
-export type UidList = "recording_uids" | "transcript_uids" | "summary_uids";
 
 interface ArtifactBase {
   uid: string;
@@ -39,38 +36,6 @@ export interface ArtifactKind<S extends ArtifactBase> {
   repo: IndexedRepository<S>;
   /** Recomputes the server-computed fields (totals) after a change; identity when there are none. */
   derive: (artifact: S) => S;
-}
-
-interface LinkChange {
-  list: UidList;
-  op: "add" | "remove";
-  uid: string;
-}
-
-// One group commit per set of repositories (one per service instance), shared by the three kinds
-// so that concurrent changes to one past meeting's lists are batched together.
-const linkCommits = new WeakMap<
-  PastMeetingsRepository,
-  GroupCommit<StoredPastMeeting, LinkChange>
->();
-
-function pastMeetingLinks(deps: HandlerDeps): GroupCommit<StoredPastMeeting, LinkChange> {
-  const repo = deps.repos.pastMeetings;
-  let commit = linkCommits.get(repo);
-  if (commit === undefined) {
-    commit = new GroupCommit<StoredPastMeeting, LinkChange>({
-      repo,
-      apply: (pastMeeting, changes) => {
-        const next = { ...pastMeeting, updated_at: deps.now().toISOString() };
-        for (const { list, op, uid } of changes) {
-          next[list] = op === "add" ? withUid(next[list], uid) : withoutUid(next[list], uid);
-        }
-        return next;
-      },
-    });
-    linkCommits.set(repo, commit);
-  }
-  return commit;
 }
 
 export interface ArtifactOperations<S extends ArtifactBase> {
@@ -94,27 +59,11 @@ export function artifactOperations<S extends ArtifactBase>(
 ): ArtifactOperations<S> {
   const { repos, now } = deps;
   const { repo, resource, entity } = kind;
-  const links = pastMeetingLinks(deps);
+  const lists = artifactLists(deps);
 
   async function find(uid: string): Promise<Reply<S> | null> {
     const found = await repo.get(directKey(uid));
     return found === null ? null : reply(found.value, found.revision);
-  }
-
-  /**
-   * The artifact is committed when this runs, so a failure here does not fail the request: the
-   * link is missing, which check-consistency reports and repairs.
-   */
-  async function link(change: LinkChange, pastMeetingUid: string, log: Logger) {
-    try {
-      return await links.add(directKey(pastMeetingUid), change);
-    } catch (err) {
-      log.error(
-        { err, past_meeting_uid: pastMeetingUid, ...change },
-        `${change.list} not updated; run check-consistency --repair`,
-      );
-      return undefined;
-    }
   }
 
   return {
@@ -135,11 +84,7 @@ export function artifactOperations<S extends ArtifactBase>(
     async create(built, log) {
       const artifact = kind.derive(built);
       const revision = await repo.createIndexed(artifact);
-      const linked = await link(
-        { list: kind.list, op: "add", uid: artifact.uid },
-        artifact.past_meeting_uid,
-        log,
-      );
+      const linked = await lists.refresh(artifact.past_meeting_uid, kind.list, log);
       if (linked === null) {
         // The past meeting was deleted after it was read: the artifact goes with it.
         await repo.removeIndexed(artifact).catch(() => undefined);
@@ -177,7 +122,7 @@ export function artifactOperations<S extends ArtifactBase>(
     async remove(uid, revision, log) {
       const deleted = await deleteIndexed(repo, entity, uid, revision);
       const artifact = deleted.value;
-      await link({ list: kind.list, op: "remove", uid }, artifact.past_meeting_uid, log);
+      await lists.refresh(artifact.past_meeting_uid, kind.list, log);
       return { uid, deleted: true };
     },
 

@@ -22,3 +22,20 @@ export interface HandlerDeps {
   platform: PlatformLookups | undefined;
   invitations: InvitationSender;
 }
+
+/**
+ * `create` made once per set of dependencies, that is once per service instance: for state that
+ * every handler module of the instance must share (a group commit batches the writes of all of
+ * them to one entity).
+ */
+export function onePerInstance<T>(create: (deps: HandlerDeps) => T): (deps: HandlerDeps) => T {
+  const made = new WeakMap<HandlerDeps, T>();
+  return (deps) => {
+    let value = made.get(deps);
+    if (value === undefined) {
+      value = create(deps);
+      made.set(deps, value);
+    }
+    return value;
+  };
+}

@@ -28,7 +28,7 @@ import {
   type StoredPastMeeting,
 } from "../store/resources/past-meetings.js";
 import type { HandlerDeps } from "./deps.js";
-import { reply } from "./entity-reply.js";
+import { artifactLists } from "./artifact-lists.js";
 import { inviteRegistrants } from "./participant-attendance.js";
 
 /** Rounds of claim -> read before a start that keeps finding a past meeting in the making gives up. */
@@ -90,6 +90,7 @@ export function pastMeetingWrites(deps: HandlerDeps): PastMeetingWrites {
   const { repos, now } = deps;
   const pastMeetings = repos.pastMeetings;
   const claims = new Claims(repos.pastMeetingClaims, now);
+  const lists = artifactLists(deps);
 
   function startClaimKey(pastMeeting: StoredPastMeeting): string | undefined {
     const { meeting_uid, occurrence_id } = pastMeeting;
@@ -105,7 +106,7 @@ export function pastMeetingWrites(deps: HandlerDeps): PastMeetingWrites {
       uid: pastMeeting.uid,
       create: () => pastMeetings.createIndexed(pastMeeting),
     });
-    return reply(pastMeeting, revision);
+    return lists.reply(pastMeeting, revision);
   }
 
   /** The past meeting a start or create makes: the meeting's snapshot and the occurrence's times. */
@@ -126,6 +127,7 @@ export function pastMeetingWrites(deps: HandlerDeps): PastMeetingWrites {
       recording_uids: [],
       transcript_uids: [],
       summary_uids: [],
+      uid_lists_seq: { recording_uids: 0, transcript_uids: 0, summary_uids: 0 },
       created_at: timestamp,
       updated_at: timestamp,
     };
@@ -153,7 +155,7 @@ export function pastMeetingWrites(deps: HandlerDeps): PastMeetingWrites {
       return next;
     });
     if (result === null) return null;
-    return reply(result.value, result.revision);
+    return lists.reply(result.value, result.revision);
   }
 
   return {
@@ -228,7 +230,7 @@ export function pastMeetingWrites(deps: HandlerDeps): PastMeetingWrites {
         return sessions === null ? null : { ...pm, sessions, updated_at: now().toISOString() };
       });
       if (result === null) throw notFound("past meeting", past_meeting_uid);
-      return reply(result.value, result.revision);
+      return lists.reply(result.value, result.revision);
     },
 
     async releaseClaim(deleted) {

@@ -21,7 +21,7 @@ import {
 import { accessRules } from "./access-rules.js";
 import { deleteArtifactsOfPastMeeting } from "./artifacts.js";
 import type { HandlerDeps } from "./deps.js";
-import { reply } from "./entity-reply.js";
+import { artifactLists } from "./artifact-lists.js";
 import { deleteIndexed, updateIndexed } from "./entity-writes.js";
 import { deleteParticipantsOfPastMeeting } from "./participant-writes.js";
 import {
@@ -38,12 +38,13 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
   const { repos, now } = deps;
   const pastMeetings = repos.pastMeetings;
   const writes = pastMeetingWrites(deps);
+  const lists = artifactLists(deps);
   const { newPastMeeting } = writes;
   const rules = accessRules(deps);
 
   async function findPastMeeting(uid: string): Promise<PastMeeting | null> {
     const found = await pastMeetings.get(directKey(uid));
-    return found === null ? null : reply(found.value, found.revision);
+    return found === null ? null : lists.reply(found.value, found.revision);
   }
 
   async function requireMeeting(uid: string): Promise<StoredMeeting> {
@@ -102,7 +103,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
           now: now(),
           apply: applyPastMeetingPatch,
         });
-        return reply(updated.value, updated.revision);
+        return lists.reply(updated.value, updated.revision);
       },
     }),
 
@@ -159,7 +160,7 @@ export function pastMeetingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
             const uid = prefix === undefined ? key : lastSegment(key);
             const found = await pastMeetings.get(directKey(uid));
             if (found === null || !matches(found.value)) return null;
-            return reply(found.value, found.revision);
+            return lists.reply(found.value, found.revision);
           },
         });
       },

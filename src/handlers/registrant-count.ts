@@ -11,7 +11,7 @@ import type { Logger } from "../logger.js";
 import { GroupCommit } from "../store/kv/group-commit.js";
 import { directKey } from "../store/kv/keys.js";
 import type { StoredMeeting } from "../store/resources/meetings.js";
-import type { HandlerDeps } from "./deps.js";
+import { onePerInstance, type HandlerDeps } from "./deps.js";
 
 export interface RegistrantCount {
   /** The number of the meeting's registrants now: its stored fold plus what came after it. */
@@ -23,19 +23,8 @@ export interface RegistrantCount {
   refresh(meetingUid: string, log: Logger): Promise<void>;
 }
 
-/** One per set of dependencies (one per instance), so that one group commit serves every writer. */
-const shared = new WeakMap<HandlerDeps, RegistrantCount>();
-
-export function registrantCount(deps: HandlerDeps): RegistrantCount {
-  let count = shared.get(deps);
-  if (count === undefined) {
-    count = createRegistrantCount(deps);
-    shared.set(deps, count);
-  }
-  return count;
-}
-
-function createRegistrantCount({ repos, now }: HandlerDeps): RegistrantCount {
+/** One per instance, so that one group commit serves every writer of the instance. */
+export const registrantCount = onePerInstance(({ repos, now }: HandlerDeps): RegistrantCount => {
   const commit = new GroupCommit<StoredMeeting, null>({
     repo: repos.meetings,
     async apply(meeting) {
@@ -65,4 +54,4 @@ function createRegistrantCount({ repos, now }: HandlerDeps): RegistrantCount {
       }
     },
   };
-}
+});

@@ -15,6 +15,7 @@ import { listAllPages, ok, request, type Reply } from "../support/request.js";
 import { ensureBuilt, runConsistencyCheck } from "../support/service-process.js";
 import { connectClient, startInstance, type TestInstance } from "../support/service.js";
 import { listAll } from "../support/fault-checks.js";
+import { lifecycleClient, type PastMeeting } from "../support/lifecycle-kit.js";
 import { encodeKeyPrefix } from "../../src/store/kv/keys.js";
 
 interface Meeting {
@@ -254,6 +255,39 @@ describe("a registration whose count was never stored (the meeting's write lost)
     await register();
     expect((await kv.get(meeting.uid))?.json<Meeting>().registrant_count).toBe(2);
     expect(await registrantCount(meeting.uid)).toBe(2);
+  });
+});
+
+describe("a transcript whose past meeting's list write was lost", () => {
+  it("is in the list every read shows, and the next transcript's write stores it", async () => {
+    const kit = lifecycleClient(client);
+    const { pastMeeting } = await kit.startedPastMeeting();
+    const transcribe = () =>
+      ok<{ uid: string }>(client, "lfx.transcripts.create", {
+        past_meeting_uid: pastMeeting.uid,
+        transcript_files: [{ id: "t", file_type: "TRANSCRIPT", file_size: 10 }],
+      });
+    // Every write of the past meeting fails while the transcript is created.
+    const lost = faults.failNext(kvWrite("past-meetings", meetingKey), "lost", 100);
+    const first = await transcribe();
+    expect(lost.hits.length).toBeGreaterThan(0);
+    faults.clear();
+    const stored = await new Kvm(client).open("past-meetings");
+    expect((await stored.get(pastMeeting.uid))?.json<PastMeeting>().transcript_uids).toEqual([]);
+
+    expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).toEqual([first.uid]);
+    const [listed] = await kit.listAll<PastMeeting>("lfx.past-meetings.list", {
+      meeting_uid: pastMeeting.meeting_uid,
+    });
+    expect(listed?.transcript_uids).toEqual([first.uid]);
+    await expectConsistent();
+
+    const second = await transcribe();
+    const expected = [first.uid, second.uid];
+    expect((await stored.get(pastMeeting.uid))?.json<PastMeeting>().transcript_uids).toEqual(
+      expected,
+    );
+    expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).toEqual(expected);
   });
 });
 

@@ -159,7 +159,7 @@ describe("recordings", () => {
     const created = await ok<Recording>(harness.client, "lfx.recordings.create", {
       past_meeting_uid: pastMeeting.uid,
     });
-    await ok(harness.client, "lfx.recordings.update", {
+    const updated = await ok<{ revision: number }>(harness.client, "lfx.recordings.update", {
       uid: created.uid,
       revision: created.revision,
       platform: "Zoom",
@@ -177,7 +177,7 @@ describe("recordings", () => {
     expect(staleDelete.status).toBe(409);
     const move = await request(harness.client, "lfx.recordings.update", {
       uid: created.uid,
-      revision: created.revision + 1,
+      revision: updated.revision,
       past_meeting_uid: "elsewhere",
     });
     expect(move.status).toBe(400);

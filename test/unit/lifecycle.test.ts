@@ -1,7 +1,7 @@
 // The pure lifecycle rules (src/domain/past-meeting.ts, sessions.ts, artifacts.ts, attendance.ts):
 // occurrence of a start, snapshot, sessions, artifact totals, timestamps.
 import fc from "fast-check";
-import { artifactTotals, withoutUid, withUid } from "../../src/domain/artifacts.js";
+import { artifactTotals } from "../../src/domain/artifacts.js";
 import { registrationCovers } from "../../src/domain/attendance.js";
 import {
   checkScheduledTimes,
@@ -161,12 +161,6 @@ describe("artifacts and registrations", () => {
       size: 12,
       count: 3,
     });
-  });
-
-  it("adds a uid once and removes it", () => {
-    expect(withUid(["a"], "b")).toEqual(["a", "b"]);
-    expect(withUid(["a", "b"], "a")).toEqual(["a", "b"]);
-    expect(withoutUid(["a", "b"], "a")).toEqual(["b"]);
   });
 
   it("covers an occurrence for a registration of it or of every occurrence", () => {

@@ -15,7 +15,17 @@ import { encodeKey, encodeKeyPrefix, directKey } from "../kv/keys.js";
 import type { Bucket } from "../kv/buckets.js";
 import { IndexedRepository } from "../kv/indexed-repository.js";
 
-export type StoredPastMeeting = Omit<PastMeeting, "revision">;
+/** The past meeting's lists of its artifacts' uids, one per artifact bucket. */
+export type UidList = "recording_uids" | "transcript_uids" | "summary_uids";
+
+/**
+ * A past meeting as stored: the reply without `revision`, plus the stream sequence of each
+ * artifact bucket up to which its list has been replayed (handlers/artifact-lists.ts); absent on
+ * past meetings stored before that. Replies and events never show it.
+ */
+export type StoredPastMeeting = Omit<PastMeeting, "revision"> & {
+  uid_lists_seq?: Partial<Record<UidList, number>>;
+};
 
 export class PastMeetingsRepository extends IndexedRepository<StoredPastMeeting> {
   constructor(bucket: Bucket) {

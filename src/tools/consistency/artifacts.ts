@@ -1,10 +1,10 @@
 // Artifacts (`past-meeting-recordings`, `-transcripts`, `-summaries`): each artifact with its
 // index key and its past meeting; each index key with its artifact (entities.ts). Gathers what
 // the past meetings' uid-list check needs (past-meetings.ts).
-import { encodeKeyPrefix, isDirectKey } from "../../store/kv/keys.js";
+import { isDirectKey } from "../../store/kv/keys.js";
 import type { Repositories } from "../../store/resources/repositories.js";
-import type { StoredPastMeeting } from "../../store/resources/past-meetings.js";
-import { exists, IndexCorrections, type Check } from "./check.js";
+import type { StoredPastMeeting, UidList } from "../../store/resources/past-meetings.js";
+import { exists, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
 
 type ArtifactRepos = Pick<Repositories, "recordings" | "transcripts" | "summaries">;
@@ -12,9 +12,7 @@ type ArtifactRepos = Pick<Repositories, "recordings" | "transcripts" | "summarie
 /** One artifact bucket and the uid list of the past meeting that names its artifacts. */
 export interface ArtifactKind {
   repo: ArtifactRepos[keyof ArtifactRepos];
-  list: "recording_uids" | "transcript_uids" | "summary_uids";
-  /** Findings among its `index/past-meeting/{past_meeting_uid}/{uid}` keys. */
-  corrections: IndexCorrections;
+  list: UidList;
 }
 
 /** What the artifact walks leave for judging the past meetings' uid lists. */
@@ -47,11 +45,10 @@ export async function checkArtifacts(
     kinds: (["recordings", "transcripts", "summaries"] as const).map((id) => ({
       repo: repos[id],
       list: lists[id],
-      corrections: new IndexCorrections(encodeKeyPrefix(["index", "past-meeting"])),
     })),
     youngParents: new Set(),
   };
-  for (const { repo, corrections } of facts.kinds) {
+  for (const { repo } of facts.kinds) {
     await checkEntities<{ uid: string; past_meeting_uid: string }>(check, {
       repo,
       isEntityKey: isDirectKey,
@@ -60,7 +57,6 @@ export async function checkArtifacts(
       seen: (artifact, young) => {
         if (young) facts.youngParents.add(artifact.past_meeting_uid);
       },
-      corrections,
     });
   }
   return facts;

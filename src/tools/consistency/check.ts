@@ -68,30 +68,6 @@ export class Page<T> implements Pager {
   }
 }
 
-/**
- * Index keys under `prefix` that a count must not take as they are, found by the walk of their
- * bucket: a missing one still counts its entity, an orphan one counts nothing. Both are skipped
- * when a pass meets them (a repair may have rewritten or removed them meanwhile), and the missing
- * ones are counted after it. One entry per finding: memory follows the damage, not the data.
- */
-export class IndexCorrections {
-  private readonly counts = new Map<string, boolean>();
-
-  constructor(readonly prefix: string) {}
-
-  note(key: string, counts: boolean): void {
-    if (key.startsWith(this.prefix)) this.counts.set(key, counts);
-  }
-
-  has(key: string): boolean {
-    return this.counts.has(key);
-  }
-
-  missing(): string[] {
-    return [...this.counts].flatMap(([key, counts]) => (counts ? [key] : []));
-  }
-}
-
 /** A key as its logical segments joined by "/" (how findings name keys), or as it is. */
 export function logical(key: string): string {
   try {
@@ -144,12 +120,14 @@ export class Check {
   }
 
   /**
-   * One pass over the index keys under `corrections.prefix` (`index/{kind}/{parent}/{uid}`) of a
-   * bucket: `count(parent, uid)` for each that stands for an entity of a parent in `parents`.
+   * One pass over the index keys under `prefix` (`index/{kind}/{parent}/{uid}`) of a bucket, as
+   * they are: `count(parent, uid)` for each current one of a parent in `parents`. These keys
+   * commit their children (docs/ARCHITECTURE.md "Writes"), so they are what a parent's count or
+   * list is made of, and a repair of one moves the count or list with it.
    */
   async countChildren(
     repo: KvRepository<object>,
-    corrections: IndexCorrections,
+    prefix: string,
     pass: { parents: string; page: number },
     parents: ReadonlyMap<string, unknown>,
     count: (parent: string, uid: string) => void,
@@ -157,26 +135,22 @@ export class Check {
     const bucket = repo.bucket.name;
     // Compared as key tokens, so that only the keys of the page's parents are read and decoded.
     const parentOfToken = new Map([...parents.keys()].map((uid) => [encodeKey([uid]), uid]));
-    const countKey = (key: string) => {
-      const tokens = key.split(".");
-      const parent = parentOfToken.get(tokens[2] ?? "");
-      if (parent === undefined || tokens.length !== 4) return;
-      count(parent, logical(tokens[3] ?? ""));
-    };
     const keys = await this.forEachKey(
       repo,
-      corrections.prefix,
+      prefix,
       async ({ key, seq }) => {
-        if (corrections.has(key) || !parentOfToken.has(key.split(".")[2] ?? "")) return;
+        const tokens = key.split(".");
+        const parent = parentOfToken.get(tokens[2] ?? "");
+        if (parent === undefined || tokens.length !== 4) return;
         const marker = await repo.getMarker(key);
-        // A young key's entity may not be written yet; a settled parent has no young children.
+        // A settled parent has no young children: a young key is a repair's or a parent's that
+        // is not judged.
         if (marker?.revision !== seq || this.isYoung(marker.written)) return;
-        countKey(key);
+        count(parent, logical(tokens[3] ?? ""));
       },
       undefined,
       (n) => this.settings.onProgress?.({ bucket, keys: n, pass }),
     );
-    for (const key of corrections.missing()) countKey(key);
     this.settings.onProgress?.({ bucket, keys, pass });
   }
 

@@ -5,7 +5,7 @@ import type { Claim } from "../../store/kv/claims.js";
 import type { IndexedRepository } from "../../store/kv/indexed-repository.js";
 import { decodeKey } from "../../store/kv/keys.js";
 import { KvRepository, type ListedKey } from "../../store/kv/kv-repository.js";
-import { logical, type Check, type IndexCorrections, type Pager } from "./check.js";
+import { logical, type Check, type Pager } from "./check.js";
 
 /** How one bucket of entities hangs together, beyond its layout's entity and index keys. */
 export interface EntitySpec<T extends { uid: string }> {
@@ -17,8 +17,6 @@ export interface EntitySpec<T extends { uid: string }> {
   orphaned(entity: T): Promise<string | null>;
   /** Called for every entity that stays (to gather facts for later checks). */
   seen?(entity: T, young: boolean): void;
-  /** Where index-key findings are noted for a later count of these entities by index key. */
-  corrections?: IndexCorrections;
   /** Filled by `seen`; judged whenever it is full. */
   page?: Pager;
 }
@@ -63,7 +61,6 @@ async function checkEntity<T extends { uid: string }>(
     if (young && indexKey === commitKey) continue;
     if ((await repo.getMarker(indexKey)) !== null) continue;
     check.found("missing-index-key", bucket, logical(indexKey), `missing for ${entity.uid}`);
-    spec.corrections?.note(indexKey, true);
     if (check.repair) await check.createIndexKey(repo, indexKey, entity.uid);
   }
   for (const claimKey of spec.claimKeys(entity)) {
@@ -117,7 +114,6 @@ async function checkEntityKey<T extends { uid: string }>(
     logical(key),
     `${holder || "no entity"} does not match`,
   );
-  if (!isClaim) spec.corrections?.note(key, false);
   if (check.repair) await check.removeAt(repo, key, claim?.revision ?? marker.revision);
 }
 

@@ -11,7 +11,7 @@ import type { StoredMeetingSettings } from "../../store/resources/meeting-settin
 import { meetingIndexKeys, type StoredMeeting } from "../../store/resources/meetings.js";
 import { modifyAtRevision } from "../../store/kv/modify.js";
 import type { Repositories } from "../../store/resources/repositories.js";
-import { exists, ifAbsent, IndexCorrections, logical, Page, type Check } from "./check.js";
+import { exists, ifAbsent, logical, Page, type Check } from "./check.js";
 import type { RegistrantFacts } from "./registrants.js";
 
 type MeetingRepos = Pick<Repositories, "meetings" | "meetingSettings" | "registrants">;
@@ -111,13 +111,11 @@ async function checkSettings(check: Check, repos: MeetingRepos): Promise<void> {
  * the meeting's revision: a registration made meanwhile is counted on from there.
  */
 function registrantCountPage(check: Check, repos: MeetingRepos) {
-  // Every key under the meetings counts as it is: none is corrected for.
-  const asTheyAre = new IndexCorrections(encodeKeyPrefix(["index", "meeting"]));
   return new Page<StoredMeeting>(async (page, number) => {
     const counted = new Map<string, number>();
     await check.countChildren(
       repos.registrants,
-      asTheyAre,
+      encodeKeyPrefix(["index", "meeting"]),
       { parents: BUCKET_NAMES.meetings, page: number },
       page,
       (meetingUid) => counted.set(meetingUid, (counted.get(meetingUid) ?? 0) + 1),

@@ -5,10 +5,11 @@
 // uid lists against the artifacts found by their `index/past-meeting/{past_meeting_uid}/{uid}`
 // keys, a page of past meetings at a time (one pass over each artifact bucket per page).
 import { BUCKET_NAMES } from "../../store/kv/buckets.js";
-import { isDirectKey } from "../../store/kv/keys.js";
+import { encodeKeyPrefix, isDirectKey } from "../../store/kv/keys.js";
 import { modifyAtRevision } from "../../store/kv/modify.js";
 import { participantEmailClaimKey } from "../../store/resources/participants.js";
 import {
+  pastMeetingChildrenPrefix,
   pastMeetingStartClaimKey,
   type StoredPastMeeting,
 } from "../../store/resources/past-meetings.js";
@@ -16,8 +17,6 @@ import type { Repositories } from "../../store/resources/repositories.js";
 import { pastMeetingGone, type ArtifactFacts } from "./artifacts.js";
 import { Page, type Check } from "./check.js";
 import { checkEntities } from "./entities.js";
-
-type ArtifactLists = Pick<StoredPastMeeting, "recording_uids" | "transcript_uids" | "summary_uids">;
 
 export async function checkPastMeetings(
   check: Check,
@@ -41,29 +40,30 @@ export async function checkPastMeetings(
     orphaned: () => Promise.resolve(null),
     seen: (pastMeeting, young) => {
       if (young || artifacts.youngParents.has(pastMeeting.uid)) return;
-      const { recording_uids, transcript_uids, summary_uids } = pastMeeting;
-      page.parents.set(pastMeeting.uid, { recording_uids, transcript_uids, summary_uids });
+      page.parents.set(pastMeeting.uid, pastMeeting);
     },
     page,
   });
 }
 
 /**
- * Past meetings by uid with their artifact uid lists, judged against one pass over each artifact
- * bucket's index keys. A repair takes out only the uids judged dangling and adds only those
- * judged missing: an artifact added after the count stays listed.
+ * Past meetings by uid, their artifact uid lists judged against one pass over each artifact
+ * bucket's keys under them, as they are. A list that differs is read as replies read it, the
+ * stored list replayed on from where it was stored (handlers/artifact-lists.ts); a repair replays
+ * the keys from the start and stores that list with the sequence it reached, at the past
+ * meeting's revision.
  */
 function artifactListsPage(
   check: Check,
   repos: Pick<Repositories, "pastMeetings">,
   artifacts: ArtifactFacts,
 ) {
-  return new Page<ArtifactLists>(async (page, number) => {
-    for (const { repo, list, corrections } of artifacts.kinds) {
+  return new Page<StoredPastMeeting>(async (page, number) => {
+    for (const { repo, list } of artifacts.kinds) {
       const actualOf = new Map<string, Set<string>>();
       await check.countChildren(
         repo,
-        corrections,
+        encodeKeyPrefix(["index", "past-meeting"]),
         { parents: BUCKET_NAMES.pastMeetings, page: number },
         page,
         (pastMeetingUid, uid) => {
@@ -71,32 +71,33 @@ function artifactListsPage(
           actualOf.set(pastMeetingUid, uids.add(uid));
         },
       );
-      const repairs: Promise<unknown>[] = [];
-      for (const [uid, lists] of page) {
-        const actual = actualOf.get(uid) ?? new Set<string>();
-        const listed = new Set(lists[list]);
-        const missing = [...actual].filter((artifact) => !listed.has(artifact));
-        const dangling = [...listed].filter((artifact) => !actual.has(artifact));
-        if (missing.length === 0 && dangling.length === 0) continue;
-        check.found(
-          "artifact-list",
-          BUCKET_NAMES.pastMeetings,
-          uid,
-          `${list}: ${missing.length} missing (${missing.join(", ")}), ${dangling.length} pointing nowhere (${dangling.join(", ")})`,
-        );
-        if (check.repair) {
-          repairs.push(
-            modifyAtRevision(repos.pastMeetings, uid, (p) => ({
-              ...p,
-              [list]: [
-                ...p[list].filter((artifact) => !dangling.includes(artifact)),
-                ...missing.filter((artifact) => !p[list].includes(artifact)),
-              ],
-            })),
+      await Promise.all(
+        [...page].map(async ([uid, pastMeeting]) => {
+          const actual = actualOf.get(uid) ?? new Set<string>();
+          if (sameUids(pastMeeting[list], actual)) return;
+          const shown = (await repo.uidsOfPastMeeting(pastMeeting, list)).uids;
+          if (sameUids(shown, actual)) return;
+          const missing = [...actual].filter((artifact) => !shown.includes(artifact));
+          const dangling = shown.filter((artifact) => !actual.has(artifact));
+          check.found(
+            "artifact-list",
+            BUCKET_NAMES.pastMeetings,
+            uid,
+            `${list}: ${missing.length} missing (${missing.join(", ")}), ${dangling.length} pointing nowhere (${dangling.join(", ")})`,
           );
-        }
-      }
-      await Promise.all(repairs);
+          if (!check.repair) return;
+          const replayed = await repo.uidsUnder(pastMeetingChildrenPrefix(uid));
+          await modifyAtRevision(repos.pastMeetings, uid, (p) => ({
+            ...p,
+            [list]: replayed.uids,
+            uid_lists_seq: { ...p.uid_lists_seq, [list]: replayed.seq },
+          }));
+        }),
+      );
     }
   });
+}
+
+function sameUids(listed: readonly string[], actual: ReadonlySet<string>): boolean {
+  return listed.length === actual.size && listed.every((uid) => actual.has(uid));
 }
