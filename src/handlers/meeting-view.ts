@@ -24,7 +24,8 @@ import {
 } from "../store/resources/registrants.js";
 import { answersOfMeetingPrefix, parseAnswerKey } from "../store/resources/rsvps.js";
 import { lastSegment } from "../store/kv/keys.js";
-import type { HandlerDeps } from "./deps.js";
+import { PresentKeysCache } from "../store/kv/present-keys-cache.js";
+import { onePerInstance, type HandlerDeps } from "./deps.js";
 import { registrantCount } from "./registrant-count.js";
 
 /** docs/CONTRACT.md §5: a meeting shows up to 50 upcoming occurrences. */
@@ -126,10 +127,19 @@ const NO_COUNTS: OccurrenceCounts = {
   response_count_maybe: 0,
 };
 
+/**
+ * The index keys a meeting's counts are made of, remembered per instance between reads (at most
+ * COUNTED_KEYS_CACHED of them, about 15 MB): a big meeting's next read costs three gets, not a
+ * pass over its 40,000 keys (store/kv/present-keys-cache.ts).
+ */
+const COUNTED_KEYS_CACHED = 100_000;
+const countedKeys = onePerInstance(() => new PresentKeysCache(COUNTED_KEYS_CACHED));
+
 export function createMeetingView(deps: HandlerDeps): MeetingView {
   const { repos, now } = deps;
 
   const registrantsNow = registrantCount(deps);
+  const presentKeys = countedKeys(deps);
 
   /**
    * Per-occurrence counts from the index keys, as they are when asked. Only the keys of
@@ -140,11 +150,12 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
     meeting: StoredMeeting,
   ): Promise<(occurrenceId: string) => OccurrenceCounts> {
     const [occurrenceKeys, meetingKeys, answerKeys] = await Promise.all([
-      repos.registrants.presentKeysUnder(registrantsOfOccurrencesPrefix(meeting.uid)),
-      repos.registrants.presentKeysUnder(registrantsOfMeetingPrefix(meeting.uid)),
-      repos.rsvps.presentKeysUnder(answersOfMeetingPrefix(meeting.uid)),
+      presentKeys.presentKeys(repos.registrants, registrantsOfOccurrencesPrefix(meeting.uid)),
+      presentKeys.presentKeys(repos.registrants, registrantsOfMeetingPrefix(meeting.uid)),
+      presentKeys.presentKeys(repos.rsvps, answersOfMeetingPrefix(meeting.uid)),
     ]);
-    const committed = new Set(meetingKeys.map(lastSegment));
+    // Synchronous from here: the sets are the cache's.
+    const committed = new Set([...meetingKeys].map(lastSegment));
     const byOccurrence = new Map<string, number>();
     for (const key of occurrenceKeys) {
       if (!committed.has(lastSegment(key))) continue;
@@ -153,7 +164,7 @@ export function createMeetingView(deps: HandlerDeps): MeetingView {
     }
     const tally: RegistrantTally = { total: committed.size, byOccurrence };
     const answers = groupByRegistrant(
-      answerKeys.map(parseAnswerKey).filter((answer) => committed.has(answer.registrant_uid)),
+      [...answerKeys].map(parseAnswerKey).filter((answer) => committed.has(answer.registrant_uid)),
     );
     return (occurrenceId) => countsFor(occurrenceId, tally, answers);
   }

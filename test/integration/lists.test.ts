@@ -7,6 +7,7 @@ import type { KV } from "@nats-io/kv";
 import { KvRepository } from "../../src/store/kv/kv-repository.js";
 import { encodeKey, encodeKeyPrefix } from "../../src/store/kv/keys.js";
 import { readPage } from "../../src/store/kv/paging.js";
+import { PresentKeysCache } from "../../src/store/kv/present-keys-cache.js";
 import { meetingInput } from "../support/builders.js";
 import { useServiceHarness } from "../support/harness.js";
 import { listAllPages, ok, type Page } from "../support/request.js";
@@ -94,12 +95,18 @@ describe("a list over a bucket's stream", () => {
     expect(await allKeys(repo, ofParent("m"), 1)).toEqual(expected);
   });
 
-  test("presentKeysUnder: the keys whose latest message is a put, across pages, without a get", async () => {
+  test("PresentKeysCache: the keys whose latest message is a put, read on from where it stopped", async () => {
     const { kv, repo } = await freshBucket();
+    const cache = new PresentKeysCache(1000);
+    const present = async (parent: string) =>
+      [...(await cache.presentKeys(repo, ofParent(parent)))].sort();
     await kv.put(indexKey("m", "a"), "a");
     await kv.put(indexKey("m", "b"), "b");
     await kv.put(indexKey("other", "x"), "x");
     await kv.delete(indexKey("m", "a"));
+    expect(await present("m")).toEqual([indexKey("m", "b")]);
+
+    // Changed after the first read: read on from where it stopped.
     await kv.put(indexKey("m", "c"), "c");
     await kv.put(indexKey("m", "a"), "a");
     await kv.put(indexKey("m", "b"), "b");
@@ -107,12 +114,22 @@ describe("a list over a bucket's stream", () => {
     await kv.purge(indexKey("m", "d"));
     await kv.put(indexKey("m", "e"), "e");
     await kv.delete(indexKey("m", "c"));
-
     const expected = [indexKey("m", "a"), indexKey("m", "b"), indexKey("m", "e")];
-    for (const pageSize of [1, 2, 3, 100]) {
-      expect((await repo.presentKeysUnder(ofParent("m"), pageSize)).sort()).toEqual(expected);
-    }
-    expect(await repo.presentKeysUnder(ofParent("nobody"))).toEqual([]);
+    expect(await present("m")).toEqual(expected);
+    // Unchanged: the same set, without a pass; and a fresh cache agrees.
+    const first = await cache.presentKeys(repo, ofParent("m"));
+    expect(await cache.presentKeys(repo, ofParent("m"))).toBe(first);
+    expect([...(await new PresentKeysCache(1000).presentKeys(repo, ofParent("m")))].sort()).toEqual(
+      expected,
+    );
+    expect(await present("nobody")).toEqual([]);
+
+    // Over its bound it forgets the least recently used prefix, and still answers exactly.
+    const small = new PresentKeysCache(3);
+    await small.presentKeys(repo, ofParent("m"));
+    await small.presentKeys(repo, ofParent("other"));
+    await kv.put(indexKey("m", "f"), "f");
+    expect((await small.presentKeys(repo, ofParent("m"))).size).toBe(4);
   });
 
   test("countUnder: a count kept as of a sequence and counted on equals a recount", async () => {

@@ -383,26 +383,10 @@ export class KvRepository<T extends object> {
   }
 
   /**
-   * Every key under `prefix` that exists now, from one pass over the stream's messages under it,
-   * puts and delete markers alike, in pages of `pageSize`: a key exists when its latest message is
-   * a put, and a stream keeps every key's latest message whatever its history. No key is read, so
-   * this costs the prefix's messages, not a round trip per key (a big meeting's counts,
-   * handlers/meeting-view.ts). Holds the prefix's keys in memory.
-   */
-  async presentKeysUnder(prefix: string, pageSize = 5000): Promise<string[]> {
-    const present = new Set<string>();
-    for await (const { key, operation } of this.messagesUnder(prefix, 0, pageSize)) {
-      if (operation === "PUT") present.add(key);
-      else present.delete(key);
-    }
-    return [...present];
-  }
-
-  /**
    * Every message under `prefix` after stream sequence `after`, puts and markers, in stream
    * order, read in pages of `pageSize`; `last` is the sequence of the last one (or `after`).
    */
-  private async *messagesUnder(
+  async *messagesUnder(
     prefix: string,
     after: number,
     pageSize = 5000,
@@ -464,17 +448,17 @@ export class KvRepository<T extends object> {
    * The stream sequence of the last message under `prefix` (a put or a marker), 0 when there is
    * none: one get, whatever the size of the stream (nats-server 2.10 finds a wildcard's last
    * message through its subject index; measured 0.6 ms with 100,000 later messages, where a
-   * `next_by_subj` from before them took 65 ms). A direct get where the stream allows it, which
+   * `next_by_subj` from before them took 65 ms). By direct get where the stream allows it, which
    * any replica answers outside the JetStream API: asking the leader made a list of 500 meetings
-   * in the 3-node fault test take 13 s instead of 3-7 s after a follower's kill. A replica
-   * that is behind may answer an older message; for registrant_count that only matters when a
-   * fold was not stored (docs/ARCHITECTURE.md "A meeting's registrant_count").
+   * in the 3-node fault test take 13 s instead of 3-7 s after a follower's kill. A replica that is
+   * behind may answer an older message: `latest` asks the stream leader of a replicated bucket
+   * (as `getLatest` does), for a caller that has nothing else telling it what was acknowledged.
    */
-  private async lastSeqUnder(prefix: string): Promise<number> {
-    const { jsm, allowDirect, name } = this.bucket;
+  async lastSeqUnder(prefix: string, { latest = false } = {}): Promise<number> {
+    const { jsm, allowDirect, singleReplica, name } = this.bucket;
     const query = { last_by_subj: `$KV.${name}.${prefix}>` };
     const last = await this.call(prefix, () =>
-      allowDirect
+      allowDirect && (singleReplica || !latest)
         ? jsm.direct.getMessage(`KV_${name}`, query)
         : jsm.streams.getMessage(`KV_${name}`, query),
     );
