@@ -40,6 +40,11 @@ export interface ArtifactKind<S extends ArtifactBase> {
 
 export interface ArtifactOperations<S extends ArtifactBase> {
   find: (uid: string) => Promise<Reply<S> | null>;
+  /**
+   * The artifact an earlier attempt of a create stored under `uid` (Idempotency-Key), with its
+   * key under the past meeting and the list, which that attempt may not have reached.
+   */
+  findCreated: (uid: string, log: Logger) => Promise<Reply<S> | null>;
   get: (uid: string) => Promise<Reply<S>>;
   requirePastMeeting: (uid: string) => Promise<StoredPastMeeting>;
   /** Writes a new artifact (built by the caller) and links it to its past meeting. */
@@ -68,6 +73,14 @@ export function artifactOperations<S extends ArtifactBase>(
 
   return {
     find,
+
+    async findCreated(uid, log) {
+      const found = await repo.get(directKey(uid));
+      if (found === null) return null;
+      await repo.commit(found.value);
+      await lists.refresh(found.value.past_meeting_uid, kind.list, log);
+      return reply(found.value, found.revision);
+    },
 
     async get(uid) {
       const found = await find(uid);

@@ -32,7 +32,7 @@ export function recordingEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       access: {
         request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
       },
-      findCreated: recordings.find,
+      findCreated: recordings.findCreated,
       async handle(request, ctx) {
         await recordings.requirePastMeeting(request.past_meeting_uid);
         const timestamp = deps.now().toISOString();

@@ -6,16 +6,29 @@
 // meeting-registrants (`registrant_count`, `registrant_count_seq`); a read adds the messages
 // written since, so a stored figure left behind by a crash or a lost write is never shown, and
 // the next registration's fold catches it up. Writers fold after each registration and delete,
-// the requests of one meeting on one instance into one write (GroupCommit).
+// the requests of one meeting on one instance into one write (GroupCommit). Before a meeting's
+// first registrant is written the meeting is marked (`registrations_begun`): reads of a meeting
+// without the mark know it has no registrants, and look for none.
+import { notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { GroupCommit } from "../store/kv/group-commit.js";
 import { directKey } from "../store/kv/keys.js";
+import { modifyAtRevision } from "../store/kv/modify.js";
 import type { StoredMeeting } from "../store/resources/meetings.js";
 import { onePerInstance, type HandlerDeps } from "./deps.js";
 
 export interface RegistrantCount {
-  /** The number of the meeting's registrants now: its stored fold plus what came after it. */
+  /**
+   * The number of the meeting's registrants now: its stored fold plus what came after it; no
+   * read at all for a meeting no registration has begun for (most meetings, and every read of a
+   * meeting just created).
+   */
   current(meeting: StoredMeeting): Promise<number>;
+  /**
+   * Marks the meeting before its first registrant is written (`registrations_begun`), once per
+   * meeting: one write of the meeting, at its revision. 404 when the meeting is gone.
+   */
+  begin(meeting: StoredMeeting): Promise<void>;
   /**
    * Stores the fold of what is committed now, at the meeting's revision. A failure is logged and
    * not thrown: the registration it follows is committed, and reads count on from the last fold.
@@ -41,7 +54,20 @@ export const registrantCount = onePerInstance(({ repos, now }: HandlerDeps): Reg
 
   return {
     async current(meeting) {
+      const begun = meeting.registrations_begun === true;
+      // A meeting stored before the mark existed has no fold either: it is always counted.
+      if (!begun && meeting.registrant_count_seq !== undefined) return meeting.registrant_count;
       return (await repos.registrants.countOfMeeting(meeting)).count;
+    },
+    async begin(meeting) {
+      if (meeting.registrations_begun === true || meeting.registrant_count_seq === undefined)
+        return;
+      const marked = await modifyAtRevision(repos.meetings, directKey(meeting.uid), (current) =>
+        current.registrations_begun === true
+          ? null
+          : { ...current, registrations_begun: true as const },
+      );
+      if (marked === null) throw notFound("meeting", meeting.uid);
     },
     async refresh(meetingUid, log) {
       try {

@@ -96,6 +96,7 @@ export function registrantWrites(deps: HandlerDeps): RegistrantWrites {
       };
       checkRegistrantRules(registrant);
 
+      await count.begin(meeting.value);
       const revision = await claims.createClaimed({
         key: registrantEmailClaimKey(registrant.meeting_uid, email),
         uid,

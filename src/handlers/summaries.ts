@@ -37,7 +37,7 @@ export function summaryEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       access: {
         request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
       },
-      findCreated: summaries.find,
+      findCreated: summaries.findCreated,
       async handle(request, ctx) {
         const pastMeeting = await summaries.requirePastMeeting(request.past_meeting_uid);
         const meeting = await repos.meetings.get(directKey(pastMeeting.meeting_uid));

@@ -32,7 +32,7 @@ export function transcriptEndpoints(deps: HandlerDeps): AnyEndpoint[] {
       access: {
         request: ({ past_meeting_uid }) => pastMeetingRelation(past_meeting_uid, "organizer"),
       },
-      findCreated: transcripts.find,
+      findCreated: transcripts.findCreated,
       async handle(request, ctx) {
         await transcripts.requirePastMeeting(request.past_meeting_uid);
         const timestamp = deps.now().toISOString();

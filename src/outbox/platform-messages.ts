@@ -46,6 +46,7 @@ export function shownEntity(change: EntityChange): Entity {
   const {
     cancelled_occurrences: _cancelled,
     registrant_count_seq: _countedUpTo,
+    registrations_begun: _begun,
     uid_lists_seq: _replayedUpTo,
     ...shown
   } = change.value;

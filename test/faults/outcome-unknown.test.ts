@@ -226,6 +226,29 @@ describe("a registrant create whose write timed out (stored)", () => {
   });
 });
 
+describe("a registrant create whose key under the meeting was refused", () => {
+  it("keeps the email's claim for the stored registrant, whose retry commits it", async () => {
+    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
+    const key = `registrant-${randomUUID()}`;
+    const send = () =>
+      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
+        headers: { "Idempotency-Key": key },
+      });
+    faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), "refused");
+    expect((await send()).status).toBe(503);
+    // The registrant is stored: its email is not free for another registration.
+    expect((await request(client, "lfx.registrants.create", body)).status).toBe(409);
+
+    const retry = await retried(send);
+    expect(retry.status).toBe(200);
+    const listed = await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
+    expect(listed.map((r) => r.uid)).toEqual([retry.body.uid]);
+    expect(await registrantCount(meeting.uid)).toBe(1);
+    await expectConsistent();
+  });
+});
+
 describe("a registration whose count was never stored (the meeting's write lost)", () => {
   it("is counted by every read, and the next registration stores the count", async () => {
     const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
@@ -234,27 +257,29 @@ describe("a registration whose count was never stored (the meeting's write lost)
         meeting_uid: meeting.uid,
         email: uniqueEmail(),
       });
-    // Every write of the meeting fails while the registrant is created: its count is not stored.
+    await register();
+    // Every write of the meeting fails while the second registrant is created: its count is
+    // not stored.
     const lost = faults.failNext(kvWrite("meetings", meetingKey), "lost", 100);
     await register();
     expect(lost.hits.length).toBeGreaterThan(0);
     faults.clear();
     const stored = await kv.get(meeting.uid);
-    expect(stored?.json<Meeting>().registrant_count).toBe(0);
+    expect(stored?.json<Meeting>().registrant_count).toBe(1);
 
-    expect(await registrantCount(meeting.uid)).toBe(1);
+    expect(await registrantCount(meeting.uid)).toBe(2);
     const [listed] = await listAllPages<Meeting>(
       client,
       "lfx.meetings.list",
       { project_uid: meeting.project_uid },
       { limit: 100 },
     );
-    expect(listed?.registrant_count).toBe(1);
+    expect(listed?.registrant_count).toBe(2);
     await expectConsistent();
 
     await register();
-    expect((await kv.get(meeting.uid))?.json<Meeting>().registrant_count).toBe(2);
-    expect(await registrantCount(meeting.uid)).toBe(2);
+    expect((await kv.get(meeting.uid))?.json<Meeting>().registrant_count).toBe(3);
+    expect(await registrantCount(meeting.uid)).toBe(3);
   });
 });
 
@@ -288,6 +313,36 @@ describe("a transcript whose past meeting's list write was lost", () => {
       expected,
     );
     expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).toEqual(expected);
+  });
+});
+
+describe("a transcript create whose key under the past meeting was refused", () => {
+  it("is retried with its Idempotency-Key into a transcript in the past meeting's list", async () => {
+    const kit = lifecycleClient(client);
+    const { pastMeeting } = await kit.startedPastMeeting();
+    const key = `transcript-${randomUUID()}`;
+    const send = () =>
+      request<{ uid: string } & ErrorBody>(
+        client,
+        "lfx.transcripts.create",
+        {
+          past_meeting_uid: pastMeeting.uid,
+          transcript_files: [{ id: "t", file_type: "TRANSCRIPT", file_size: 10 }],
+        },
+        { headers: { "Idempotency-Key": key } },
+      );
+    const underPastMeeting = encodeKeyPrefix(["index", "past-meeting", pastMeeting.uid]);
+    faults.failNext(
+      kvWrite("past-meeting-transcripts", (k) => k.startsWith(underPastMeeting)),
+      "refused",
+    );
+    expect((await send()).status).toBe(503);
+    expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).toEqual([]);
+
+    const retry = await retried(send);
+    expect(retry.status).toBe(200);
+    expect((await kit.getPastMeeting(pastMeeting.uid)).transcript_uids).toEqual([retry.body.uid]);
+    await expectConsistent();
   });
 });
 

@@ -99,7 +99,7 @@ describe("a list over a bucket's stream", () => {
     const { kv, repo } = await freshBucket();
     const cache = new PresentKeysCache(1000);
     const present = async (parent: string) =>
-      [...(await cache.presentKeys(repo, ofParent(parent)))].sort();
+      [...(await cache.presentKeys(repo, ofParent(parent))).keys].sort();
     await kv.put(indexKey("m", "a"), "a");
     await kv.put(indexKey("m", "b"), "b");
     await kv.put(indexKey("other", "x"), "x");
@@ -119,9 +119,9 @@ describe("a list over a bucket's stream", () => {
     // Unchanged: the same set, without a pass; and a fresh cache agrees.
     const first = await cache.presentKeys(repo, ofParent("m"));
     expect(await cache.presentKeys(repo, ofParent("m"))).toBe(first);
-    expect([...(await new PresentKeysCache(1000).presentKeys(repo, ofParent("m")))].sort()).toEqual(
-      expected,
-    );
+    const fresh = await new PresentKeysCache(1000).presentKeys(repo, ofParent("m"));
+    expect([...fresh.keys].sort()).toEqual(expected);
+    expect(fresh.seq).toBe(first.seq);
     expect(await present("nobody")).toEqual([]);
 
     // Over its bound it forgets the least recently used prefix, and still answers exactly.
@@ -129,7 +129,7 @@ describe("a list over a bucket's stream", () => {
     await small.presentKeys(repo, ofParent("m"));
     await small.presentKeys(repo, ofParent("other"));
     await kv.put(indexKey("m", "f"), "f");
-    expect((await small.presentKeys(repo, ofParent("m"))).size).toBe(4);
+    expect((await small.presentKeys(repo, ofParent("m"))).keys.size).toBe(4);
   });
 
   test("countUnder: a count kept as of a sequence and counted on equals a recount", async () => {

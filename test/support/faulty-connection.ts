@@ -3,10 +3,12 @@
 // proxy around that connection can make chosen writes fail the way a lost ack does
 // (docs/MEASUREMENTS.md "A timeout does not mean not written"):
 // - "stored": the write reaches the server and is stored, then the caller gets a TimeoutError;
-// - "lost": the write never reaches the server, and the caller gets a TimeoutError.
-import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";
+// - "lost": the write never reaches the server, and the caller gets a TimeoutError;
+// - "refused": the write never reaches the server, and the caller is told so (no responders, as
+//   while a stream has no leader): a definite failure.
+import { NoRespondersError, TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 
-export type FaultMode = "stored" | "lost";
+export type FaultMode = "stored" | "lost" | "refused";
 
 interface Fault {
   matches: (subject: string) => boolean;
@@ -34,6 +36,7 @@ export function faultyConnection(target: NatsConnection): FaultyConnection {
     if (fault === undefined) return target.request(subject, payload, options);
     fault.remaining -= 1;
     fault.hits.push(subject);
+    if (fault.mode === "refused") throw new NoRespondersError(subject);
     if (fault.mode === "stored") await target.request(subject, payload, options);
     throw new TimeoutError();
   };

@@ -9,6 +9,7 @@ import {
   KvRepository,
   mayHaveBeenStored,
   RevisionConflict,
+  StoredUncommitted,
 } from "./kv-repository.js";
 
 export interface EntityLayout<S> {
@@ -90,7 +91,11 @@ export class IndexedRepository<S extends { uid: string }> extends KvRepository<S
         await Promise.allSettled(keys.map((indexKey) => this.removeMarker(indexKey)));
       throw err;
     }
-    await this.commit(entity);
+    try {
+      await this.commit(entity);
+    } catch (err) {
+      throw new StoredUncommitted(this.bucket.name, key, err);
+    }
     return revision;
   }
 

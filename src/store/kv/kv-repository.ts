@@ -12,7 +12,7 @@ import {
   TimeoutError,
   headers as natsHeaders,
 } from "@nats-io/nats-core";
-import { AppError, invalidRequest, unavailable } from "../../errors.js";
+import { AppError, DEFAULT_RETRY_AFTER_MS, invalidRequest, unavailable } from "../../errors.js";
 import { stampAuthor } from "./authorship.js";
 import { MAX_VALUE_BYTES, type Bucket } from "./buckets.js";
 import { stampChange, type StoredChange } from "./change-headers.js";
@@ -78,6 +78,20 @@ export class RevisionConflict extends AppError {
  */
 export class AlreadyCreated extends RevisionConflict {}
 
+/**
+ * An entity stored whose commit key (indexed-repository.ts) could not be written after it: the
+ * entity exists, so what carries its uid must stay (`mayHaveBeenStored`), and a retry with the
+ * same uid writes the key. A 503 to the client.
+ */
+export class StoredUncommitted extends AppError {
+  constructor(bucket: string, key: string, cause: unknown) {
+    super("unavailable", `${bucket} key ${key} is stored but not committed; retry`, undefined, {
+      cause,
+      retryAfterMs: DEFAULT_RETRY_AFTER_MS,
+    });
+  }
+}
+
 const WRONG_LAST_SEQUENCE: ReadonlySet<number> = new Set([
   JetStreamApiCodes.StreamWrongLastSequence,
   JetStreamApiCodes.StreamWrongLastSequenceUnknown,
@@ -133,22 +147,22 @@ function encodeValue(value: object): string {
 }
 
 /**
- * True for a failed write that may still have been stored: a timed-out KV write is stored in
- * some cases (docs/MEASUREMENTS.md, "a timeout does not mean not written"), and so may be one cut off by a
- * closed connection. What such a write leaves must stay for a retry with the same uid or revision
- * to complete (or for check-consistency to remove); only a definite failure may be undone. No
- * responders (no stream leader yet) and an error answered by the server are definite: nothing
- * was stored.
- */
-/**
  * Whether a failed create may have left its entity stored, so that what was written for it
- * (index keys, claims, settings) must stay: its outcome is unknown, or an earlier attempt under
- * the same uid stored it.
+ * (index keys, claims, settings) must stay: its outcome is unknown, an earlier attempt under
+ * the same uid stored it, or it was stored and only its commit key is missing.
  */
 export function mayHaveBeenStored(err: unknown): boolean {
-  return err instanceof AlreadyCreated || isOutcomeUnknown(err);
+  return err instanceof AlreadyCreated || err instanceof StoredUncommitted || isOutcomeUnknown(err);
 }
 
+/**
+ * True for a failed write that may still have been stored: a timed-out KV write is stored in
+ * some cases (docs/MEASUREMENTS.md, "a timeout does not mean not written"), and so may be one cut
+ * off by a closed connection. What such a write leaves must stay for a retry with the same uid or
+ * revision to complete (or for check-consistency to remove); only a definite failure may be
+ * undone. No responders (no stream leader yet) and an error answered by the server are definite:
+ * nothing was stored.
+ */
 export function isOutcomeUnknown(err: unknown): boolean {
   if (!(err instanceof AppError) || err.code !== "unavailable") return false;
   const cause = err.cause;

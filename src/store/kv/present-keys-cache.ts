@@ -9,27 +9,31 @@
 // answers the same. Memory is bounded by `maxKeys` over all prefixes, least recently used first.
 import type { KvRepository } from "./kv-repository.js";
 
-interface Remembered {
+/** The keys under a prefix as of a stream sequence: the same sequence means the same keys. */
+export interface PresentKeys {
   keys: ReadonlySet<string>;
   seq: number;
 }
 
 export class PresentKeysCache {
-  private readonly remembered = new Map<string, Remembered>();
+  private readonly remembered = new Map<string, PresentKeys>();
   /** Replays under way, by prefix: concurrent reads of one prefix share one. */
-  private readonly replaying = new Map<string, Promise<Remembered>>();
+  private readonly replaying = new Map<string, Promise<PresentKeys>>();
   private size = 0;
 
   constructor(private readonly maxKeys: number) {}
 
-  /** The keys under `prefix` in `repo` that exist now. Do not keep the set across awaits. */
-  async presentKeys(repo: KvRepository<object>, prefix: string): Promise<ReadonlySet<string>> {
+  /**
+   * The keys under `prefix` in `repo` that exist now, and the sequence they were read up to. The
+   * set is the cache's: use it before the next await, do not keep or change it.
+   */
+  async presentKeys(repo: KvRepository<object>, prefix: string): Promise<PresentKeys> {
     const id = `${repo.bucket.name}|${prefix}`;
     const known = this.remembered.get(id);
     // The leader's last message: a replica that is behind would hide an acknowledged write.
     if (known !== undefined && (await repo.lastSeqUnder(prefix, { latest: true })) <= known.seq) {
       this.touch(id, known);
-      return known.keys;
+      return known;
     }
     let replay = this.replaying.get(id);
     if (replay === undefined) {
@@ -38,15 +42,15 @@ export class PresentKeysCache {
     }
     const replayed = await replay;
     this.remember(id, replayed);
-    return replayed.keys;
+    return replayed;
   }
 
   /** A new set: the one handed out before may still be in use by a reader. */
   private async replay(
     repo: KvRepository<object>,
     prefix: string,
-    from: Remembered | undefined,
-  ): Promise<Remembered> {
+    from: PresentKeys | undefined,
+  ): Promise<PresentKeys> {
     const keys = new Set(from?.keys);
     const messages = repo.messagesUnder(prefix, from?.seq ?? 0);
     for (let next = await messages.next(); ; next = await messages.next()) {
@@ -56,12 +60,12 @@ export class PresentKeysCache {
     }
   }
 
-  private touch(id: string, entry: Remembered): void {
+  private touch(id: string, entry: PresentKeys): void {
     this.remembered.delete(id);
     this.remembered.set(id, entry);
   }
 
-  private remember(id: string, entry: Remembered): void {
+  private remember(id: string, entry: PresentKeys): void {
     const before = this.remembered.get(id);
     if (before !== undefined && before.seq > entry.seq) return;
     if (before !== undefined) this.size -= before.keys.size;

@@ -13,7 +13,7 @@ import { IndexedRepository } from "../kv/indexed-repository.js";
  * of its cancelled occurrences and its edited occurrences (docs/CONTRACT.md §12; domain/occurrence-edits.ts),
  * both kept with the meeting and shown through its occurrences, never as fields of their own.
  * `email_delivery_error_count` is absent from meetings stored before invitations existed; replies
- * show it as 0 (meeting-view.ts). Replies and events never show `registrant_count_seq`.
+ * show it as 0 (meeting-view.ts). Replies and events never show `registrant_count_seq` and `registrations_begun`.
  */
 export type StoredMeeting = Omit<
   Meeting,
@@ -27,6 +27,11 @@ export type StoredMeeting = Omit<
    * meeting's registrants (handlers/registrant-count.ts); absent on meetings stored before it.
    */
   registrant_count_seq?: number;
+  /**
+   * Set before the meeting's first registrant is written: until then the meeting has none, and
+   * a read of its count need not look for any (handlers/registrant-count.ts).
+   */
+  registrations_begun?: true;
 };
 
 export type MeetingFilter = { kind: "project" | "committee"; uid: string };
