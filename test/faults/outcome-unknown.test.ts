@@ -203,50 +203,32 @@ describe("a registrant create whose write timed out (stored)", () => {
     await expectConsistent();
   });
 
-  it("is not counted or listed until its key under the meeting is written; the retry writes it", async () => {
-    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
-    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
-    const key = `registrant-${randomUUID()}`;
-    const send = () =>
-      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
-        headers: { "Idempotency-Key": key },
-      });
-    // The registrant is stored; the key that commits it is not.
-    faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), "lost");
-    expect((await send()).status).toBe(503);
-    expect(await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list")).toEqual([]);
-    expect(await registrantCount(meeting.uid)).toBe(0);
+  it.each(["lost", "refused"] as const)(
+    "(key under the meeting %s) is neither counted nor listed, keeps its email, and its retry commits it",
+    async (mode) => {
+      const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+      const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
+      const key = `registrant-${randomUUID()}`;
+      const send = () =>
+        request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
+          headers: { "Idempotency-Key": key },
+        });
+      // The registrant is stored; the key that commits it is not ("refused": a definite failure,
+      // after which the stored registrant must keep its claim all the same).
+      faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), mode);
+      expect((await send()).status).toBe(503);
+      const listed = () => listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
+      expect(await listed()).toEqual([]);
+      expect(await registrantCount(meeting.uid)).toBe(0);
+      expect((await request(client, "lfx.registrants.create", body)).status).toBe(409);
 
-    const retry = await retried(send);
-    expect(retry.status).toBe(200);
-    const listed = await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
-    expect(listed.map((r) => r.uid)).toEqual([retry.body.uid]);
-    expect(await registrantCount(meeting.uid)).toBe(1);
-    await expectConsistent();
-  });
-});
-
-describe("a registrant create whose key under the meeting was refused", () => {
-  it("keeps the email's claim for the stored registrant, whose retry commits it", async () => {
-    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
-    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
-    const key = `registrant-${randomUUID()}`;
-    const send = () =>
-      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
-        headers: { "Idempotency-Key": key },
-      });
-    faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), "refused");
-    expect((await send()).status).toBe(503);
-    // The registrant is stored: its email is not free for another registration.
-    expect((await request(client, "lfx.registrants.create", body)).status).toBe(409);
-
-    const retry = await retried(send);
-    expect(retry.status).toBe(200);
-    const listed = await listAll(client, { meeting_uid: meeting.uid }, "lfx.registrants.list");
-    expect(listed.map((r) => r.uid)).toEqual([retry.body.uid]);
-    expect(await registrantCount(meeting.uid)).toBe(1);
-    await expectConsistent();
-  });
+      const retry = await retried(send);
+      expect(retry.status).toBe(200);
+      expect((await listed()).map((r) => r.uid)).toEqual([retry.body.uid]);
+      expect(await registrantCount(meeting.uid)).toBe(1);
+      await expectConsistent();
+    },
+  );
 });
 
 describe("a registration whose count was never stored (the meeting's write lost)", () => {
