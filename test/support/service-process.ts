@@ -108,15 +108,21 @@ export async function startServiceProcess(
   timeoutMs = 30_000,
 ): Promise<ServiceProcess> {
   const service = spawnService({ LOG_LEVEL: "info", ...env });
-  await until(
-    () => {
-      if (service.child.exitCode !== null) {
-        throw new Error(`the service exited: ${service.stderr()}${service.stdout()}`);
-      }
-      return service.logLines().some((line) => line["msg"] === "service started");
-    },
-    { timeoutMs, intervalMs: 50, message: "the service process to start" },
-  );
+  try {
+    await until(
+      () => {
+        if (service.child.exitCode !== null) {
+          throw new Error(`the service exited: ${service.stderr()}${service.stdout()}`);
+        }
+        return service.logLines().some((line) => line["msg"] === "service started");
+      },
+      { timeoutMs, intervalMs: 50, message: "the service process to start" },
+    );
+  } catch (err) {
+    // What it was doing when it gave up: the reason is in its last lines.
+    const last = `${service.stderr()}${service.stdout()}`.split("\n").slice(-20).join("\n");
+    throw new Error(`${(err as Error).message}; its last output:\n${last}`, { cause: err });
+  }
   return service;
 }
 
