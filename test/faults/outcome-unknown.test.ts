@@ -64,6 +64,18 @@ const meetingKey = (key: string) => !key.includes(".");
 /** A registrant's key under its meeting: `index/meeting/{meeting_uid}/{uid}`, encoded. */
 const isKeyUnderMeeting = (key: string) => key.startsWith(encodeKeyPrefix(["index", "meeting"]));
 
+/** A new meeting and a registration for it that sends the same Idempotency-Key each time. */
+async function registrationToRetry() {
+  const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
+  const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
+  const key = `registrant-${randomUUID()}`;
+  const send = () =>
+    request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
+      headers: { "Idempotency-Key": key },
+    });
+  return { meeting, body, send };
+}
+
 async function registrantCount(meetingUid: string): Promise<number> {
   return (await ok<Meeting>(client, "lfx.meetings.get", { uid: meetingUid })).registrant_count;
 }
@@ -178,13 +190,7 @@ describe("an update whose write timed out", () => {
 
 describe("a registrant create whose write timed out (stored)", () => {
   it("is retried into one registrant that keeps its email unique", async () => {
-    const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
-    const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
-    const key = `registrant-${randomUUID()}`;
-    const send = () =>
-      request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
-        headers: { "Idempotency-Key": key },
-      });
+    const { meeting, body, send } = await registrationToRetry();
     faults.failNext(
       kvWrite("meeting-registrants", (k) => k.split(".").length === 2),
       "stored",
@@ -206,13 +212,7 @@ describe("a registrant create whose write timed out (stored)", () => {
   it.each(["lost", "refused"] as const)(
     "(key under the meeting %s) is neither counted nor listed, keeps its email, and its retry commits it",
     async (mode) => {
-      const meeting = await ok<Meeting>(client, "lfx.meetings.create", meetingInput());
-      const body = { meeting_uid: meeting.uid, email: uniqueEmail() };
-      const key = `registrant-${randomUUID()}`;
-      const send = () =>
-        request<{ uid: string } & ErrorBody>(client, "lfx.registrants.create", body, {
-          headers: { "Idempotency-Key": key },
-        });
+      const { meeting, body, send } = await registrationToRetry();
       // The registrant is stored; the key that commits it is not ("refused": a definite failure,
       // after which the stored registrant must keep its claim all the same).
       faults.failNext(kvWrite("meeting-registrants", isKeyUnderMeeting), mode);
