@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
+import { freeChosenPort } from "../support/ports.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -15,15 +16,6 @@ async function takenPort(): Promise<number> {
   holders.push(holder);
   await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
   const address = holder.address();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
 }
@@ -54,7 +46,7 @@ it("refuses a client port that something else listens on, naming NATS_PORT", asy
 it("shows the server's own error when the server exits during start-up", async () => {
   const monitor = await takenPort();
   const result = await runLocal({
-    NATS_PORT: String(await freePort()),
+    NATS_PORT: String(await freeChosenPort()),
     NATS_MONITOR_PORT: String(monitor),
   });
   expect(result.code).toBe(1);
