@@ -262,6 +262,9 @@ export async function startCluster(
       };
       if (await placeable()) return;
       for (const node of nodes) {
+        console.warn(
+          `cluster.ready(): no stream of ${size} replicas placed; restarting ${node.name}`,
+        );
         await node.server.kill();
         await node.server.restart();
         if (await placeable()) return;
