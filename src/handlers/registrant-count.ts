@@ -19,6 +19,11 @@ import { onePerInstance, type HandlerDeps } from "./deps.js";
 
 export interface RegistrantCount {
   /**
+   * The number when it needs no read: 0 for a meeting no registration has begun for. Otherwise
+   * undefined, and the count is what the meeting's keys say (`current`, or the keys themselves).
+   */
+  knownWithoutReading(meeting: StoredMeeting): number | undefined;
+  /**
    * The number of the meeting's registrants now: its stored fold plus what came after it; no
    * read at all for a meeting no registration has begun for (most meetings, and every read of a
    * meeting just created).
@@ -52,12 +57,18 @@ export const registrantCount = onePerInstance(({ repos, now }: HandlerDeps): Reg
     },
   });
 
+  const knownWithoutReading = (meeting: StoredMeeting): number | undefined =>
+    // A meeting stored before the mark existed has no fold either: it is always counted.
+    meeting.registrations_begun !== true && meeting.registrant_count_seq !== undefined
+      ? meeting.registrant_count
+      : undefined;
+
   return {
+    knownWithoutReading,
     async current(meeting) {
-      const begun = meeting.registrations_begun === true;
-      // A meeting stored before the mark existed has no fold either: it is always counted.
-      if (!begun && meeting.registrant_count_seq !== undefined) return meeting.registrant_count;
-      return (await repos.registrants.countOfMeeting(meeting)).count;
+      return (
+        knownWithoutReading(meeting) ?? (await repos.registrants.countOfMeeting(meeting)).count
+      );
     },
     async begin(meeting) {
       if (meeting.registrations_begun === true || meeting.registrant_count_seq === undefined)
