@@ -88,6 +88,12 @@ export class Feed {
   private leaseRevision = 0;
   /** This instance may send until then (ms since epoch, its own clock). */
   private validUntil = 0;
+  /**
+   * Another instance's lease, as last read, lapses then: not read again before (ms since epoch).
+   * So each instance that does not hold it reads it about once per lease, not on every tick: with
+   * many instances those reads were most of the server's work at rest (bench/instances.ts).
+   */
+  private othersLeaseUntil = 0;
   private cursors: Cursor[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -136,7 +142,8 @@ export class Feed {
     this.cursors = [];
     await Promise.all(cursors.map((cursor) => cursor.stop()));
     if (this.leaseRevision > 0 && this.holds()) {
-      // Another instance takes over at once instead of after the lease would have lapsed.
+      // Whoever reads it next takes over at once; the others read it when the lease they saw
+      // would have lapsed, so a hand-over takes at most a lease (OUTBOX_LEASE_MS).
       const key = leaseKey(this.options.name);
       await this.options.control.kv.delete(key, { previousSeq: this.leaseRevision }).catch(() => {
         // A lease that is not released lapses.
@@ -152,6 +159,13 @@ export class Feed {
 
   private async tick(): Promise<void> {
     const startedAt = this.now();
+    if (
+      this.leaseRevision === 0 &&
+      this.cursors.length === 0 &&
+      startedAt < this.othersLeaseUntil
+    ) {
+      return;
+    }
     try {
       const renewed = await this.renewOrTake(startedAt);
       if (renewed) {
@@ -192,7 +206,11 @@ export class Feed {
       this.leaseRevision = await create(control, key, record, current).catch(ifTaken(0));
     } else {
       const lease = current.json<LeaseRecord>();
-      if (lease.expires_at > startedAt && lease.holder !== instanceId) return false;
+      if (lease.expires_at > startedAt && lease.holder !== instanceId) {
+        // Its holder's clock; never trusted for longer than a lease.
+        this.othersLeaseUntil = Math.min(lease.expires_at, startedAt + leaseMs);
+        return false;
+      }
       this.leaseRevision = await control.kv.update(key, record, current.revision).catch(ifTaken(0));
     }
     if (this.leaseRevision > 0) this.options.log.info({ feed: name }, "feed lease taken");

@@ -19,13 +19,17 @@ interface Page {
   next_cursor: string | null;
 }
 
+const LEASE_MS = 600;
+
 let server: NatsServerHandle;
 let instances: [TestInstance, TestInstance];
 let client: NatsConnection;
 
 beforeAll(async () => {
   server = await startNatsServer();
-  instances = [await startInstance(server.url), await startInstance(server.url)];
+  // Short leases, so that the lease test below sees a few of them in a few seconds.
+  const env = { OUTBOX_LEASE_MS: String(LEASE_MS) };
+  instances = [await startInstance(server.url, { env }), await startInstance(server.url, { env })];
   client = await connectClient(server.url);
 });
 
@@ -148,4 +152,23 @@ it("drops, on either instance, a meeting deleted through the other at once", asy
     expect(page.items).toEqual([]);
     expect((await request(client, "lfx.meetings.get", { uid: meeting.uid })).status).toBe(404);
   }
+});
+
+it("reads another instance's feed lease about once per lease, not on every renewal", async () => {
+  // The leases' reads, as the server receives them: a holder renews its lease at its revision
+  // every third of a lease (a write), and the instance that does not hold it reads it.
+  const leaseReads: number[] = [];
+  const watch = client.subscribe("$JS.API.STREAM.MSG.GET.KV_meeting-service-outbox", {
+    callback: (_err, msg) => {
+      if (msg.string().includes(".lease.")) leaseReads.push(Date.now());
+    },
+  });
+  const leases = 5;
+  await new Promise((resolve) => setTimeout(resolve, leases * LEASE_MS));
+  watch.unsubscribe();
+  // Two feeds (platform-index, fga-sync), each held by one instance and read by the other:
+  // a read per third of a lease would be 2 x 3 x 5 = 30; about one per lease is 2 x 5, and each
+  // read may fall up to a tick (a third of a lease) before the lapse it waits for.
+  expect(leaseReads.length).toBeGreaterThan(0);
+  expect(leaseReads.length).toBeLessThanOrEqual(2 * 2 * leases);
 });
