@@ -57,11 +57,14 @@ export const registrantCount = onePerInstance(({ repos, now }: HandlerDeps): Reg
     },
   });
 
+  /**
+   * No registration has begun for the meeting. A meeting stored before the mark existed has no
+   * fold either: it is never taken for one, and is always counted.
+   */
+  const unbegun = (meeting: StoredMeeting): boolean =>
+    meeting.registrations_begun !== true && meeting.registrant_count_seq !== undefined;
   const knownWithoutReading = (meeting: StoredMeeting): number | undefined =>
-    // A meeting stored before the mark existed has no fold either: it is always counted.
-    meeting.registrations_begun !== true && meeting.registrant_count_seq !== undefined
-      ? meeting.registrant_count
-      : undefined;
+    unbegun(meeting) ? meeting.registrant_count : undefined;
 
   return {
     knownWithoutReading,
@@ -71,8 +74,7 @@ export const registrantCount = onePerInstance(({ repos, now }: HandlerDeps): Reg
       );
     },
     async begin(meeting) {
-      if (meeting.registrations_begun === true || meeting.registrant_count_seq === undefined)
-        return;
+      if (!unbegun(meeting)) return;
       const marked = await modifyAtRevision(repos.meetings, directKey(meeting.uid), (current) =>
         current.registrations_begun === true
           ? null

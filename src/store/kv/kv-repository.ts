@@ -400,7 +400,7 @@ export class KvRepository<T extends object> {
    * Every message under `prefix` after stream sequence `after`, puts and markers, in stream
    * order, read in pages of `pageSize`; `last` is the sequence of the last one (or `after`).
    */
-  async *messagesUnder(
+  private async *messagesUnder(
     prefix: string,
     after: number,
     pageSize = 5000,
@@ -450,11 +450,28 @@ export class KvRepository<T extends object> {
   async uidsUnder(prefix: string, folded?: FoldedUids): Promise<FoldedUids> {
     if (folded !== undefined && (await this.lastSeqUnder(prefix)) <= folded.seq) return folded;
     const uids = new Set(folded?.uids ?? []);
-    const messages = this.messagesUnder(prefix, folded?.seq ?? 0);
+    const seq = await this.replayUnder(prefix, uids, folded?.seq ?? 0, lastSegment);
+    return { uids: [...uids], seq };
+  }
+
+  /**
+   * Applies every message under `prefix` after stream sequence `after` to `present`, in stream
+   * order: a put adds `memberOf(key)`, a delete or purge marker removes it. Returns the sequence
+   * of the last message applied (or `after`). The stream keeps each key's latest message, so
+   * from `after` 0 the result is the keys that exist, whatever their histories.
+   */
+  async replayUnder(
+    prefix: string,
+    present: Set<string>,
+    after: number,
+    memberOf: (key: string) => string = (key) => key,
+  ): Promise<number> {
+    const messages = this.messagesUnder(prefix, after);
     for (let next = await messages.next(); ; next = await messages.next()) {
-      if (next.done === true) return { uids: [...uids], seq: next.value };
-      if (next.value.operation === "PUT") uids.add(lastSegment(next.value.key));
-      else uids.delete(lastSegment(next.value.key));
+      if (next.done === true) return next.value;
+      const member = memberOf(next.value.key);
+      if (next.value.operation === "PUT") present.add(member);
+      else present.delete(member);
     }
   }
 

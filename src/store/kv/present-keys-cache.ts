@@ -52,12 +52,8 @@ export class PresentKeysCache {
     from: PresentKeys | undefined,
   ): Promise<PresentKeys> {
     const keys = new Set(from?.keys);
-    const messages = repo.messagesUnder(prefix, from?.seq ?? 0);
-    for (let next = await messages.next(); ; next = await messages.next()) {
-      if (next.done === true) return { keys, seq: next.value };
-      if (next.value.operation === "PUT") keys.add(next.value.key);
-      else keys.delete(next.value.key);
-    }
+    const seq = await repo.replayUnder(prefix, keys, from?.seq ?? 0);
+    return { keys, seq };
   }
 
   private touch(id: string, entry: PresentKeys): void {
